@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Shared set-up for scripts/run.sh and scripts/test.sh: packages, builds and
+# a local PostgreSQL. Sourced, not executed.
+
+KG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KG_VAR="$KG_ROOT/var"
+KG_PG_BIN=/usr/lib/postgresql/15/bin
+# The unprivileged account that owns local PostgreSQL data when we run as root.
+KG_PG_USER=kmsgate-pg
+
+KG_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq-dev
+  libmicrohttpd-dev libgnutls28-dev libcmocka-dev libcurl4-gnutls-dev
+  postgresql-15 postgresql-client-15 wrk curl python3 clang libclang-rt-14-dev)
+
+kg_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+kg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs the Debian packages that are missing (needs root the first time).
+kg_ensure_packages() {
+  local missing=() p
+  for p in "${KG_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || kg_die "missing packages (${missing[*]}); run once as root or install them"
+  kg_say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# kg_build DIR [cmake args...]: configures once, then builds incrementally.
+kg_build() {
+  local dir=$1; shift
+  cmake -S "$KG_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$(nproc)" >/dev/null || { cmake --build "$dir" -j1; return 1; }
+}
+
+# Runs a command as the PostgreSQL owner: ourselves, or KG_PG_USER when root.
+kg_as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u "$KG_PG_USER" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+kg_ensure_pg_user() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  id "$KG_PG_USER" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$KG_PG_USER"
+}
+
+# Picks a TCP port nobody listens on.
+kg_free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# kg_pg_start DIR: starts (initialising if needed) a PostgreSQL whose data and
+# socket live in DIR, listening on the Unix socket only. Sets KG_PG_URL.
+kg_pg_start() {
+  local dir=$1 port
+  kg_ensure_pg_user
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown "$KG_PG_USER" "$dir"
+  kg_as_pg test -w "$dir" ||
+    kg_die "$KG_PG_USER cannot write $dir: every parent folder must be traversable (chmod o+x)"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    kg_as_pg "$KG_PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
+      --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; kg_die "initdb failed"; }
+  fi
+  port=$(cat "$dir/port" 2>/dev/null || true)
+  [ -n "$port" ] || { port=$(kg_free_port); echo "$port" >"$dir/port"; }
+  if ! kg_as_pg "$KG_PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    # The socket file name carries the port: a fresh free port keeps two
+    # clusters of one machine apart even if they shared a socket folder.
+    kg_as_pg "$KG_PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-k $dir -p $port -c listen_addresses='' -c fsync=${KG_PG_FSYNC:-on} -c max_connections=300" \
+      start >/dev/null || { tail -20 "$dir/postgres.log"; kg_die "PostgreSQL did not start"; }
+  fi
+  KG_PG_DIR=$dir
+  KG_PG_PORT=$port
+  KG_PG_URL="postgresql://postgres@/kmsgate?host=$dir&port=$port"
+}
+
+kg_pg_stop() {
+  local dir=$1
+  [ -f "$dir/data/postmaster.pid" ] || return 0
+  kg_as_pg "$KG_PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# kg_pg_createdb NAME: creates a database in the cluster of kg_pg_start.
+kg_pg_createdb() {
+  psql -h "$KG_PG_DIR" -p "$KG_PG_PORT" -U postgres -d postgres -qAt \
+    -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1 ||
+    psql -h "$KG_PG_DIR" -p "$KG_PG_PORT" -U postgres -d postgres -q -c "CREATE DATABASE \"$1\"" >/dev/null
+}

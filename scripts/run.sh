@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, build, start a local PostgreSQL when
+# KMSGATE_DATABASE_URL is unset (data kept in var/pg between runs), migrate,
+# create the bootstrap admin token once, and serve until Ctrl-C.
+#   scripts/run.sh [--demo]     --demo loads a small demo estate on first use
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+demo=0
+for arg in "$@"; do
+  case $arg in
+    --demo) demo=1 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) kg_die "unknown option $arg (try --help)" ;;
+  esac
+done
+
+kg_ensure_packages
+kg_say "building build/kmsgate"
+kg_build "$KG_ROOT/build" -DKMSGATE_TESTS=OFF
+bin="$KG_ROOT/build/kmsgate"
+mkdir -p "$KG_VAR"
+
+own_pg=0
+if [ -z "${KMSGATE_DATABASE_URL:-}" ]; then
+  kg_say "starting the local PostgreSQL in var/pg"
+  kg_pg_start "$KG_VAR/pg"
+  kg_pg_createdb kmsgate
+  export KMSGATE_DATABASE_URL=$KG_PG_URL
+  own_pg=1
+fi
+
+service_pid=
+cleanup() {
+  trap - INT TERM EXIT
+  if [ -n "$service_pid" ]; then
+    kill -TERM "$service_pid" 2>/dev/null || true
+    wait "$service_pid" 2>/dev/null || true
+  fi
+  if [ "$own_pg" -eq 1 ]; then
+    kg_say "stopping the local PostgreSQL"
+    kg_pg_stop "$KG_VAR/pg"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+kg_say "migrating"
+"$bin" migrate
+
+token_file="$KG_VAR/admin-token"
+if [ ! -s "$token_file" ]; then
+  ( umask 077; "$bin" token create --role admin --name bootstrap-admin >"$token_file.new" )
+  mv "$token_file.new" "$token_file"
+  kg_say "bootstrap admin token (shown once; also saved in var/admin-token, mode 0600):"
+  cat "$token_file"
+else
+  kg_say "the bootstrap admin token is in var/admin-token"
+fi
+
+"$bin" serve &
+service_pid=$!
+listen=${KMSGATE_LISTEN:-127.0.0.1:8080}
+for _ in $(seq 1 100); do
+  curl -fsS "http://$listen/readyz" >/dev/null 2>&1 && break
+  kill -0 "$service_pid" 2>/dev/null || kg_die "kmsgate serve exited"
+  sleep 0.2
+done
+
+if [ "$demo" -eq 1 ]; then
+  kg_say "loading the demo estate"
+  /usr/bin/python3 "$KG_ROOT/scripts/demo.py" --url "http://$listen" --token-file "$token_file"
+fi
+kg_say "kmsgate serves on http://$listen (Ctrl-C stops it)"
+wait "$service_pid"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The test command: the same set-up as scripts/run.sh, then the cmocka unit
+# tests and the API tests (the real binary over HTTP against a PostgreSQL
+# started for this run), for a normal and an ASan+UBSan build. Ends with
+# "N passed, N failed"; exits non-zero on any failure.
+#   scripts/test.sh [--quick]    --quick: normal build only
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+kg_ensure_packages || exit 1
+passed=0
+failed=0
+count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+builds=("build:-DKMSGATE_SANITIZE=OFF")
+[ "$quick" -eq 1 ] || builds+=("build-asan:-DKMSGATE_SANITIZE=ON")
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export LSAN_OPTIONS="suppressions=$KG_ROOT/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# Unit tests: every cmocka binary, counted test by test.
+run_unit_tests() {
+  local dir=$1 label=$2 t out p f
+  for t in "$dir"/test_*; do
+    [ -x "$t" ] || continue
+    out=$("$t" 2>&1); rc=$?
+    p=$(grep -oP '\[  PASSED  \] \K[0-9]+' <<<"$out" | tail -1)
+    f=$(grep -oP '\[  FAILED  \] \K[0-9]+' <<<"$out" | tail -1)
+    p=${p:-0}; f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crash counts as a failure
+    [ "$f" -eq 0 ] || printf '%s\n' "$out"
+    printf '%s %s: %d passed, %d failed\n' "$label" "$(basename "$t")" "$p" "$f"
+    count "$p" "$f"
+  done
+}
+
+for spec in "${builds[@]}"; do
+  dir="$KG_ROOT/${spec%%:*}"
+  kg_say "building ${spec%%:*} (${spec#*:})"
+  if ! kg_build "$dir" -DKMSGATE_TESTS=ON "${spec#*:}"; then
+    echo "build failed: ${spec%%:*}"; count 0 1; continue
+  fi
+  run_unit_tests "$dir" "unit(${spec%%:*})"
+done
+
+# API tests against a PostgreSQL of their own, removed afterwards.
+pgdir="$KG_VAR/test-pg"
+kg_pg_stop "$pgdir"; rm -rf "$pgdir"
+KG_PG_FSYNC=off kg_pg_start "$pgdir"
+trap 'kg_pg_stop "$pgdir"' EXIT
+export KG_PG_DIR KG_PG_PORT KG_DATA_DIR="$KG_ROOT"
+
+for spec in "${builds[@]}"; do
+  dir="$KG_ROOT/${spec%%:*}"
+  [ -x "$dir/kmsgate" ] || continue
+  kg_say "API tests against ${spec%%:*}/kmsgate"
+  out=$(KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" /usr/bin/python3 "$KG_ROOT/tests/api/run.py" 2>&1 | tee /dev/stderr)
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
+  if [ -z "$line" ]; then count 0 1; continue; fi
+  read -r p _ f _ <<<"${line//,/}"
+  count "$p" "$f"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

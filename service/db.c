@@ -1,0 +1,263 @@
+/**
+ * @file db.c
+ * @brief Connection handling and the transaction runner.
+ */
+#include "db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/** How often a transaction is retried on serialization failures or a lost connection. */
+#define KG_TX_ATTEMPTS 5
+#define KG_MAX_STMTS 256
+
+struct kg_db {
+  PGconn *conn;
+  const struct kg_stmt *prepared[KG_MAX_STMTS];  /* prepared on this connection */
+  size_t n_prepared;
+  char sqlstate[6];
+  struct kg_db *next_in_registry;
+};
+
+static const char *db_url;
+static _Thread_local struct kg_db *thread_db;
+/* Registry of all connections, only so shutdown can close them. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kg_db *registry;
+
+void
+kg_db_configure(const char *database_url)
+{
+  db_url = database_url;
+}
+
+static PGconn *
+open_connection(void)
+{
+  /* dbname is expanded when it holds a URI or key=value string; the keywords
+     after it override: a short connect timeout keeps /readyz and the gate
+     failing fast, a statement timeout keeps a stuck query from pinning a worker. */
+  const char *keys[] = { "dbname", "connect_timeout", "application_name", "options", NULL };
+  const char *vals[] = { db_url ? db_url : "", "3", "kmsgate",
+                         "-c statement_timeout=15000 -c lock_timeout=10000", NULL };
+  PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+  if (NULL != conn && CONNECTION_OK != PQstatus(conn)) {
+    kg_log(KG_LOG_WARN, json_pack("{s:s}", "event", "db_connect_failed"),
+           "database connection failed: %s", PQerrorMessage(conn));
+    PQfinish(conn);
+    return NULL;
+  }
+  return conn;
+}
+
+struct kg_db *
+kg_db_thread(void)
+{
+  if (NULL != thread_db)
+    return thread_db;
+  struct kg_db *db = calloc(1, sizeof(*db));
+  if (NULL == db)
+    abort();  /* a few hundred bytes once per thread: nothing sensible to do without them */
+  pthread_mutex_lock(&registry_lock);
+  db->next_in_registry = registry;
+  registry = db;
+  pthread_mutex_unlock(&registry_lock);
+  thread_db = db;
+  return db;
+}
+
+bool
+kg_db_connected(struct kg_db *db)
+{
+  if (NULL != db->conn && CONNECTION_OK == PQstatus(db->conn))
+    return true;
+  if (NULL != db->conn)
+    PQfinish(db->conn);
+  db->n_prepared = 0;  /* prepared statements died with the old session */
+  db->conn = open_connection();
+  return NULL != db->conn;
+}
+
+void
+kg_db_close_all(void)
+{
+  pthread_mutex_lock(&registry_lock);
+  struct kg_db *db = registry;
+  registry = NULL;
+  pthread_mutex_unlock(&registry_lock);
+  while (NULL != db) {
+    struct kg_db *next = db->next_in_registry;
+    if (NULL != db->conn)
+      PQfinish(db->conn);
+    free(db);
+    db = next;
+  }
+  thread_db = NULL;
+}
+
+PGconn *
+kg_db_conn(struct kg_db *db)
+{
+  return db->conn;
+}
+
+const char *
+kg_db_last_sqlstate(const struct kg_db *db)
+{
+  return db->sqlstate;
+}
+
+enum kg_qs
+kg_db_classify_failure(struct kg_db *db, const PGresult *res)
+{
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+  snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+  if (NULL != state && (0 == strcmp(state, "40001") || 0 == strcmp(state, "40P01")))
+    return KG_QS_SOFT_ERROR;
+  /* Constraint violations are the caller's business (409/422); others are logged. */
+  if (NULL == state || '2' != state[0] || '3' != state[1])
+    kg_log(KG_LOG_ERROR, json_pack("{s:s,s:s}", "event", "db_error", "sqlstate", db->sqlstate),
+           "database error: %s", res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+  return KG_QS_HARD_ERROR;
+}
+
+static bool
+is_prepared(const struct kg_db *db, const struct kg_stmt *stmt)
+{
+  for (size_t i = 0; i < db->n_prepared; i++)
+    if (db->prepared[i] == stmt)
+      return true;
+  return false;
+}
+
+static enum kg_qs
+prepare(struct kg_db *db, const struct kg_stmt *stmt)
+{
+  if (is_prepared(db, stmt))
+    return KG_QS_OK;
+  if (db->n_prepared == KG_MAX_STMTS)
+    abort();  /* a programming error: raise KG_MAX_STMTS */
+  PGresult *res = PQprepare(db->conn, stmt->name, stmt->sql, 0, NULL);
+  enum kg_qs qs = KG_QS_OK;
+  if (NULL == res || PGRES_COMMAND_OK != PQresultStatus(res))
+    qs = kg_db_classify_failure(db, res);
+  else
+    db->prepared[db->n_prepared++] = stmt;
+  PQclear(res);
+  return qs;
+}
+
+PGresult *
+kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
+           int nparams, const char *const *params, enum kg_qs *qs)
+{
+  db->sqlstate[0] = '\0';
+  if (NULL == db->conn) {
+    *qs = KG_QS_HARD_ERROR;
+    return NULL;
+  }
+  *qs = prepare(db, stmt);
+  if (KG_QS_OK != *qs)
+    return NULL;
+  PGresult *res = PQexecPrepared(db->conn, stmt->name, nparams, params, NULL, NULL, 0);
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (PGRES_TUPLES_OK == st || PGRES_COMMAND_OK == st)
+    return res;
+  *qs = kg_db_classify_failure(db, res);
+  PQclear(res);
+  return NULL;
+}
+
+enum kg_qs
+kg_db_run(struct kg_db *db, const struct kg_stmt *stmt,
+          int nparams, const char *const *params)
+{
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+  PQclear(res);
+  return qs;
+}
+
+enum kg_qs
+kg_db_simple(struct kg_db *db, const char *sql)
+{
+  db->sqlstate[0] = '\0';
+  if (NULL == db->conn)
+    return KG_QS_HARD_ERROR;
+  PGresult *res = PQexec(db->conn, sql);
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  enum kg_qs qs = KG_QS_OK;
+  if (PGRES_COMMAND_OK != st && PGRES_TUPLES_OK != st)
+    qs = kg_db_classify_failure(db, res);
+  PQclear(res);
+  return qs;
+}
+
+static const char *const begin_sql[] = {
+  [KG_READ_COMMITTED] = "BEGIN ISOLATION LEVEL READ COMMITTED",
+  [KG_REPEATABLE_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+  [KG_SERIALIZABLE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+};
+
+/** One attempt: BEGIN, callback, COMMIT; rolls back on anything but success. */
+static enum kg_qs
+attempt_transaction(struct kg_db *db, enum kg_isolation isolation, kg_tx_fn fn, void *cls)
+{
+  enum kg_qs qs = kg_db_simple(db, begin_sql[isolation]);
+  if (KG_QS_OK != qs)
+    return qs;
+  qs = fn(db, cls);
+  if (KG_QS_OK == qs)
+    qs = kg_db_simple(db, "COMMIT");
+  else
+    (void) kg_db_simple(db, "ROLLBACK");
+  return qs;
+}
+
+enum kg_qs
+kg_db_run_transaction(struct kg_db *db, const char *what,
+                      enum kg_isolation isolation, kg_tx_fn fn, void *cls)
+{
+  enum kg_qs qs = KG_QS_HARD_ERROR;
+
+  for (int attempt = 1; attempt <= KG_TX_ATTEMPTS; attempt++) {
+    if (!kg_db_connected(db))
+      return KG_QS_HARD_ERROR;
+    qs = attempt_transaction(db, isolation, fn, cls);
+    if (KG_QS_SOFT_ERROR == qs)
+      continue;
+    /* A connection that died under us (database restart) is retried once on
+       a fresh connection: nothing was committed, so running again is safe. */
+    if (KG_QS_HARD_ERROR == qs && CONNECTION_OK != PQstatus(db->conn) && attempt < 2)
+      continue;
+    break;
+  }
+  if (KG_QS_SOFT_ERROR == qs)
+    kg_log(KG_LOG_WARN, json_pack("{s:s,s:s}", "event", "tx_gave_up", "tx", what),
+           "transaction %s kept failing to serialize", what);
+  return qs;
+}
+
+const char *
+kg_db_text(const PGresult *res, int row, int col)
+{
+  return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+long long
+kg_db_int(const PGresult *res, int row, int col)
+{
+  return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+bool
+kg_db_bool(const PGresult *res, int row, int col)
+{
+  return !PQgetisnull(res, row, col) && 't' == PQgetvalue(res, row, col)[0];
+}

@@ -1,0 +1,9 @@
+/**
+ * @file http_pools.c
+ * @brief Routes of this resource (not yet implemented).
+ */
+#include "http.h"
+
+const struct kg_route kg_routes_pools[] = {
+  { NULL, NULL, 0, 0, 0, NULL },
+};
