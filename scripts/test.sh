@@ -3,12 +3,25 @@
 # tests and the API tests (the real binary over HTTP against a PostgreSQL
 # started for this run), for a normal and an ASan+UBSan build. Ends with
 # "N passed, N failed"; exits non-zero on any failure.
-#   scripts/test.sh [--quick]    --quick: normal build only
+#   scripts/test.sh [--quick] [-k PATTERN] [API_TEST_FILE...]
+#     --quick      normal build only (no sanitizer build)
+#     -k PATTERN   only API tests whose name contains PATTERN
+#   KG_WORK=DIR    put builds and the test PostgreSQL under DIR instead of the
+#                  project folder (lets several checkouts or people test at once)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+api_args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    -k) api_args+=(-k "$2"); shift ;;
+    *) api_args+=("$(cd "$(dirname "$1")" && pwd)/$(basename "$1")") ;;
+  esac
+  shift
+done
+work=${KG_WORK:-$KG_ROOT}
 
 kg_ensure_packages || exit 1
 passed=0
@@ -39,7 +52,7 @@ run_unit_tests() {
 }
 
 for spec in "${builds[@]}"; do
-  dir="$KG_ROOT/${spec%%:*}"
+  dir="$work/${spec%%:*}"
   kg_say "building ${spec%%:*} (${spec#*:})"
   if ! kg_build "$dir" -DKMSGATE_TESTS=ON "${spec#*:}"; then
     echo "build failed: ${spec%%:*}"; count 0 1; continue
@@ -48,17 +61,17 @@ for spec in "${builds[@]}"; do
 done
 
 # API tests against a PostgreSQL of their own, removed afterwards.
-pgdir="$KG_VAR/test-pg"
+pgdir="$work/var/test-pg"
 kg_pg_stop "$pgdir"; rm -rf "$pgdir"
 KG_PG_FSYNC=off kg_pg_start "$pgdir"
 trap 'kg_pg_stop "$pgdir"' EXIT
 export KG_PG_DIR KG_PG_PORT KG_DATA_DIR="$KG_ROOT"
 
 for spec in "${builds[@]}"; do
-  dir="$KG_ROOT/${spec%%:*}"
+  dir="$work/${spec%%:*}"
   [ -x "$dir/kmsgate" ] || continue
   kg_say "API tests against ${spec%%:*}/kmsgate"
-  out=$(KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" /usr/bin/python3 "$KG_ROOT/tests/api/run.py" 2>&1 | tee /dev/stderr)
+  out=$(KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" /usr/bin/python3 "$KG_ROOT/tests/api/run.py" "${api_args[@]}" 2>&1 | tee /dev/stderr)
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
   if [ -z "$line" ]; then count 0 1; continue; fi
   read -r p _ f _ <<<"${line//,/}"
