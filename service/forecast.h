@@ -1,0 +1,219 @@
+/**
+ * @file forecast.h
+ * @brief Pure model of a KMS host's count over time (kms-model.md section 3).
+ *
+ * No I/O, no clock, no global state: the caller loads the estate from the
+ * database, passes `now`, and formats the result.  All times are Unix
+ * seconds.  Inputs are validated (indices, renewal intervals, time ranges)
+ * because a bad index would otherwise read out of bounds.
+ */
+#ifndef KG_FORECAST_H
+#define KG_FORECAST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * E: an entry leaves the host's cache this long after the CMID's latest
+ * request.
+ */
+#define FC_EXPIRY_SECONDS ((int64_t) 2592000)
+
+/** Late renewals are tolerated this long before a CMID counts as lapsing. */
+#define FC_GRACE_SECONDS ((int64_t) 86400)
+
+/**
+ * Times (now, requests, plan times) must lie within +/- this many seconds
+ * (about 31,700 years), so that no arithmetic on them can overflow.
+ */
+#define FC_TIME_LIMIT ((int64_t) 1000000000000)
+
+enum fc_desktop_state
+{
+  FC_ACTIVE,
+  FC_POWERED_OFF,
+  FC_DECOMMISSIONED
+};
+
+enum fc_status
+{
+  FC_RENEWING,
+  FC_LAPSING,
+  FC_UNSEEN
+};
+
+/** One CMID seen on the host: the summary of its requests. */
+struct fc_cmid
+{
+  int64_t last_request;      /* latest seen request */
+  int32_t request_count;     /* seen requests (>= 1) */
+};
+
+struct fc_pool
+{
+  int64_t renewal_seconds;   /* R of this pool; 1 .. FC_EXPIRY_SECONDS */
+  bool unique_cmids;
+};
+
+struct fc_desktop
+{
+  const char *hostname;      /* lowercase; ties in ordering (NULL sorts as "") */
+  int32_t pool;              /* index into pools */
+  int32_t cmid;              /* index into cmids, -1 when unknown or never seen */
+  enum fc_desktop_state state;
+};
+
+struct fc_provision
+{
+  int32_t pool;
+  int32_t count;             /* >= 0 */
+};
+
+struct fc_plan
+{
+  int64_t at;                /* plan time; the model uses max(at, now) */
+  size_t n_decommission;
+  const int32_t *decommission;   /* desktop indices */
+  size_t n_provision;
+  const struct fc_provision *provision;
+};
+
+/**
+ * Everything the model knows about one KMS host at `now`.
+ * Passing `desktops` in strcmp() order of hostname (PostgreSQL:
+ * ORDER BY hostname COLLATE "C") saves sorting them by name for the
+ * decommission order; any order gives the same results.
+ */
+struct fc_estate
+{
+  int64_t now;
+  int32_t capacity, threshold, margin;     /* floor = threshold + margin */
+  int64_t host_renewal_seconds;            /* R for CMIDs linked to no desktop */
+  int64_t horizon_seconds;                 /* H, >= 0 */
+  size_t n_cmids;
+  const struct fc_cmid *cmids;
+  size_t n_pools;
+  const struct fc_pool *pools;
+  size_t n_desktops;
+  const struct fc_desktop *desktops;
+  size_t n_reserved;
+  const struct fc_plan *reserved;          /* unexpired reserved plans */
+};
+
+struct fc_step
+{
+  int64_t at;
+  int32_t count;
+};
+
+struct fc_result
+{
+  int32_t floor;
+  int32_t current_count;            /* count(now) with no plan and no reserved plans */
+  int64_t window_start, window_end; /* see fc_evaluate() */
+  int32_t baseline_min;             /* reserved plans only, over the window */
+  int64_t baseline_min_at;
+  int32_t projected_min;            /* reserved plans + the evaluated plan */
+  int64_t projected_min_at;
+  bool has_breach;
+  int64_t first_breach_at;          /* first t in window with planned count < floor, else 0 */
+  bool go;                          /* projected_min >= floor */
+  int32_t max_decommission;         /* see fc_evaluate() */
+  int64_t max_decommission_at;      /* when those decommissions are assumed */
+  size_t n_steps;
+  struct fc_step *steps;            /* planned count: first at window_start, then one per change */
+  /* explanation material for reasons (the caller formats English): */
+  int32_t renewing;                 /* renewing CMIDs at now */
+  int32_t lapsing;                  /* lapsing CMIDs still in the cache at now */
+  int32_t unseen;                   /* ACTIVE desktops whose cmid is -1 */
+  int32_t plan_lapsing_cmids;       /* renewing CMIDs the evaluated plan stops */
+  int64_t plan_lapsing_first_expiry;/* earliest expiry among them, or 0 */
+  int32_t plan_new_cmids;           /* new CMIDs the evaluated plan's provisions add */
+};
+
+/**
+ * Status of one CMID at `now` (rules (a) and (b) of the model).
+ * Scans all desktops: use fc_cmid_survey() for many CMIDs.
+ * @param e the estate
+ * @param cmid index into e->cmids; -1 (or any invalid index) gives FC_UNSEEN
+ * @return FC_RENEWING, FC_LAPSING, or FC_UNSEEN for cmid -1
+ */
+enum fc_status
+fc_cmid_status (const struct fc_estate *e,
+                int32_t cmid);
+
+/**
+ * When the CMID's cache entry expires if it made no request after `now`:
+ * last_request + E for a lapsing CMID; for a renewing one, the latest
+ * projected request last + k*R <= now (k >= 0) plus E, i.e. the expiry a
+ * decommission at `now` would give.  Scans all desktops.
+ * @param e the estate
+ * @param cmid index into e->cmids
+ * @return the expiry time, or 0 when @a cmid is -1 or invalid
+ */
+int64_t
+fc_cmid_expiry (const struct fc_estate *e,
+                int32_t cmid);
+
+/**
+ * fc_cmid_status() and fc_cmid_expiry() for every CMID in one O(n) pass,
+ * for listing desktops.
+ * @param e the estate
+ * @param[out] status array of e->n_cmids entries, or NULL
+ * @param[out] expiry array of e->n_cmids entries, or NULL
+ * @return 0 on success, -1 on invalid estate or out of memory
+ */
+int
+fc_cmid_survey (const struct fc_estate *e,
+                enum fc_status *status,
+                int64_t *expiry);
+
+/**
+ * Evaluates a plan against the estate and its reserved plans.
+ *
+ * Window: start = max(now, earliest max(at, now) among the evaluated and
+ * the reserved plans), end = now + H; when start > end the window is the
+ * single instant start.  max_decommission is the largest k such that
+ * decommissioning the first k desktops of fc_pick_decommission() order
+ * (pool @a max_decommission_pool) at max_decommission_at still gives go,
+ * in place of the plan's own decommissions but with its provisions and all
+ * reserved plans; max_decommission_at is max(plan->at, now) when @a plan is
+ * given, else window_start.  0 when even k = 0 is no-go.
+ * @param e the estate
+ * @param plan the plan to evaluate, or NULL for the baseline
+ * @param max_decommission_pool pool index, or -1 for the whole host
+ * @param[out] out the result; release with fc_result_free(), also after an error
+ * @return 0 on success, -1 on out of memory or invalid input
+ */
+int
+fc_evaluate (const struct fc_estate *e,
+             const struct fc_plan *plan,
+             int32_t max_decommission_pool,
+             struct fc_result *out);
+
+/**
+ * Releases what fc_evaluate() allocated in @a r; safe to call twice.
+ * @param r the result
+ */
+void
+fc_result_free (struct fc_result *r);
+
+/**
+ * Order of desktops for "decommission k of pool p": ACTIVE desktops that
+ * no reserved plan decommissions, first those whose CMID another such
+ * desktop shares, then lapsing or unseen ones (both by hostname), then the
+ * rest by latest request first, ties by hostname.
+ * @param e the estate
+ * @param pool pool index, or -1 for the whole host
+ * @param[out] out receives up to @a n desktop indices
+ * @param n capacity of @a out
+ * @return number of indices written; 0 also on invalid input or out of memory
+ */
+size_t
+fc_pick_decommission (const struct fc_estate *e,
+                      int32_t pool,
+                      int32_t *out,
+                      size_t n);
+
+#endif
