@@ -72,17 +72,23 @@ kg_auth_token_generate(char out[KG_TOKEN_BUFSZ])
 }
 
 int
-kg_auth_token_hash(const char *token, size_t len, char out[KG_TOKEN_HASH_BUFSZ])
+kg_sha256_hex(const void *data, size_t len, char out[65])
 {
   unsigned char digest[32];
 
-  if (0 != gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, digest))
+  if (0 != gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, digest))
     return -1;
+  for (size_t i = 0; i < sizeof(digest); i++)
+    snprintf(out + 2 * i, 3, "%02x", digest[i]);
+  return 0;
+}
+
+int
+kg_auth_token_hash(const char *token, size_t len, char out[KG_TOKEN_HASH_BUFSZ])
+{
   out[0] = '\\';
   out[1] = 'x';
-  for (size_t i = 0; i < sizeof(digest); i++)
-    snprintf(out + 2 + 2 * i, 3, "%02x", digest[i]);
-  return 0;
+  return kg_sha256_hex(token, len, out + 2);
 }
 
 enum kg_qs

@@ -25,6 +25,15 @@
 int kg_auth_token_generate(char out[KG_TOKEN_BUFSZ]);
 
 /**
+ * SHA-256 of a byte string in lowercase hex.
+ * @param data bytes
+ * @param len their number
+ * @param out receives 64 hex digits and a NUL
+ * @return 0 on success, -1 on failure
+ */
+int kg_sha256_hex(const void *data, size_t len, char out[65]);
+
+/**
  * Hashes a token for storage and lookup.
  * @param token the token text
  * @param len its length

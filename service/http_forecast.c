@@ -1,9 +1,146 @@
 /**
  * @file http_forecast.c
- * @brief Routes of this resource (not yet implemented).
+ * @brief GET /v1/kms-hosts/{name}/forecast and .../headroom: the baseline
+ *        forecast (reserved plans included) and the largest safe
+ *        decommission. Read-only: a snapshot is enough, no host lock.
  */
-#include "http.h"
+#include <string.h>
+#include <time.h>
+
+#include "db_estate.h"
+#include "forecast.h"
+#include "forecast_json.h"
+#include "input.h"
+#include "responses.h"
+
+/** What a forecast or headroom request asks and what it answers. */
+struct forecast_tx {
+  struct kg_ctx *ctx;
+  char host[KG_HOSTNAME_BUFSZ];
+  const char *pool;           /**< headroom: the pool, or NULL for the whole host */
+  long long horizon_days;
+  bool headroom;
+  json_t *response;
+};
+
+static json_t *
+forecast_document(const struct kg_estate *es, const struct fc_result *r)
+{
+  json_t *doc = kg_forecast_common_json(es, r);
+  if (NULL != doc)
+    json_object_update_new(doc, json_pack(
+      "{s:i,s:o,s:o,s:o,s:o,s:i,s:o}",
+      "min", (int) r->baseline_min, "min_at", kg_json_time(r->baseline_min_at),
+      "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null(),
+      "window_start", kg_json_time(r->window_start), "window_end", kg_json_time(r->window_end),
+      "max_decommission", (int) r->max_decommission, "steps", kg_forecast_steps_json(r)));
+  return doc;
+}
+
+static json_t *
+headroom_document(const struct kg_estate *es, const struct fc_result *r, const char *pool)
+{
+  json_t *doc = kg_forecast_common_json(es, r);
+  if (NULL != doc)
+    json_object_update_new(doc, json_pack(
+      "{s:i,s:o,s:o,s:i,s:o,s:o}",
+      "max_decommission", (int) r->max_decommission,
+      "pool", pool ? json_string(pool) : json_null(),
+      "at", kg_json_time(r->max_decommission_at),
+      "min", (int) r->baseline_min, "min_at", kg_json_time(r->baseline_min_at),
+      "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null()));
+  return doc;
+}
+
+static enum kg_qs
+evaluate(struct forecast_tx *tx, struct kg_estate *es)
+{
+  struct fc_result r;
+  int32_t pool = -1;
+
+  if (NULL != tx->pool && (pool = kg_estate_pool_index(es, tx->pool)) < 0) {
+    struct kg_errors e;
+    kg_errors_init(&e);
+    kg_errors_add(&e, false, "pool", "pool %s does not exist on KMS host %s", tx->pool, es->host.name);
+    kg_errors_reply(tx->ctx, &e);
+    return KG_QS_REPLIED;
+  }
+  memset(&r, 0, sizeof(r));
+  if (0 != fc_evaluate(&es->model, NULL, pool, &r)) {
+    fc_result_free(&r);
+    return KG_QS_HARD_ERROR;
+  }
+  tx->response = tx->headroom ? headroom_document(es, &r, tx->pool) : forecast_document(es, &r);
+  fc_result_free(&r);
+  return NULL != tx->response ? KG_QS_OK : KG_QS_HARD_ERROR;
+}
+
+static enum kg_qs
+forecast_transaction(struct kg_db *db, void *cls)
+{
+  struct forecast_tx *tx = cls;
+  struct kg_host_row host;
+  struct kg_estate es;
+  bool found;
+
+  json_decref(tx->response);
+  tx->response = NULL;
+  enum kg_qs qs = kg_db_host_row(db, tx->host, false, &host, &found);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!found) {
+    kg_reply_problem(tx->ctx, 404, "KMS host %s does not exist", tx->host);
+    return KG_QS_REPLIED;
+  }
+  qs = kg_estate_load(db, &host, (int64_t) time(NULL), 86400LL * tx->horizon_days, &es);
+  if (KG_QS_OK == qs)
+    qs = evaluate(tx, &es);
+  kg_estate_free(&es);
+  return qs;
+}
+
+static void
+serve_forecast(struct kg_ctx *ctx, bool headroom)
+{
+  struct forecast_tx tx = { .ctx = ctx, .headroom = headroom, .pool = kg_param(ctx, "pool") };
+  struct kg_errors e;
+
+  if (!kg_hostname_normalize(kg_param(ctx, "name"), tx.host)) {
+    kg_reply_problem(ctx, 404, "no such KMS host");
+    return;
+  }
+  kg_errors_init(&e);
+  kg_query_int(ctx, "horizon_days", 1, 365, KG_DEFAULT_HORIZON_DAYS, &e, &tx.horizon_days);
+  if (NULL != tx.pool && '\0' == tx.pool[0])
+    tx.pool = NULL;
+  if (kg_errors_reply(ctx, &e))
+    return;
+  /* REPEATABLE READ: the five reads of the estate see one snapshot. */
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, headroom ? "headroom" : "forecast",
+                                        KG_REPEATABLE_READ, forecast_transaction, &tx);
+  if (KG_QS_OK == qs) {
+    kg_reply_json(ctx, 200, tx.response);
+    tx.response = NULL;
+  } else {
+    kg_reply_tx_failure(ctx, qs);
+  }
+  json_decref(tx.response);
+}
+
+static void
+handle_forecast(struct kg_ctx *ctx)
+{
+  serve_forecast(ctx, false);
+}
+
+static void
+handle_headroom(struct kg_ctx *ctx)
+{
+  serve_forecast(ctx, true);
+}
 
 const struct kg_route kg_routes_forecast[] = {
+  { "GET", "/v1/kms-hosts/:name/forecast", KG_ROLE_READER, KG_BODY_NONE, 0, handle_forecast },
+  { "GET", "/v1/kms-hosts/:name/headroom", KG_ROLE_READER, KG_BODY_NONE, 0, handle_headroom },
   { NULL, NULL, 0, 0, 0, NULL },
 };

@@ -1,9 +1,556 @@
 /**
  * @file http_gate.c
- * @brief Routes of this resource (not yet implemented).
+ * @brief POST /v1/gate: evaluates a plan against the host's forecast and
+ *        answers go / no-go; with reserve=true a go is kept as a reserved
+ *        plan. Evaluation and reservation are one transaction that locks the
+ *        host row first, so concurrent reservations on a host (from any
+ *        number of replicas) are evaluated one after another and each sees
+ *        the plans reserved before it.
  */
-#include "http.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "db_estate.h"
+#include "db_plans.h"
+#include "forecast.h"
+#include "forecast_json.h"
+#include "input.h"
+#include "metrics.h"
+#include "responses.h"
+
+#define KG_MAX_PLAN_DESKTOPS 10000
+#define KG_MAX_PROVISIONS 100
+
+/** One provision as asked. */
+struct provision_input { const char *pool; int count; };
+
+/** The validated request body. */
+struct gate_input {
+  char kms_host[KG_HOSTNAME_BUFSZ];
+  bool has_at;
+  int64_t at;                         /**< Unix seconds */
+  const json_t *desktops;             /**< array of hostnames, or NULL */
+  const char *decommission_pool;      /**< or NULL */
+  int decommission_count;
+  size_t n_provisions;
+  struct provision_input provisions[KG_MAX_PROVISIONS];
+  int horizon_days;
+  bool has_margin;
+  int margin;
+  bool reserve;
+  int ttl_minutes;
+};
+
+/* ---------------- request validation ---------------- */
+
+static void
+parse_decommission(const json_t *d, struct gate_input *in, struct kg_errors *e)
+{
+  static const char *const allowed[] = { "desktops", "pool", "count", NULL };
+  json_int_t count = 0;
+
+  if (!json_is_object(d)) {
+    kg_errors_add(e, true, "decommission", "must be an object");
+    return;
+  }
+  kg_input_only(d, allowed, "decommission.", e);
+  const json_t *desktops = json_object_get(d, "desktops");
+  bool has_pool = NULL != json_object_get(d, "pool") || NULL != json_object_get(d, "count");
+  if ((NULL != desktops) == has_pool) {
+    kg_errors_add(e, false, "decommission",
+                  "give either {\"desktops\": [...]} or {\"pool\": ..., \"count\": ...}");
+    return;
+  }
+  if (NULL != desktops) {
+    if (!json_is_array(desktops)) {
+      kg_errors_add(e, true, "decommission.desktops", "must be an array of hostnames");
+      return;
+    }
+    size_t n = json_array_size(desktops);
+    if (0 == n || n > KG_MAX_PLAN_DESKTOPS)
+      kg_errors_add(e, false, "decommission.desktops", "must list 1 to %d hostnames",
+                    KG_MAX_PLAN_DESKTOPS);
+    in->desktops = desktops;
+    return;
+  }
+  kg_input_string(d, "pool", true, 128, e, &in->decommission_pool);
+  if (kg_input_int(d, "count", true, 1, 100000, e, &count))
+    in->decommission_count = (int) count;
+}
+
+static void
+parse_provisions(const json_t *p, struct gate_input *in, struct kg_errors *e)
+{
+  static const char *const allowed[] = { "pool", "count", NULL };
+  size_t i;
+  const json_t *item;
+
+  if (!json_is_array(p)) {
+    kg_errors_add(e, true, "provision", "must be an array of {pool, count}");
+    return;
+  }
+  if (json_array_size(p) > KG_MAX_PROVISIONS) {
+    kg_errors_add(e, false, "provision", "at most %d entries", KG_MAX_PROVISIONS);
+    return;
+  }
+  json_array_foreach(p, i, item) {
+    char prefix[40];
+    json_int_t count = 0;
+    struct kg_errors sub;
+    snprintf(prefix, sizeof(prefix), "provision[%zu].", i);
+    if (!json_is_object(item)) {
+      kg_errors_add(e, true, prefix, "must be an object {pool, count}");
+      continue;
+    }
+    kg_errors_init(&sub);
+    kg_input_only(item, allowed, prefix, &sub);
+    kg_input_string(item, "pool", true, 128, &sub, &in->provisions[i].pool);
+    if (kg_input_int(item, "count", true, 1, 100000, &sub, &count))
+      in->provisions[i].count = (int) count;
+    /* Re-home the sub-errors under their full field names. */
+    size_t k;
+    json_t *err;
+    json_array_foreach(sub.list, k, err) {
+      const char *f = json_string_value(json_object_get(err, "field"));
+      char field[128];
+      snprintf(field, sizeof(field), "%s%s", prefix, f);
+      kg_errors_add(e, sub.wrong_type, field, "%s", json_string_value(json_object_get(err, "message")));
+    }
+    json_decref(sub.list);
+  }
+  in->n_provisions = json_array_size(p);
+}
+
+static bool
+parse_gate_input(struct kg_ctx *ctx, struct gate_input *in)
+{
+  static const char *const allowed[] = { "kms_host", "at", "decommission", "provision",
+                                         "horizon_days", "margin", "reserve", "ttl_minutes", NULL };
+  struct kg_errors e;
+  const json_t *body = ctx->body;
+  const char *host = NULL;
+  int64_t at_us = 0;
+  json_int_t n;
+
+  memset(in, 0, sizeof(*in));
+  in->horizon_days = KG_DEFAULT_HORIZON_DAYS;
+  in->ttl_minutes = 60;
+  kg_errors_init(&e);
+  kg_input_only(body, allowed, "", &e);
+  if (kg_input_string(body, "kms_host", true, 253, &e, &host)
+      && !kg_hostname_normalize(host, in->kms_host))
+    kg_errors_add(&e, false, "kms_host", "must be a DNS hostname");
+  if ((in->has_at = kg_input_time(body, "at", false, &e, &at_us)))
+    in->at = at_us / 1000000;
+  if (NULL != json_object_get(body, "decommission"))
+    parse_decommission(json_object_get(body, "decommission"), in, &e);
+  if (NULL != json_object_get(body, "provision"))
+    parse_provisions(json_object_get(body, "provision"), in, &e);
+  if (kg_input_int(body, "horizon_days", false, 1, 365, &e, &n))
+    in->horizon_days = (int) n;
+  if ((in->has_margin = kg_input_int(body, "margin", false, 0, 10000, &e, &n)))
+    in->margin = (int) n;
+  kg_input_bool(body, "reserve", false, &e, &in->reserve);
+  if (kg_input_int(body, "ttl_minutes", false, 1, 1440, &e, &n))
+    in->ttl_minutes = (int) n;
+  return !kg_errors_reply(ctx, &e);
+}
+
+/* ---------------- the transaction ---------------- */
+
+/** State of one gate evaluation; reset at the start of every attempt. */
+struct gate_tx {
+  struct kg_ctx *ctx;
+  const struct gate_input *in;
+  int64_t now;
+  const char *idempotency_key;
+  char request_hash[65];
+  char *request_json;
+  /* the answer */
+  unsigned int status;
+  json_t *response;
+  bool evaluated;
+  bool go;
+};
+
+/** The plan resolved against the estate. */
+struct resolved_plan {
+  int32_t *desktops;
+  size_t n_desktops;
+  struct fc_provision provisions[KG_MAX_PROVISIONS];
+  size_t n_provisions;
+  int32_t max_pool;
+  struct kg_plan_summary summary;
+};
+
+static enum kg_qs
+reply_invalid(struct kg_ctx *ctx, const char *field, const char *fmt, const char *value)
+{
+  struct kg_errors e;
+  kg_errors_init(&e);
+  kg_errors_add(&e, false, field, fmt, value);
+  kg_errors_reply(ctx, &e);
+  return KG_QS_REPLIED;
+}
+
+static enum kg_qs
+resolve_named_desktops(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
+{
+  size_t i;
+  const json_t *item;
+
+  json_array_foreach(tx->in->desktops, i, item) {
+    char field[64], name[KG_HOSTNAME_BUFSZ];
+    snprintf(field, sizeof(field), "decommission.desktops[%zu]", i);
+    if (!json_is_string(item) || !kg_hostname_normalize(json_string_value(item), name))
+      return reply_invalid(tx->ctx, field, "%s is not a hostname",
+                           json_is_string(item) ? json_string_value(item) : "the value");
+    int32_t d = kg_estate_desktop_index(es, name);
+    if (d < 0 || FC_DECOMMISSIONED == es->desktops[d].state)
+      return reply_invalid(tx->ctx, field,
+                           "desktop %s is unknown, already decommissioned, or not on this KMS host",
+                           name);
+    for (size_t k = 0; k < plan->n_desktops; k++)
+      if (plan->desktops[k] == d)
+        return reply_invalid(tx->ctx, field, "desktop %s is listed twice", name);
+    plan->desktops[plan->n_desktops++] = d;
+  }
+  plan->max_pool = -1;
+  return KG_QS_OK;
+}
+
+static enum kg_qs
+resolve_pool_decommission(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
+{
+  int32_t pool = kg_estate_pool_index(es, tx->in->decommission_pool);
+  if (pool < 0)
+    return reply_invalid(tx->ctx, "decommission.pool", "pool %s does not exist on this KMS host",
+                         tx->in->decommission_pool);
+  plan->n_desktops = fc_pick_decommission(&es->model, pool, plan->desktops,
+                                          (size_t) tx->in->decommission_count);
+  if (plan->n_desktops < (size_t) tx->in->decommission_count) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "pool %%s has only %zu active desktops not held by a reserved plan",
+             plan->n_desktops);
+    return reply_invalid(tx->ctx, "decommission.count", msg, tx->in->decommission_pool);
+  }
+  plan->max_pool = pool;
+  plan->summary.decommission_pool = es->pool_names[pool];
+  return KG_QS_OK;
+}
+
+static enum kg_qs
+resolve_provisions(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
+{
+  for (size_t i = 0; i < tx->in->n_provisions; i++) {
+    char field[64];
+    snprintf(field, sizeof(field), "provision[%zu].pool", i);
+    int32_t pool = kg_estate_pool_index(es, tx->in->provisions[i].pool);
+    if (pool < 0)
+      return reply_invalid(tx->ctx, field, "pool %s does not exist on this KMS host",
+                           tx->in->provisions[i].pool);
+    plan->provisions[plan->n_provisions++] = (struct fc_provision) { pool, tx->in->provisions[i].count };
+    plan->summary.provision_total += (size_t) tx->in->provisions[i].count;
+    if (!es->pools[pool].unique_cmids)
+      plan->summary.n_shared_image_pools++;
+  }
+  /* A plan that only provisions into one pool asks about that pool's headroom. */
+  if (NULL == tx->in->desktops && NULL == tx->in->decommission_pool && plan->n_provisions > 0) {
+    plan->max_pool = plan->provisions[0].pool;
+    for (size_t i = 1; i < plan->n_provisions; i++)
+      if (plan->provisions[i].pool != plan->provisions[0].pool)
+        plan->max_pool = -1;
+  }
+  return KG_QS_OK;
+}
+
+static enum kg_qs
+resolve_plan(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
+{
+  size_t cap = NULL != tx->in->desktops ? json_array_size(tx->in->desktops)
+                                         : (size_t) tx->in->decommission_count;
+  enum kg_qs qs = KG_QS_OK;
+
+  plan->desktops = calloc(cap + 1, sizeof(int32_t));
+  if (NULL == plan->desktops)
+    return KG_QS_HARD_ERROR;
+  plan->max_pool = -1;
+  if (NULL != tx->in->desktops)
+    qs = resolve_named_desktops(tx, es, plan);
+  else if (NULL != tx->in->decommission_pool)
+    qs = resolve_pool_decommission(tx, es, plan);
+  if (KG_QS_OK == qs)
+    qs = resolve_provisions(tx, es, plan);
+  plan->summary.decommission_count = plan->n_desktops;
+  plan->summary.max_pool = plan->max_pool >= 0 ? es->pool_names[plan->max_pool] : NULL;
+  return qs;
+}
+
+/** 409 when a desktop of the plan is already held by another unexpired reserved plan. */
+static enum kg_qs
+check_not_held(struct gate_tx *tx, const struct kg_estate *es, const struct resolved_plan *plan)
+{
+  for (size_t i = 0; i < plan->n_desktops; i++) {
+    int32_t holder = kg_estate_holding_plan(es, plan->desktops[i]);
+    if (holder >= 0) {
+      const char *plan_id = es->reserved_ids[holder].id;
+      kg_reply_problem_with(tx->ctx, 409, json_pack("{s:s,s:s}", "plan_id", plan_id, "desktop",
+                                                    es->desktop_hostnames[plan->desktops[i]]),
+                            "desktop %s is already in reserved plan %s",
+                            es->desktop_hostnames[plan->desktops[i]], plan_id);
+      return KG_QS_REPLIED;
+    }
+  }
+  return KG_QS_OK;
+}
+
+static json_t *
+decommission_list(const struct kg_estate *es, const struct resolved_plan *plan)
+{
+  json_t *list = json_array();
+  for (size_t i = 0; NULL != list && i < plan->n_desktops; i++)
+    json_array_append_new(list, json_string(es->desktop_hostnames[plan->desktops[i]]));
+  return list;
+}
+
+static json_t *
+gate_response(const struct kg_estate *es, const struct fc_result *r, const struct resolved_plan *plan)
+{
+  json_t *doc = kg_forecast_common_json(es, r);
+  if (NULL == doc)
+    return NULL;
+  json_object_update_new(doc, json_pack(
+    "{s:s,s:i,s:o,s:i,s:o,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o}",
+    "decision", r->go ? "go" : "no-go",
+    "baseline_min", (int) r->baseline_min, "baseline_min_at", kg_json_time(r->baseline_min_at),
+    "projected_min", (int) r->projected_min, "projected_min_at", kg_json_time(r->projected_min_at),
+    "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null(),
+    "max_decommission", (int) r->max_decommission,
+    "window_start", kg_json_time(r->window_start), "window_end", kg_json_time(r->window_end),
+    "decommission", decommission_list(es, plan),
+    "steps", kg_forecast_steps_json(r),
+    "reasons", kg_forecast_reasons(es, r, &plan->summary),
+    "plan_id", json_null()));
+  return doc;
+}
+
+static enum kg_qs
+reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolved_plan *plan,
+             int64_t at, char plan_id[37])
+{
+  long long *desktop_ids = calloc(plan->n_desktops + 1, sizeof(long long));
+  long long pool_ids[KG_MAX_PROVISIONS];
+  int counts[KG_MAX_PROVISIONS];
+  size_t n_pools = 0;
+
+  if (NULL == desktop_ids || 0 != kg_uuid_v4(plan_id)) {
+    free(desktop_ids);
+    return KG_QS_HARD_ERROR;
+  }
+  for (size_t i = 0; i < plan->n_desktops; i++)
+    desktop_ids[i] = es->desktop_ids[plan->desktops[i]];
+  /* The same pool named twice is one provision of the summed count. */
+  for (size_t i = 0; i < plan->n_provisions; i++) {
+    long long id = es->pool_ids[plan->provisions[i].pool];
+    size_t k = 0;
+    while (k < n_pools && pool_ids[k] != id)
+      k++;
+    if (k == n_pools) {
+      pool_ids[n_pools] = id;
+      counts[n_pools++] = 0;
+    }
+    counts[k] += plan->provisions[i].count;
+  }
+  struct kg_new_plan row = {
+    .id = plan_id, .kms_host_id = es->host.id, .at = at,
+    .expires_at = tx->now + 60LL * tx->in->ttl_minutes, .request_json = tx->request_json,
+    .caller = tx->ctx->who.name, .n_desktops = plan->n_desktops, .desktop_ids = desktop_ids,
+    .n_provisions = n_pools, .pool_ids = pool_ids, .counts = counts,
+  };
+  enum kg_qs qs = kg_db_plan_insert(tx->ctx->db, &row);
+  free(desktop_ids);
+  return qs;
+}
+
+static enum kg_qs
+record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan_id)
+{
+  char decision_id[37];
+  if (0 != kg_uuid_v4(decision_id))
+    return KG_QS_HARD_ERROR;
+  json_object_set_new(tx->response, "decision_id", json_string(decision_id));
+  char *response_json = json_dumps(tx->response, JSON_COMPACT);
+  if (NULL == response_json)
+    return KG_QS_HARD_ERROR;
+  struct kg_new_decision d = {
+    .id = decision_id, .kms_host = es->host.name, .kms_host_id = es->host.id,
+    .decision = tx->go ? "go" : "no-go", .http_status = tx->status,
+    .request_json = tx->request_json, .response_json = response_json,
+    .caller = tx->ctx->who.name, .token_id = tx->ctx->who.token_id, .plan_id = plan_id,
+    .idempotency_key = tx->idempotency_key,
+    .request_hash = tx->idempotency_key ? tx->request_hash : NULL,
+  };
+  enum kg_qs qs = kg_db_decision_insert(tx->ctx->db, &d);
+  free(response_json);
+  return qs;
+}
+
+static bool
+enforce_requested(const struct kg_ctx *ctx)
+{
+  const char *v = kg_param(ctx, "enforce");
+  return NULL != v && (0 == strcmp(v, "true") || 0 == strcmp(v, "1"));
+}
+
+/** Evaluates the resolved plan, reserves a go when asked, records the decision. */
+static enum kg_qs
+evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_plan *plan)
+{
+  struct fc_result r;
+  int64_t at = tx->in->has_at ? tx->in->at : tx->now;
+  struct fc_plan model_plan = { at, plan->n_desktops, plan->desktops, plan->n_provisions,
+                                plan->provisions };
+  char plan_id[37];
+
+  memset(&r, 0, sizeof(r));
+  if (tx->in->has_margin)
+    es->model.margin = tx->in->margin;
+  if (0 != fc_evaluate(&es->model, &model_plan, plan->max_pool, &r)) {
+    fc_result_free(&r);
+    return KG_QS_HARD_ERROR;
+  }
+  tx->go = r.go;
+  tx->response = gate_response(es, &r, plan);
+  fc_result_free(&r);
+  if (NULL == tx->response)
+    return KG_QS_HARD_ERROR;
+  tx->status = (!tx->go && enforce_requested(tx->ctx)) ? 409 : 200;
+  bool reserving = tx->go && tx->in->reserve;
+  if (reserving) {
+    enum kg_qs qs = reserve_plan(tx, es, plan, at < tx->now ? tx->now : at, plan_id);
+    if (KG_QS_OK != qs)
+      return qs;
+    json_object_set_new(tx->response, "plan_id", json_string(plan_id));
+    json_object_set_new(tx->response, "expires_at",
+                        kg_json_time(tx->now + 60LL * tx->in->ttl_minutes));
+    tx->status = 201;
+  }
+  tx->evaluated = true;
+  return record_decision(tx, es, reserving ? plan_id : NULL);
+}
+
+/** A retry with the same Idempotency-Key replays the first answer. */
+static enum kg_qs
+replay_if_known(struct gate_tx *tx, bool *replayed)
+{
+  bool found;
+  unsigned int status = 0;
+  json_t *response = NULL;
+  char hash[65];
+
+  *replayed = false;
+  if (NULL == tx->idempotency_key || '\0' == tx->ctx->who.token_id[0])
+    return KG_QS_OK;
+  enum kg_qs qs = kg_db_decision_find(tx->ctx->db, tx->ctx->who.token_id, tx->idempotency_key,
+                                      &found, &status, &response, hash);
+  if (KG_QS_OK != qs || !found)
+    return qs;
+  if (0 != strcmp(hash, tx->request_hash)) {
+    json_decref(response);
+    kg_reply_problem_with(tx->ctx, 422, json_pack("{s:[{s:s,s:s}]}", "errors", "field",
+                                                  "Idempotency-Key", "message",
+                                                  "was used before with another body"),
+                          "this Idempotency-Key was used with a different request body");
+    return KG_QS_REPLIED;
+  }
+  tx->response = response;
+  tx->status = status;
+  tx->evaluated = false;
+  *replayed = true;
+  return KG_QS_OK;
+}
+
+static enum kg_qs
+gate_transaction(struct kg_db *db, void *cls)
+{
+  struct gate_tx *tx = cls;
+  struct kg_host_row host;
+  struct kg_estate es;
+  struct resolved_plan plan;
+  bool found, replayed;
+
+  json_decref(tx->response);
+  tx->response = NULL;
+  tx->evaluated = false;
+  /* Lock first: the idempotency lookup and the evaluation must both see
+     everything committed by evaluations that ran before this one. */
+  enum kg_qs qs = kg_db_host_row(db, tx->in->kms_host, tx->in->reserve, &host, &found);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!found)
+    return reply_invalid(tx->ctx, "kms_host", "KMS host %s does not exist", tx->in->kms_host);
+  qs = replay_if_known(tx, &replayed);
+  if (KG_QS_OK != qs || replayed)
+    return qs;
+  memset(&plan, 0, sizeof(plan));
+  qs = kg_estate_load(db, &host, tx->now, 86400LL * tx->in->horizon_days, &es);
+  if (KG_QS_OK == qs)
+    qs = resolve_plan(tx, &es, &plan);
+  if (KG_QS_OK == qs && tx->in->reserve)
+    qs = check_not_held(tx, &es, &plan);
+  if (KG_QS_OK == qs)
+    qs = evaluate_and_record(tx, &es, &plan);
+  free(plan.desktops);
+  kg_estate_free(&es);
+  return qs;
+}
+
+static void
+handle_gate(struct kg_ctx *ctx)
+{
+  struct gate_input *in = malloc(sizeof(*in));  /* ~1.7 KiB: kept off the worker stack */
+  struct gate_tx tx = { .ctx = ctx, .now = (int64_t) time(NULL) };
+
+  if (NULL == in) {
+    kg_reply_problem(ctx, 500, "out of memory");
+    return;
+  }
+  tx.in = in;
+  tx.idempotency_key = kg_header(ctx, "Idempotency-Key");
+  if (NULL != tx.idempotency_key && (0 == strlen(tx.idempotency_key) || strlen(tx.idempotency_key) > 255)) {
+    kg_reply_problem(ctx, 422, "Idempotency-Key must be 1 to 255 characters");
+    free(in);
+    return;
+  }
+  if (parse_gate_input(ctx, in)) {
+    tx.request_json = json_dumps(ctx->body, JSON_COMPACT | JSON_SORT_KEYS);
+    if (NULL == tx.request_json || 0 != kg_sha256_hex(tx.request_json, strlen(tx.request_json), tx.request_hash)) {
+      kg_reply_problem(ctx, 500, "out of memory");
+    } else {
+      enum kg_qs qs = kg_db_run_transaction(ctx->db, "gate",
+                                            /* reserving: READ COMMITTED after the host lock
+                                               sees every plan reserved before; otherwise one
+                                               snapshot for all reads */
+                                            in->reserve ? KG_READ_COMMITTED : KG_REPEATABLE_READ,
+                                            gate_transaction, &tx);
+      if (KG_QS_OK == qs) {
+        if (tx.evaluated)
+          kg_metrics_gate(tx.go);
+        kg_reply_json(ctx, tx.status, tx.response);
+        tx.response = NULL;
+      } else {
+        kg_reply_tx_failure(ctx, qs);  /* fails closed: 503, never go */
+      }
+    }
+  }
+  json_decref(tx.response);
+  free(tx.request_json);
+  free(in);
+}
 
 const struct kg_route kg_routes_gate[] = {
+  { "POST", "/v1/gate", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY, handle_gate },
   { NULL, NULL, 0, 0, 0, NULL },
 };

@@ -1,9 +1,170 @@
 /**
  * @file http_plans.c
- * @brief Routes of this resource (not yet implemented).
+ * @brief Reserved plans: list, show, commit (the change was carried out) and
+ *        release (abandoned). Expiry is derived from expires_at at read time,
+ *        so no background job has to run for an expired plan to stop counting.
  */
-#include "http.h"
+#include <string.h>
+#include <time.h>
+
+#include "db_plans.h"
+#include "events.h"
+#include "input.h"
+#include "responses.h"
+
+static const char *const plan_states[] = { "reserved", "expired", "committed", "released", NULL };
+
+static void
+handle_list(struct kg_ctx *ctx)
+{
+  struct kg_errors e;
+  struct kg_page page;
+  struct kg_plan_filter f = { .state = kg_param(ctx, "state"), .now = (int64_t) time(NULL) };
+  char host[KG_HOSTNAME_BUFSZ];
+  json_t *doc = NULL;
+
+  kg_errors_init(&e);
+  kg_page_parse(ctx, &e, &page);
+  if (NULL != kg_param(ctx, "kms_host")) {
+    if (kg_hostname_normalize(kg_param(ctx, "kms_host"), host))
+      f.kms_host = host;
+    else
+      kg_errors_add(&e, false, "kms_host", "must be a DNS hostname");
+  }
+  if (NULL != f.state) {
+    bool known = false;
+    for (const char *const *s = plan_states; NULL != *s; s++)
+      known |= (0 == strcmp(*s, f.state));
+    if (!known)
+      kg_errors_add(&e, false, "state", "must be reserved, expired, committed or released");
+  }
+  if (kg_errors_reply(ctx, &e))
+    return;
+  if (!kg_db_connected(ctx->db) || KG_QS_OK != kg_db_plans_list(ctx->db, &f, &page, &doc)) {
+    kg_reply_db_unavailable(ctx);
+    return;
+  }
+  if (NULL == doc) {
+    kg_errors_init(&e);
+    kg_errors_add(&e, false, "cursor", "is not a cursor from this API");
+    kg_errors_reply(ctx, &e);
+    return;
+  }
+  kg_reply_json(ctx, 200, doc);
+}
+
+/** The plan id of the path, canonical, or a 404 already sent. */
+static bool
+path_plan_id(struct kg_ctx *ctx, char id[37])
+{
+  const char *text = kg_param(ctx, "id");
+  if (NULL == text || !kg_guid_normalize(text, strlen(text), id)) {
+    kg_reply_problem(ctx, 404, "no such plan");
+    return false;
+  }
+  return true;
+}
+
+static void
+handle_get(struct kg_ctx *ctx)
+{
+  char id[37];
+  json_t *doc = NULL;
+
+  if (!path_plan_id(ctx, id))
+    return;
+  if (!kg_db_connected(ctx->db) || KG_QS_OK != kg_db_plan_get(ctx->db, id, (int64_t) time(NULL), &doc)) {
+    kg_reply_db_unavailable(ctx);
+    return;
+  }
+  if (NULL == doc)
+    kg_reply_problem(ctx, 404, "no such plan: %s", id);
+  else
+    kg_reply_json(ctx, 200, doc);
+}
+
+/** A commit or release: which, on which plan, and the plan afterwards. */
+struct transition_tx {
+  struct kg_ctx *ctx;
+  const char *id;
+  bool commit;
+  int64_t now;
+  json_t *plan;
+};
+
+static enum kg_qs
+refuse(struct transition_tx *tx, const char *state)
+{
+  kg_reply_problem_with(tx->ctx, 409, json_pack("{s:s,s:s}", "plan_id", tx->id, "state", state),
+                        "plan %s is %s and cannot be %s", tx->id, state,
+                        tx->commit ? "committed" : "released");
+  return KG_QS_REPLIED;
+}
+
+static enum kg_qs
+transition_transaction(struct kg_db *db, void *cls)
+{
+  struct transition_tx *tx = cls;
+  struct kg_plan_lock lock;
+
+  json_decref(tx->plan);
+  tx->plan = NULL;
+  enum kg_qs qs = kg_db_plan_lock(db, tx->id, tx->now, &lock);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!lock.found) {
+    kg_reply_problem(tx->ctx, 404, "no such plan: %s", tx->id);
+    return KG_QS_REPLIED;
+  }
+  const char *done = tx->commit ? "committed" : "released";
+  const char *other = tx->commit ? "released" : "committed";
+  if (0 == strcmp(lock.state, other) || (tx->commit && 0 == strcmp(lock.state, "expired")))
+    return refuse(tx, lock.state);
+  if (0 != strcmp(lock.state, done)) {  /* doing it twice is harmless: only the first acts */
+    qs = tx->commit ? kg_db_plan_commit(db, tx->id, tx->now) : kg_db_plan_release(db, tx->id, tx->now);
+    if (KG_QS_OK != qs)
+      return qs;
+  }
+  qs = kg_db_plan_get(db, tx->id, tx->now, &tx->plan);
+  return (KG_QS_OK == qs && NULL == tx->plan) ? KG_QS_HARD_ERROR : qs;
+}
+
+static void
+serve_transition(struct kg_ctx *ctx, bool commit)
+{
+  char id[37];
+  struct transition_tx tx = { .ctx = ctx, .id = id, .commit = commit, .now = (int64_t) time(NULL) };
+
+  if (!path_plan_id(ctx, id))
+    return;
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, commit ? "plan_commit" : "plan_release",
+                                        KG_READ_COMMITTED, transition_transaction, &tx);
+  if (KG_QS_OK == qs) {
+    kg_reply_json(ctx, 200, tx.plan);
+    tx.plan = NULL;
+  } else {
+    kg_reply_tx_failure(ctx, qs);
+  }
+  json_decref(tx.plan);
+}
+
+static void
+handle_commit(struct kg_ctx *ctx)
+{
+  serve_transition(ctx, true);
+}
+
+static void
+handle_release(struct kg_ctx *ctx)
+{
+  serve_transition(ctx, false);
+}
 
 const struct kg_route kg_routes_plans[] = {
+  { "GET", "/v1/plans", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
+  { "GET", "/v1/plans/:id", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
+  /* No body is needed; whatever is sent is ignored (up to the usual limit). */
+  { "POST", "/v1/plans/:id/commit", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_BODY, handle_commit },
+  { "POST", "/v1/plans/:id/release", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_BODY, handle_release },
   { NULL, NULL, 0, 0, 0, NULL },
 };

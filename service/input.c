@@ -175,6 +175,19 @@ kg_query_int(const struct kg_ctx *ctx, const char *name, long long min, long lon
   return true;
 }
 
+bool
+kg_query_time(const struct kg_ctx *ctx, const char *name, struct kg_errors *e, int64_t *out_us)
+{
+  const char *text = kg_param(ctx, name);
+  if (NULL == text)
+    return false;
+  if (!kg_time_parse_rfc3339(text, strlen(text), out_us)) {
+    kg_errors_add(e, false, name, "must be an RFC 3339 date-time such as 2026-12-01T00:00:00Z");
+    return false;
+  }
+  return true;
+}
+
 static int
 hex_value(char c)
 {

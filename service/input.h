@@ -85,6 +85,16 @@ bool kg_hostname_normalize(const char *in, char out[KG_HOSTNAME_BUFSZ]);
 bool kg_query_int(const struct kg_ctx *ctx, const char *name, long long min, long long max,
                   long long dflt, struct kg_errors *e, long long *out);
 
+/**
+ * Reads an RFC 3339 query parameter into Unix microseconds.
+ * @param ctx request
+ * @param name parameter name
+ * @param e errors
+ * @param[out] out_us the time when present and valid
+ * @return true when present and valid
+ */
+bool kg_query_time(const struct kg_ctx *ctx, const char *name, struct kg_errors *e, int64_t *out_us);
+
 /** A page request: ?limit= and ?cursor=. */
 struct kg_page {
   long long limit;      /**< 1..1000, default 100 */

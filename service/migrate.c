@@ -5,12 +5,11 @@
 #include "migrate.h"
 
 #include <dirent.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 
 /* Any constant works; all kmsgate processes must agree on it. */
@@ -55,17 +54,13 @@ load_one(const char *dir, const char *file, struct kg_migration *m)
 {
   char path[4096];
   size_t len = 0;
-  unsigned char digest[32];
-
   snprintf(path, sizeof(path), "%s/%s", dir, file);
   snprintf(m->version, sizeof(m->version), "%.*s", (int) (strlen(file) - 4), file);
   m->sql = slurp(path, &len);
-  if (NULL == m->sql || 0 != gnutls_hash_fast(GNUTLS_DIG_SHA256, m->sql, len, digest)) {
+  if (NULL == m->sql || 0 != kg_sha256_hex(m->sql, len, m->checksum)) {
     kg_log(KG_LOG_ERROR, NULL, "cannot read migration %s", path);
     return -1;
   }
-  for (size_t i = 0; i < sizeof(digest); i++)
-    snprintf(m->checksum + 2 * i, 3, "%02x", digest[i]);
   return 0;
 }
 

@@ -1,0 +1,258 @@
+/**
+ * @file db_activations.c
+ * @brief Ingest and observations. A batch goes to PostgreSQL as a handful of
+ *        array parameters and is unnested server-side: one round trip per
+ *        10,000 events instead of 10,000.
+ */
+#include "db_activations.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "input.h"
+
+static const struct kg_stmt stmt_ingest_lock = {
+  /* Class 2 of the two-key advisory locks is "ingest of host N". */
+  "ingest_lock", "SELECT pg_advisory_xact_lock(2, $1::int)"
+};
+
+static const struct kg_stmt stmt_ingest = {
+  "ingest",
+  "WITH input AS ("
+  "  SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::bigint[], $6::smallint[],"
+  "                       $7::boolean[], $8::smallint[], $9::bigint[], $10::uuid[])"
+  "  AS t(cmid, at_us, client, hresult, required_count, is_vm, license_status,"
+  "       minutes_to_expiry, activation_id)),"
+  " ins AS ("
+  "  INSERT INTO activation_requests (kms_host_id, cmid, requested_at, client, hresult,"
+  "   required_count, is_vm, license_status, minutes_to_expiry, activation_id)"
+  "  SELECT $1, cmid, timestamptz 'epoch' + at_us * interval '1 microsecond', client, hresult,"
+  "   required_count, is_vm, license_status, minutes_to_expiry, activation_id FROM input"
+  "  ON CONFLICT DO NOTHING"
+  "  RETURNING cmid, requested_at, client, required_count),"
+  " summary AS ("
+  "  INSERT INTO cmids AS c (kms_host_id, cmid, first_request_at, last_request_at, request_count,"
+  "   last_client, required_count)"
+  "  SELECT $1, cmid, min(requested_at), max(requested_at), count(*),"
+  "   (array_agg(client ORDER BY requested_at DESC))[1],"
+  "   (array_agg(required_count ORDER BY requested_at DESC))[1]"
+  "  FROM ins GROUP BY cmid ORDER BY cmid"
+  "  ON CONFLICT (kms_host_id, cmid) DO UPDATE SET"
+  "   first_request_at = least(c.first_request_at, EXCLUDED.first_request_at),"
+  "   last_request_at = greatest(c.last_request_at, EXCLUDED.last_request_at),"
+  "   request_count = c.request_count + EXCLUDED.request_count,"
+  "   last_client = CASE WHEN EXCLUDED.last_request_at >= c.last_request_at"
+  "                 THEN EXCLUDED.last_client ELSE c.last_client END,"
+  "   required_count = CASE WHEN EXCLUDED.last_request_at >= c.last_request_at"
+  "                 THEN coalesce(EXCLUDED.required_count, c.required_count)"
+  "                 ELSE c.required_count END"
+  "  RETURNING 1),"
+  /* A desktop carries the CMID of its client name's newest request: a rearm or
+     rebuild replaces it, an older event arriving late never does. */
+  " latest AS ("
+  "  SELECT DISTINCT ON (client) client, cmid, requested_at FROM ins"
+  "  ORDER BY client, requested_at DESC),"
+  " links AS ("
+  "  UPDATE desktops d SET cmid = l.cmid, cmid_seen_at = l.requested_at, updated_at = now()"
+  "  FROM latest l WHERE d.kms_host_id = $1 AND d.hostname = l.client"
+  "  AND (d.cmid_seen_at IS NULL OR d.cmid_seen_at < l.requested_at)"
+  "  RETURNING 1)"
+  " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links), (SELECT count(*) FROM summary)"
+};
+
+static const struct kg_stmt stmt_observation_insert = {
+  "observation_insert",
+  "WITH m AS ("
+  "  SELECT least(h.capacity, (SELECT count(DISTINCT r.cmid) FROM activation_requests r"
+  "    WHERE r.kms_host_id = h.id AND r.requested_at <= to_timestamp($3)"
+  "    AND r.requested_at > to_timestamp($3) - interval '30 days')) AS modelled"
+  "  FROM kms_hosts h WHERE h.id = $1)"
+  " INSERT INTO count_observations (kms_host_id, count, observed_at, modelled_count)"
+  " SELECT $1, $2, to_timestamp($3), modelled FROM m RETURNING modelled_count"
+};
+
+static const struct kg_stmt stmt_last_observation = {
+  "observation_last",
+  "SELECT count, extract(epoch FROM observed_at)::bigint, modelled_count FROM count_observations"
+  " WHERE kms_host_id = $1 ORDER BY observed_at DESC, id DESC LIMIT 1"
+};
+
+static const struct kg_stmt stmt_count_by_required = {
+  "count_by_required",
+  "SELECT coalesce(required_count, 0), count(*) FROM cmids WHERE kms_host_id = $1"
+  " AND last_request_at <= to_timestamp($2) AND last_request_at > to_timestamp($2) - interval '30 days'"
+  " GROUP BY 1"
+};
+
+/** A growing PostgreSQL array literal. */
+struct array_text { char *buf; size_t len, cap; bool failed; };
+
+static void
+array_put(struct array_text *a, const char *text, bool quote)
+{
+  size_t need = 2 * strlen(text) + 4;
+  if (a->failed)
+    return;
+  if (a->len + need + 2 > a->cap) {
+    size_t cap = 2 * a->cap + need + 64;
+    char *grown = realloc(a->buf, cap);
+    if (NULL == grown) {
+      a->failed = true;
+      return;
+    }
+    a->buf = grown;
+    a->cap = cap;
+  }
+  char separator = (0 == a->len) ? '{' : ',';
+  a->buf[a->len++] = separator;
+  if (quote)
+    a->buf[a->len++] = '"';
+  for (const char *p = text; '\0' != *p; p++) {
+    if (quote && ('"' == *p || '\\' == *p))
+      a->buf[a->len++] = '\\';
+    a->buf[a->len++] = *p;
+  }
+  if (quote)
+    a->buf[a->len++] = '"';
+  a->buf[a->len] = '\0';
+}
+
+/** Ends the literal; array_put() always leaves room for the closing brace. */
+static const char *
+array_close(struct array_text *a)
+{
+  if (a->failed)
+    return NULL;
+  if (0 == a->len)
+    return "{}";
+  a->buf[a->len++] = '}';
+  a->buf[a->len] = '\0';
+  return a->buf;
+}
+
+#define N_ARRAYS 9
+
+static void
+put_optional_int(struct array_text *a, bool has, long long value)
+{
+  char num[24];
+  snprintf(num, sizeof(num), "%lld", value);
+  array_put(a, has ? num : "NULL", false);
+}
+
+static void
+put_event(struct array_text *arrays, const struct kg_event *ev)
+{
+  char num[24];
+  array_put(&arrays[0], ev->cmid, false);
+  snprintf(num, sizeof(num), "%lld", (long long) ev->requested_at_us);
+  array_put(&arrays[1], num, false);
+  array_put(&arrays[2], ev->client, true);
+  put_optional_int(&arrays[3], ev->has_hresult, ev->hresult);
+  put_optional_int(&arrays[4], ev->has_required_count, ev->required_count);
+  array_put(&arrays[5], ev->has_is_vm ? (ev->is_vm ? "t" : "f") : "NULL", false);
+  put_optional_int(&arrays[6], ev->has_license_status, ev->license_status);
+  put_optional_int(&arrays[7], ev->has_minutes_to_expiry, ev->minutes_to_expiry);
+  array_put(&arrays[8], ev->has_activation_id ? ev->activation_id : "NULL", false);
+}
+
+enum kg_qs
+kg_db_ingest(struct kg_db *db, long long host_id, const struct kg_event *events,
+             size_t n, struct kg_ingest_result *out)
+{
+  struct array_text arrays[N_ARRAYS];
+  const char *params[1 + N_ARRAYS];
+  char host[24];
+  enum kg_qs qs = KG_QS_HARD_ERROR;
+
+  memset(out, 0, sizeof(*out));
+  memset(arrays, 0, sizeof(arrays));
+  snprintf(host, sizeof(host), "%lld", host_id);
+  params[0] = host;
+  qs = kg_db_run(db, &stmt_ingest_lock, 1, params);
+  if (KG_QS_OK != qs)
+    return qs;
+  qs = KG_QS_HARD_ERROR;
+  for (size_t i = 0; i < n; i++)
+    put_event(arrays, &events[i]);
+  bool ok = true;
+  for (size_t k = 0; k < N_ARRAYS; k++)
+    ok &= (NULL != (params[1 + k] = array_close(&arrays[k])));
+  if (ok) {
+    PGresult *res = kg_db_exec(db, &stmt_ingest, 1 + N_ARRAYS, params, &qs);
+    if (NULL != res) {
+      out->inserted = kg_db_int(res, 0, 0);
+      out->desktops_linked = kg_db_int(res, 0, 1);
+      PQclear(res);
+    }
+  }
+  for (size_t k = 0; k < N_ARRAYS; k++)
+    free(arrays[k].buf);
+  return qs;
+}
+
+enum kg_qs
+kg_db_observation_insert(struct kg_db *db, long long host_id, long long count,
+                         int64_t at_seconds, long long *modelled)
+{
+  char host[24], cnt[24], at[24];
+  enum kg_qs qs;
+
+  snprintf(host, sizeof(host), "%lld", host_id);
+  snprintf(cnt, sizeof(cnt), "%lld", count);
+  snprintf(at, sizeof(at), "%lld", (long long) at_seconds);
+  const char *params[] = { host, cnt, at };
+  PGresult *res = kg_db_exec(db, &stmt_observation_insert, 3, params, &qs);
+  if (NULL == res)
+    return qs;
+  *modelled = kg_db_int(res, 0, 0);
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc)
+{
+  char host[24];
+  enum kg_qs qs;
+
+  snprintf(host, sizeof(host), "%lld", host_id);
+  const char *params[] = { host };
+  PGresult *res = kg_db_exec(db, &stmt_last_observation, 1, params, &qs);
+  if (NULL == res)
+    return qs;
+  if (0 == PQntuples(res)) {
+    *doc = json_null();
+  } else {
+    long long count = kg_db_int(res, 0, 0), modelled = kg_db_int(res, 0, 2);
+    *doc = json_pack("{s:I,s:o,s:I,s:I}", "count", (json_int_t) count,
+                     "at", kg_json_epoch_text(kg_db_text(res, 0, 1)),
+                     "modelled", (json_int_t) modelled, "difference", (json_int_t) (count - modelled));
+  }
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now, json_t **doc)
+{
+  char host[24], at[24];
+  enum kg_qs qs;
+
+  snprintf(host, sizeof(host), "%lld", host_id);
+  snprintf(at, sizeof(at), "%lld", (long long) now);
+  const char *params[] = { host, at };
+  PGresult *res = kg_db_exec(db, &stmt_count_by_required, 2, params, &qs);
+  if (NULL == res)
+    return qs;
+  long long clients = 0, servers = 0, unknown = 0;
+  for (int i = 0; i < PQntuples(res); i++) {
+    long long required = kg_db_int(res, i, 0), n = kg_db_int(res, i, 1);
+    *(25 == required ? &clients : 5 == required ? &servers : &unknown) += n;
+  }
+  PQclear(res);
+  *doc = json_pack("{s:I,s:I,s:I}", "clients", (json_int_t) clients, "servers",
+                   (json_int_t) servers, "unknown", (json_int_t) unknown);
+  return KG_QS_OK;
+}

@@ -1,0 +1,68 @@
+/**
+ * @file db_activations.h
+ * @brief SQL for event-12290 ingest and count observations.
+ */
+#ifndef KG_DB_ACTIVATIONS_H
+#define KG_DB_ACTIVATIONS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "events.h"
+
+/** What one ingest stored. */
+struct kg_ingest_result {
+  long long inserted;       /**< new activation requests */
+  long long desktops_linked;/**< desktops whose CMID was set or changed */
+};
+
+/**
+ * Stores a batch of events for a host in one statement: new requests, the
+ * per-CMID summary, and desktop CMID links. Already stored events are
+ * skipped (idempotent). Ingests of one host are serialized by an advisory
+ * lock so their summary updates cannot deadlock.
+ * @param db connection (in a transaction)
+ * @param host_id the KMS host
+ * @param events the accepted records (client names lowercased by the caller)
+ * @param n number of records
+ * @param[out] out counts
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_ingest(struct kg_db *db, long long host_id, const struct kg_event *events,
+                        size_t n, struct kg_ingest_result *out);
+
+/**
+ * Records the host's own reported count next to the modelled count at that
+ * time (distinct CMIDs with a request in (at - 30 d, at], capped at capacity).
+ * @param db connection
+ * @param host_id the KMS host
+ * @param count reported count
+ * @param at_seconds observation time
+ * @param[out] modelled the modelled count
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_observation_insert(struct kg_db *db, long long host_id, long long count,
+                                    int64_t at_seconds, long long *modelled);
+
+/**
+ * The latest observation of a host as {count, at, modelled, difference}, or JSON null.
+ * @param db connection
+ * @param host_id the KMS host
+ * @param[out] doc new reference
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc);
+
+/**
+ * CMIDs in the host's count now, by the required count of their latest request:
+ * {"clients": n (25), "servers": n (5), "unknown": n}.
+ * @param db connection
+ * @param host_id the KMS host
+ * @param now Unix seconds
+ * @param[out] doc new reference
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now, json_t **doc);
+
+#endif

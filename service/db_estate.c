@@ -1,0 +1,453 @@
+/**
+ * @file db_estate.c
+ * @brief SQL that feeds the model. It reads the per-CMID summary table kept
+ *        by ingest (one row per CMID), never raw activation requests, so a
+ *        host with 100,000 CMIDs ships 100,000 short rows per evaluation.
+ */
+#include "db_estate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* CMIDs whose last request is older than E + the longest renewal interval
+   (30 d) + grace can neither count nor renew: the model never needs them. */
+#define KG_RELEVANT_DAYS "61"
+
+static const struct kg_stmt stmt_host = {
+  "estate_host",
+  "SELECT id, name, family, threshold, capacity, margin, renewal_interval_minutes"
+  " FROM kms_hosts WHERE name = $1"
+};
+static const struct kg_stmt stmt_host_rows = {
+  "estate_host_rows",
+  "SELECT id, name, family, threshold, capacity, margin, renewal_interval_minutes"
+  " FROM kms_hosts ORDER BY name"
+};
+static const struct kg_stmt stmt_host_lock = {
+  "estate_host_lock",
+  "SELECT id, name, family, threshold, capacity, margin, renewal_interval_minutes"
+  " FROM kms_hosts WHERE name = $1 FOR NO KEY UPDATE"
+};
+static const struct kg_stmt stmt_pools = {
+  "estate_pools",
+  "SELECT p.id, p.name, coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes),"
+  " p.unique_cmids"
+  " FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"
+  " WHERE p.kms_host_id = $1 ORDER BY p.id"
+};
+static const struct kg_stmt stmt_cmids = {
+  "estate_cmids",
+  "SELECT c.cmid, extract(epoch FROM c.last_request_at)::bigint,"
+  " least(c.request_count, 2147483647)"
+  " FROM cmids c WHERE c.kms_host_id = $1"
+  " AND c.last_request_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
+  " UNION ALL"
+  /* Old CMIDs of active desktops too, so those desktops read as lapsing, not unseen. */
+  " SELECT DISTINCT c.cmid, extract(epoch FROM c.last_request_at)::bigint,"
+  " least(c.request_count, 2147483647)"
+  " FROM cmids c JOIN desktops d ON d.kms_host_id = c.kms_host_id AND d.cmid = c.cmid"
+  " WHERE d.kms_host_id = $1 AND d.state = 'active'"
+  " AND c.last_request_at <= to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
+};
+static const struct kg_stmt stmt_desktops = {
+  "estate_desktops",
+  "SELECT d.id, d.hostname, d.pool_id, d.cmid, d.state FROM desktops d"
+  " WHERE d.kms_host_id = $1 AND (d.state <> 'decommissioned'"
+  "  OR d.decommissioned_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days')"
+  " ORDER BY d.hostname COLLATE \"C\""  /* strcmp order, which the model expects */
+};
+static const struct kg_stmt stmt_reserved = {
+  "estate_reserved",
+  "SELECT p.id, extract(epoch FROM p.at)::bigint,"
+  " coalesce((SELECT string_agg(desktop_id::text, ',') FROM plan_decommissions"
+  "           WHERE plan_id = p.id), ''),"
+  " coalesce((SELECT string_agg(pool_id::text || ':' || count, ',') FROM plan_provisions"
+  "           WHERE plan_id = p.id), '')"
+  " FROM plans p WHERE p.kms_host_id = $1 AND p.state = 'reserved'"
+  " AND p.expires_at > to_timestamp($2) ORDER BY p.created_at, p.id"
+};
+
+enum { RES_POOLS, RES_CMIDS, RES_DESKTOPS, RES_RESERVED };
+
+static void
+read_host_row(const PGresult *res, int row, struct kg_host_row *host)
+{
+  host->id = kg_db_int(res, row, 0);
+  snprintf(host->name, sizeof(host->name), "%s", PQgetvalue(res, row, 1));
+  snprintf(host->family, sizeof(host->family), "%s", PQgetvalue(res, row, 2));
+  host->threshold = (int) kg_db_int(res, row, 3);
+  host->capacity = (int) kg_db_int(res, row, 4);
+  host->margin = (int) kg_db_int(res, row, 5);
+  host->renewal_minutes = (int) kg_db_int(res, row, 6);
+}
+
+enum kg_qs
+kg_db_host_row(struct kg_db *db, const char *name, bool lock,
+               struct kg_host_row *host, bool *found)
+{
+  const char *params[] = { name };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, lock ? &stmt_host_lock : &stmt_host, 1, params, &qs);
+
+  *found = false;
+  if (NULL == res)
+    return qs;
+  if (1 == PQntuples(res)) {
+    read_host_row(res, 0, host);
+    *found = true;
+  }
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n)
+{
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_host_rows, 0, NULL, &qs);
+
+  *hosts = NULL;
+  *n = 0;
+  if (NULL == res)
+    return qs;
+  *n = (size_t) PQntuples(res);
+  *hosts = calloc(*n + 1, sizeof(**hosts));
+  if (NULL == *hosts) {
+    PQclear(res);
+    *n = 0;
+    return KG_QS_HARD_ERROR;
+  }
+  for (size_t i = 0; i < *n; i++)
+    read_host_row(res, (int) i, &(*hosts)[i]);
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+/* ---- CMID text -> index: open addressing, sized to twice the CMIDs ---- */
+
+struct cmid_map { int32_t *slots; size_t mask; const char (*keys)[37]; };
+
+static uint64_t
+hash_text(const char *s)
+{
+  uint64_t h = 1469598103934665603ULL;
+  for (; '\0' != *s; s++)
+    h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+  return h;
+}
+
+static int
+cmid_map_init(struct cmid_map *m, const char (*keys)[37], size_t n)
+{
+  size_t size = 16;
+  while (size < 2 * n)
+    size *= 2;
+  m->slots = malloc(size * sizeof(int32_t));
+  if (NULL == m->slots)
+    return -1;
+  memset(m->slots, 0xff, size * sizeof(int32_t));  /* -1 = empty */
+  m->mask = size - 1;
+  m->keys = keys;
+  for (size_t i = 0; i < n; i++) {
+    size_t s = hash_text(keys[i]) & m->mask;
+    while (m->slots[s] >= 0)
+      s = (s + 1) & m->mask;
+    m->slots[s] = (int32_t) i;
+  }
+  return 0;
+}
+
+static int32_t
+cmid_map_find(const struct cmid_map *m, const char *key)
+{
+  for (size_t s = hash_text(key) & m->mask; m->slots[s] >= 0; s = (s + 1) & m->mask)
+    if (0 == strcmp(m->keys[m->slots[s]], key))
+      return m->slots[s];
+  return -1;
+}
+
+/* ---- loading ---- */
+
+static PGresult *
+query(struct kg_db *db, const struct kg_stmt *stmt, const struct kg_host_row *host,
+      int64_t now, enum kg_qs *qs)
+{
+  char id[24];
+  char at[24];
+  snprintf(id, sizeof(id), "%lld", host->id);
+  snprintf(at, sizeof(at), "%lld", (long long) now);
+  const char *params[] = { id, at };
+  return kg_db_exec(db, stmt, 2, params, qs);
+}
+
+static int
+fill_pools(struct kg_estate *es, const PGresult *res)
+{
+  size_t n = (size_t) PQntuples(res);
+  es->pools = calloc(n + 1, sizeof(*es->pools));
+  es->pool_ids = calloc(n + 1, sizeof(*es->pool_ids));
+  es->pool_names = calloc(n + 1, sizeof(*es->pool_names));
+  if (NULL == es->pools || NULL == es->pool_ids || NULL == es->pool_names)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    es->pool_ids[i] = kg_db_int(res, (int) i, 0);
+    es->pool_names[i] = PQgetvalue(res, (int) i, 1);
+    es->pools[i].renewal_seconds = 60 * kg_db_int(res, (int) i, 2);
+    es->pools[i].unique_cmids = kg_db_bool(res, (int) i, 3);
+  }
+  es->model.n_pools = n;
+  es->model.pools = es->pools;
+  return 0;
+}
+
+static int
+fill_cmids(struct kg_estate *es, const PGresult *res)
+{
+  size_t n = (size_t) PQntuples(res);
+  es->cmids = calloc(n + 1, sizeof(*es->cmids));
+  es->cmid_text = calloc(n + 1, sizeof(*es->cmid_text));
+  if (NULL == es->cmids || NULL == es->cmid_text)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    snprintf(es->cmid_text[i], sizeof(es->cmid_text[i]), "%s", PQgetvalue(res, (int) i, 0));
+    es->cmids[i].last_request = kg_db_int(res, (int) i, 1);
+    es->cmids[i].request_count = (int32_t) kg_db_int(res, (int) i, 2);
+  }
+  es->model.n_cmids = n;
+  es->model.cmids = es->cmids;
+  return 0;
+}
+
+/** Index of a pool id; pools are ordered by id. */
+static int32_t
+pool_index_by_id(const struct kg_estate *es, long long id)
+{
+  size_t lo = 0, hi = es->model.n_pools;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (es->pool_ids[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return (lo < es->model.n_pools && es->pool_ids[lo] == id) ? (int32_t) lo : -1;
+}
+
+static enum fc_desktop_state
+parse_state(const char *s)
+{
+  if (0 == strcmp(s, "active"))
+    return FC_ACTIVE;
+  return 0 == strcmp(s, "powered_off") ? FC_POWERED_OFF : FC_DECOMMISSIONED;
+}
+
+static int
+fill_desktops(struct kg_estate *es, const PGresult *res)
+{
+  size_t n = (size_t) PQntuples(res);
+  struct cmid_map map;
+
+  es->desktops = calloc(n + 1, sizeof(*es->desktops));
+  es->desktop_ids = calloc(n + 1, sizeof(*es->desktop_ids));
+  es->desktop_hostnames = calloc(n + 1, sizeof(*es->desktop_hostnames));
+  if (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
+      || 0 != cmid_map_init(&map, (const char (*)[37]) es->cmid_text, es->model.n_cmids))
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    const char *cmid = kg_db_text(res, (int) i, 3);
+    es->desktop_ids[i] = kg_db_int(res, (int) i, 0);
+    es->desktop_hostnames[i] = PQgetvalue(res, (int) i, 1);
+    es->desktops[i].hostname = es->desktop_hostnames[i];
+    es->desktops[i].pool = pool_index_by_id(es, kg_db_int(res, (int) i, 2));
+    es->desktops[i].cmid = (NULL == cmid) ? -1 : cmid_map_find(&map, cmid);
+    es->desktops[i].state = parse_state(PQgetvalue(res, (int) i, 4));
+  }
+  free(map.slots);
+  es->model.n_desktops = n;
+  es->model.desktops = es->desktops;
+  return 0;
+}
+
+/** (desktop id, index) pairs sorted by id, to resolve plan entries in O(log n). */
+struct id_index { long long id; int32_t index; };
+
+static int
+compare_id_index(const void *a, const void *b)
+{
+  long long x = ((const struct id_index *) a)->id, y = ((const struct id_index *) b)->id;
+  return (x > y) - (x < y);
+}
+
+static struct id_index *
+desktop_id_table(const struct kg_estate *es)
+{
+  struct id_index *t = malloc((es->model.n_desktops + 1) * sizeof(*t));
+  if (NULL == t)
+    return NULL;
+  for (size_t i = 0; i < es->model.n_desktops; i++)
+    t[i] = (struct id_index) { es->desktop_ids[i], (int32_t) i };
+  qsort(t, es->model.n_desktops, sizeof(*t), compare_id_index);
+  return t;
+}
+
+static int32_t
+desktop_index_by_id(const struct id_index *table, size_t n, long long id)
+{
+  struct id_index key = { id, 0 };
+  const struct id_index *hit = bsearch(&key, table, n, sizeof(*table), compare_id_index);
+  return NULL != hit ? hit->index : -1;
+}
+
+static size_t
+count_items(const char *list)
+{
+  size_t n = ('\0' != *list);
+  for (; '\0' != *list; list++)
+    n += (',' == *list);
+  return n;
+}
+
+/** Parses "12,34" into desktop indices and "5:10,6:2" into provisions. */
+static void
+fill_one_plan(struct kg_estate *es, const struct id_index *ids, struct fc_plan *plan,
+              const char *desktops, const char *provisions, int32_t *dst_desktops,
+              struct fc_provision *dst_prov)
+{
+  char *end;
+  plan->decommission = dst_desktops;
+  plan->provision = dst_prov;
+  for (const char *p = desktops; '\0' != *p; p = ('\0' != *end) ? end + 1 : end) {
+    int32_t idx = desktop_index_by_id(ids, es->model.n_desktops, strtoll(p, &end, 10));
+    if (idx >= 0)
+      dst_desktops[plan->n_decommission++] = idx;
+  }
+  for (const char *p = provisions; '\0' != *p; p = ('\0' != *end) ? end + 1 : end) {
+    int32_t pool = pool_index_by_id(es, strtoll(p, &end, 10));
+    long count = strtol(end + 1, &end, 10);
+    if (pool >= 0)
+      dst_prov[plan->n_provision++] = (struct fc_provision) { pool, (int32_t) count };
+  }
+}
+
+static int
+fill_reserved(struct kg_estate *es, const PGresult *res)
+{
+  size_t n = (size_t) PQntuples(res);
+  size_t n_desk = 0, n_prov = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    n_desk += count_items(PQgetvalue(res, (int) i, 2));
+    n_prov += count_items(PQgetvalue(res, (int) i, 3));
+  }
+  es->reserved = calloc(n + 1, sizeof(*es->reserved));
+  es->reserved_ids = calloc(n + 1, sizeof(*es->reserved_ids));
+  es->reserved_desktops = calloc(n_desk + 1, sizeof(*es->reserved_desktops));
+  es->reserved_provisions = calloc(n_prov + 1, sizeof(*es->reserved_provisions));
+  struct id_index *ids = (n > 0) ? desktop_id_table(es) : NULL;
+  if (NULL == es->reserved || NULL == es->reserved_ids || NULL == es->reserved_desktops
+      || NULL == es->reserved_provisions || (n > 0 && NULL == ids)) {
+    free(ids);
+    return -1;
+  }
+  int32_t *desk = es->reserved_desktops;
+  struct fc_provision *prov = es->reserved_provisions;
+  for (size_t i = 0; i < n; i++) {
+    struct fc_plan *plan = &es->reserved[i];
+    snprintf(es->reserved_ids[i].id, sizeof(es->reserved_ids[i].id), "%s", PQgetvalue(res, (int) i, 0));
+    plan->at = kg_db_int(res, (int) i, 1);
+    fill_one_plan(es, ids, plan, PQgetvalue(res, (int) i, 2), PQgetvalue(res, (int) i, 3), desk, prov);
+    desk += plan->n_decommission;
+    prov += plan->n_provision;
+  }
+  free(ids);
+  es->model.n_reserved = n;
+  es->model.reserved = es->reserved;
+  return 0;
+}
+
+enum kg_qs
+kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
+               int64_t horizon_seconds, struct kg_estate *es)
+{
+  static const struct kg_stmt *const stmts[] = {
+    [RES_POOLS] = &stmt_pools, [RES_CMIDS] = &stmt_cmids,
+    [RES_DESKTOPS] = &stmt_desktops, [RES_RESERVED] = &stmt_reserved,
+  };
+  enum kg_qs qs = KG_QS_OK;
+
+  memset(es, 0, sizeof(*es));
+  es->host = *host;
+  es->model.now = now;
+  es->model.capacity = host->capacity;
+  es->model.threshold = host->threshold;
+  es->model.margin = host->margin;
+  es->model.host_renewal_seconds = 60LL * host->renewal_minutes;
+  es->model.horizon_seconds = horizon_seconds;
+  for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+    es->results[i] = query(db, stmts[i], host, now, &qs);
+    if (NULL == es->results[i])
+      return qs;
+  }
+  if (0 != fill_pools(es, es->results[RES_POOLS]) || 0 != fill_cmids(es, es->results[RES_CMIDS])
+      || 0 != fill_desktops(es, es->results[RES_DESKTOPS])
+      || 0 != fill_reserved(es, es->results[RES_RESERVED]))
+    return KG_QS_HARD_ERROR;
+  return KG_QS_OK;
+}
+
+void
+kg_estate_free(struct kg_estate *es)
+{
+  free(es->cmids);
+  free(es->cmid_text);
+  free(es->pools);
+  free(es->pool_ids);
+  free(es->pool_names);
+  free(es->desktops);
+  free(es->desktop_ids);
+  free(es->desktop_hostnames);
+  free(es->reserved);
+  free(es->reserved_ids);
+  free(es->reserved_desktops);
+  free(es->reserved_provisions);
+  for (size_t i = 0; i < sizeof(es->results) / sizeof(es->results[0]); i++)
+    PQclear(es->results[i]);
+  memset(es, 0, sizeof(*es));
+}
+
+int32_t
+kg_estate_desktop_index(const struct kg_estate *es, const char *hostname)
+{
+  size_t lo = 0, hi = es->model.n_desktops;
+  while (lo < hi) {   /* desktops are in strcmp order of hostname */
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(es->desktop_hostnames[mid], hostname);
+    if (0 == c)
+      return (int32_t) mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return -1;
+}
+
+int32_t
+kg_estate_pool_index(const struct kg_estate *es, const char *name)
+{
+  for (size_t i = 0; i < es->model.n_pools; i++)
+    if (0 == strcmp(es->pool_names[i], name))
+      return (int32_t) i;
+  return -1;
+}
+
+int32_t
+kg_estate_holding_plan(const struct kg_estate *es, int32_t desktop)
+{
+  for (size_t p = 0; p < es->model.n_reserved; p++)
+    for (size_t k = 0; k < es->reserved[p].n_decommission; k++)
+      if (es->reserved[p].decommission[k] == desktop)
+        return (int32_t) p;
+  return -1;
+}

@@ -1,0 +1,109 @@
+/**
+ * @file db_estate.h
+ * @brief Loads one KMS host's estate (CMID summaries, pools, desktops and
+ *        unexpired reserved plans) into the shape the pure model consumes.
+ */
+#ifndef KG_DB_ESTATE_H
+#define KG_DB_ESTATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "forecast.h"
+
+/** The host row the model needs. */
+struct kg_host_row {
+  long long id;
+  char name[254];
+  char family[8];
+  int threshold, capacity, margin;
+  int renewal_minutes;
+};
+
+/** A reserved plan of the estate with its identifiers. */
+struct kg_reserved_plan {
+  char id[40];
+};
+
+/**
+ * One host's estate. `model` points into the arrays below; ids and names
+ * map the model's indices back to rows.
+ */
+struct kg_estate {
+  struct kg_host_row host;
+  struct fc_estate model;
+  struct fc_cmid *cmids;
+  char (*cmid_text)[37];            /**< per CMID index */
+  struct fc_pool *pools;
+  long long *pool_ids;
+  char **pool_names;
+  struct fc_desktop *desktops;      /**< sorted by hostname */
+  long long *desktop_ids;
+  char **desktop_hostnames;
+  struct fc_plan *reserved;
+  struct kg_reserved_plan *reserved_ids;
+  int32_t *reserved_desktops;       /**< storage for every reserved plan's decommission list */
+  struct fc_provision *reserved_provisions;
+  PGresult *results[5];             /**< kept so names are borrowed, not copied */
+};
+
+/**
+ * Reads the host row, optionally locking it so that evaluations that reserve
+ * on this host run one after another across every replica.
+ * @param db connection (inside a transaction when @a lock)
+ * @param name host name (lowercase)
+ * @param lock take FOR NO KEY UPDATE on the row
+ * @param[out] host the row
+ * @param[out] found whether it exists
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_host_row(struct kg_db *db, const char *name, bool lock,
+                          struct kg_host_row *host, bool *found);
+
+/**
+ * Every KMS host row, by name (for metrics and the dashboard).
+ * @param db connection
+ * @param[out] hosts malloc'd array the caller frees
+ * @param[out] n its length
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n);
+
+/**
+ * Loads the estate of @a host as it is at @a now.
+ * @param db connection
+ * @param host the host row (from kg_db_host_row())
+ * @param now evaluation time, Unix seconds
+ * @param horizon_seconds H
+ * @param[out] estate filled; free with kg_estate_free() also after a failure
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
+                          int64_t horizon_seconds, struct kg_estate *estate);
+
+/**
+ * Frees an estate.
+ * @param estate the estate
+ */
+void kg_estate_free(struct kg_estate *estate);
+
+/**
+ * Finds a desktop by (lowercase) hostname.
+ * @return its index, or -1
+ */
+int32_t kg_estate_desktop_index(const struct kg_estate *estate, const char *hostname);
+
+/**
+ * Finds a pool by name.
+ * @return its index, or -1
+ */
+int32_t kg_estate_pool_index(const struct kg_estate *estate, const char *name);
+
+/**
+ * The reserved plan that decommissions desktop @a desktop, if any.
+ * @return the plan's index in estate->reserved, or -1
+ */
+int32_t kg_estate_holding_plan(const struct kg_estate *estate, int32_t desktop);
+
+#endif

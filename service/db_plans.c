@@ -1,0 +1,364 @@
+/**
+ * @file db_plans.c
+ * @brief Plans and decisions: the statements and their parameter packing.
+ */
+#include "db_plans.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "events.h"
+
+static const struct kg_stmt stmt_plan_insert = {
+  "plan_insert",
+  /* One round trip: data-modifying CTEs all run, and the foreign keys of the
+     child rows are checked at the end of the statement. */
+  "WITH p AS (INSERT INTO plans (id, kms_host_id, state, at, expires_at, request, caller)"
+  "  VALUES ($1::uuid, $2, 'reserved', to_timestamp($3), to_timestamp($4), $5::jsonb, $6)"
+  "  RETURNING id),"
+  " d AS (INSERT INTO plan_decommissions (plan_id, desktop_id)"
+  "  SELECT $1::uuid, x FROM unnest($7::bigint[]) AS x),"
+  " v AS (INSERT INTO plan_provisions (plan_id, pool_id, count)"
+  "  SELECT $1::uuid, x.pool, x.count FROM unnest($8::bigint[], $9::int[]) AS x(pool, count))"
+  " SELECT id FROM p"
+};
+
+static const struct kg_stmt stmt_decision_insert = {
+  "decision_insert",
+  "INSERT INTO decisions (id, kms_host, kms_host_id, decision, http_status, request, response,"
+  " caller, token_id, plan_id, idempotency_key, request_hash)"
+  " VALUES ($1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::uuid, $10::uuid, $11, $12)"
+};
+
+static const struct kg_stmt stmt_decision_find = {
+  "decision_find",
+  "SELECT http_status, response::text, request_hash FROM decisions"
+  " WHERE token_id = $1::uuid AND idempotency_key = $2"
+};
+
+/** Writes "{1,2,3}" for a bigint[] or int[] parameter. */
+static char *
+array_literal(size_t n, const long long *big, const int *small)
+{
+  char *buf = malloc(2 + 21 * (n + 1));
+  if (NULL == buf)
+    return NULL;
+  size_t o = 0;
+  buf[o++] = '{';
+  for (size_t i = 0; i < n; i++)
+    o += (size_t) sprintf(buf + o, "%s%lld", i ? "," : "", big ? big[i] : (long long) small[i]);
+  buf[o++] = '}';
+  buf[o] = '\0';
+  return buf;
+}
+
+enum kg_qs
+kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
+{
+  char host[24], at[24], expires[24];
+  char *desktops = array_literal(plan->n_desktops, plan->desktop_ids, NULL);
+  char *pools = array_literal(plan->n_provisions, plan->pool_ids, NULL);
+  char *counts = array_literal(plan->n_provisions, NULL, plan->counts);
+  enum kg_qs qs = KG_QS_HARD_ERROR;
+
+  snprintf(host, sizeof(host), "%lld", plan->kms_host_id);
+  snprintf(at, sizeof(at), "%lld", (long long) plan->at);
+  snprintf(expires, sizeof(expires), "%lld", (long long) plan->expires_at);
+  if (NULL != desktops && NULL != pools && NULL != counts) {
+    const char *params[] = { plan->id, host, at, expires, plan->request_json, plan->caller,
+                             desktops, pools, counts };
+    qs = kg_db_run(db, &stmt_plan_insert, 9, params);
+  }
+  free(desktops);
+  free(pools);
+  free(counts);
+  return qs;
+}
+
+enum kg_qs
+kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d)
+{
+  char host[24], status[8];
+
+  snprintf(host, sizeof(host), "%lld", d->kms_host_id);
+  snprintf(status, sizeof(status), "%u", d->http_status);
+  const char *params[] = { d->id, d->kms_host, host, d->decision, status, d->request_json,
+                           d->response_json, d->caller, d->token_id, d->plan_id,
+                           d->idempotency_key, d->request_hash };
+  enum kg_qs qs = kg_db_run(db, &stmt_decision_insert, 12, params);
+  if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505"))
+    return KG_QS_SOFT_ERROR;  /* a concurrent retry with the same key won: rerun and replay it */
+  return qs;
+}
+
+enum kg_qs
+kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key,
+                    bool *found, unsigned int *http_status, json_t **response,
+                    char request_hash[65])
+{
+  const char *params[] = { token_id, key };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_decision_find, 2, params, &qs);
+
+  *found = false;
+  if (NULL == res)
+    return qs;
+  int rows = PQntuples(res);
+  if (1 == rows) {
+    *http_status = (unsigned int) kg_db_int(res, 0, 0);
+    *response = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    snprintf(request_hash, 65, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
+    *found = (NULL != *response);
+  }
+  PQclear(res);
+  return (*found || 0 == rows) ? KG_QS_OK : KG_QS_HARD_ERROR;
+}
+
+int
+kg_uuid_v4(char out[37])
+{
+  unsigned char b[16];
+  if (sizeof(b) != getrandom(b, sizeof(b), 0))
+    return -1;
+  b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
+  b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+           b[13], b[14], b[15]);
+  return 0;
+}
+
+/* ---------------- listing, commit, release ---------------- */
+
+#define PLAN_COLUMNS \
+  "SELECT p.id, h.name," \
+  " CASE WHEN p.state = 'reserved' AND p.expires_at <= to_timestamp($1) THEN 'expired'" \
+  "      ELSE p.state END," \
+  " extract(epoch FROM p.at)::bigint, extract(epoch FROM p.expires_at)::bigint," \
+  " extract(epoch FROM p.created_at)::bigint, extract(epoch FROM p.committed_at)::bigint," \
+  " extract(epoch FROM p.released_at)::bigint, p.caller," \
+  " coalesce((SELECT json_agg(d.hostname ORDER BY d.hostname) FROM plan_decommissions pd" \
+  "           JOIN desktops d ON d.id = pd.desktop_id WHERE pd.plan_id = p.id), '[]')::text," \
+  " coalesce((SELECT json_agg(json_build_object('pool', po.name, 'count', pp.count)" \
+  "                    ORDER BY po.name) FROM plan_provisions pp" \
+  "           JOIN pools po ON po.id = pp.pool_id WHERE pp.plan_id = p.id), '[]')::text," \
+  " (extract(epoch FROM p.created_at) * 1000000)::bigint || ',' || p.id" \
+  " FROM plans p JOIN kms_hosts h ON h.id = p.kms_host_id"
+
+static const struct kg_stmt stmt_plan_get = {
+  "plan_get", PLAN_COLUMNS " WHERE p.id = $2::uuid"
+};
+
+static const struct kg_stmt stmt_plans_list = {
+  "plans_list", PLAN_COLUMNS
+  " WHERE ($2::text IS NULL OR h.name = $2)"
+  " AND ($3::text IS NULL OR $3 = CASE WHEN p.state = 'reserved'"
+  "      AND p.expires_at <= to_timestamp($1) THEN 'expired' ELSE p.state END)"
+  " AND ($4::bigint IS NULL OR (p.created_at, p.id) < (to_timestamp($4::double precision / 1000000), $5::uuid))"
+  " ORDER BY p.created_at DESC, p.id DESC LIMIT $6"
+};
+
+static const struct kg_stmt stmt_plan_lock = {
+  "plan_lock",
+  "SELECT CASE WHEN p.state = 'reserved' AND p.expires_at <= to_timestamp($2) THEN 'expired'"
+  " ELSE p.state END, p.kms_host_id,"
+  " (SELECT 1 FROM kms_hosts h WHERE h.id = p.kms_host_id FOR NO KEY UPDATE)"
+  " FROM plans p WHERE p.id = $1::uuid FOR UPDATE"
+};
+
+static const struct kg_stmt stmt_plan_commit = {
+  "plan_commit",
+  "WITH p AS (UPDATE plans SET state = 'committed', committed_at = to_timestamp($2)"
+  "           WHERE id = $1::uuid RETURNING id)"
+  " UPDATE desktops SET state = 'decommissioned', decommissioned_at = to_timestamp($2),"
+  "  updated_at = to_timestamp($2)"
+  " WHERE id IN (SELECT desktop_id FROM plan_decommissions WHERE plan_id = (SELECT id FROM p))"
+  " AND state <> 'decommissioned'"
+};
+
+static const struct kg_stmt stmt_plan_release = {
+  "plan_release",
+  "UPDATE plans SET state = 'released', released_at = to_timestamp($2) WHERE id = $1::uuid"
+};
+
+static const struct kg_stmt stmt_decisions_list = {
+  "decisions_list",
+  "SELECT id, kms_host, extract(epoch FROM evaluated_at)::bigint, decision, http_status, caller,"
+  " plan_id, request::text, response::text,"
+  " (extract(epoch FROM evaluated_at) * 1000000)::bigint || ',' || id"
+  " FROM decisions"
+  " WHERE ($1::text IS NULL OR kms_host = $1)"
+  " AND ($2::bigint IS NULL OR evaluated_at >= to_timestamp($2::double precision / 1000000))"
+  " AND ($3::bigint IS NULL OR (evaluated_at, id) < (to_timestamp($3::double precision / 1000000), $4::uuid))"
+  " ORDER BY evaluated_at DESC, id DESC LIMIT $5"
+};
+
+static json_t *
+json_or_null(const char *text)
+{
+  json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+  return v ? v : json_null();
+}
+
+static json_t *
+plan_row_json(const PGresult *res, int row)
+{
+  return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o}",
+                   "id", PQgetvalue(res, row, 0), "kms_host", PQgetvalue(res, row, 1),
+                   "state", PQgetvalue(res, row, 2),
+                   "at", kg_json_epoch_text(kg_db_text(res, row, 3)),
+                   "expires_at", kg_json_epoch_text(kg_db_text(res, row, 4)),
+                   "created_at", kg_json_epoch_text(kg_db_text(res, row, 5)),
+                   "committed_at", kg_json_epoch_text(kg_db_text(res, row, 6)),
+                   "released_at", kg_json_epoch_text(kg_db_text(res, row, 7)),
+                   "caller", PQgetvalue(res, row, 8),
+                   "decommission", json_or_null(kg_db_text(res, row, 9)),
+                   "provision", json_or_null(kg_db_text(res, row, 10)));
+}
+
+/** Splits a "<epoch_us>,<uuid>" cursor key into its two parameters. */
+static bool
+split_cursor(const char *after, char us[24], char id[40])
+{
+  const char *comma = strchr(after, ',');
+  if (NULL == comma || (size_t) (comma - after) >= 24 || strlen(comma + 1) >= 40)
+    return false;
+  memcpy(us, after, (size_t) (comma - after));
+  us[comma - after] = '\0';
+  strcpy(id, comma + 1);
+  char *end;
+  (void) strtoll(us, &end, 10);
+  char canonical[37];
+  return '\0' != us[0] && '\0' == *end && kg_guid_normalize(id, strlen(id), canonical);
+}
+
+/** Runs a list statement whose last column is the cursor key; builds the page. */
+static enum kg_qs
+list_page(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char **params,
+          const struct kg_page *page, json_t *(*row_json)(const PGresult *, int), json_t **doc)
+{
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+  if (NULL == res)
+    return qs;
+  int rows = PQntuples(res);
+  int shown = rows > page->limit ? (int) page->limit : rows;
+  json_t *items = json_array();
+  for (int i = 0; NULL != items && i < shown; i++)
+    json_array_append_new(items, row_json(res, i));
+  json_t *cursor = (rows > shown) ? kg_page_cursor(PQgetvalue(res, shown - 1, PQnfields(res) - 1))
+                                  : json_null();
+  *doc = (NULL != items) ? kg_page_document(items, cursor) : NULL;
+  PQclear(res);
+  return NULL != *doc ? KG_QS_OK : KG_QS_HARD_ERROR;
+}
+
+enum kg_qs
+kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f,
+                 const struct kg_page *page, json_t **doc)
+{
+  char now[24], limit[24], us[24], id[40];
+  bool has_cursor = '\0' != page->after[0];
+
+  *doc = NULL;
+  if (has_cursor && !split_cursor(page->after, us, id))
+    return KG_QS_OK;  /* no document: the cursor is not one of ours */
+  snprintf(now, sizeof(now), "%lld", (long long) f->now);
+  snprintf(limit, sizeof(limit), "%lld", page->limit + 1);
+  const char *params[] = { now, f->kms_host, f->state, has_cursor ? us : NULL,
+                           has_cursor ? id : NULL, limit };
+  return list_page(db, &stmt_plans_list, 6, params, page, plan_row_json, doc);
+}
+
+enum kg_qs
+kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, json_t **doc)
+{
+  char at[24];
+  enum kg_qs qs;
+
+  snprintf(at, sizeof(at), "%lld", (long long) now);
+  const char *params[] = { at, id };
+  PGresult *res = kg_db_exec(db, &stmt_plan_get, 2, params, &qs);
+  *doc = NULL;
+  if (NULL == res)
+    return qs;
+  if (1 == PQntuples(res))
+    *doc = plan_row_json(res, 0);
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_plan_lock(struct kg_db *db, const char *id, int64_t now, struct kg_plan_lock *lock)
+{
+  char at[24];
+  enum kg_qs qs;
+
+  snprintf(at, sizeof(at), "%lld", (long long) now);
+  const char *params[] = { id, at };
+  PGresult *res = kg_db_exec(db, &stmt_plan_lock, 2, params, &qs);
+  memset(lock, 0, sizeof(*lock));
+  if (NULL == res)
+    return qs;
+  if (1 == PQntuples(res)) {
+    lock->found = true;
+    snprintf(lock->state, sizeof(lock->state), "%s", PQgetvalue(res, 0, 0));
+    lock->kms_host_id = kg_db_int(res, 0, 1);
+  }
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+static enum kg_qs
+plan_transition(struct kg_db *db, const struct kg_stmt *stmt, const char *id, int64_t now)
+{
+  char at[24];
+  snprintf(at, sizeof(at), "%lld", (long long) now);
+  const char *params[] = { id, at };
+  return kg_db_run(db, stmt, 2, params);
+}
+
+enum kg_qs
+kg_db_plan_commit(struct kg_db *db, const char *id, int64_t now)
+{
+  return plan_transition(db, &stmt_plan_commit, id, now);
+}
+
+enum kg_qs
+kg_db_plan_release(struct kg_db *db, const char *id, int64_t now)
+{
+  return plan_transition(db, &stmt_plan_release, id, now);
+}
+
+static json_t *
+decision_row_json(const PGresult *res, int row)
+{
+  const char *plan_id = kg_db_text(res, row, 6);
+  return json_pack("{s:s,s:s,s:o,s:s,s:i,s:s,s:o,s:o,s:o}",
+                   "id", PQgetvalue(res, row, 0), "kms_host", PQgetvalue(res, row, 1),
+                   "evaluated_at", kg_json_epoch_text(kg_db_text(res, row, 2)),
+                   "decision", PQgetvalue(res, row, 3), "http_status", (int) kg_db_int(res, row, 4),
+                   "caller", PQgetvalue(res, row, 5),
+                   "plan_id", plan_id ? json_string(plan_id) : json_null(),
+                   "request", json_or_null(kg_db_text(res, row, 7)),
+                   "response", json_or_null(kg_db_text(res, row, 8)));
+}
+
+enum kg_qs
+kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f,
+                     const struct kg_page *page, json_t **doc)
+{
+  char since[24], limit[24], us[24], id[40];
+  bool has_cursor = '\0' != page->after[0];
+
+  *doc = NULL;
+  if (has_cursor && !split_cursor(page->after, us, id))
+    return KG_QS_OK;  /* no document: the cursor is not one of ours */
+  snprintf(since, sizeof(since), "%lld", (long long) f->since_us);
+  snprintf(limit, sizeof(limit), "%lld", page->limit + 1);
+  const char *params[] = { f->kms_host, f->has_since ? since : NULL, has_cursor ? us : NULL,
+                           has_cursor ? id : NULL, limit };
+  return list_page(db, &stmt_decisions_list, 5, params, page, decision_row_json, doc);
+}

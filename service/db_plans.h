@@ -1,0 +1,161 @@
+/**
+ * @file db_plans.h
+ * @brief SQL for reserved plans and gate decisions.
+ */
+#ifndef KG_DB_PLANS_H
+#define KG_DB_PLANS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+
+/** A new reserved plan. */
+struct kg_new_plan {
+  const char *id;               /**< uuid made by the caller */
+  long long kms_host_id;
+  int64_t at;                   /**< Unix seconds */
+  int64_t expires_at;           /**< Unix seconds */
+  const char *request_json;     /**< the gate request */
+  const char *caller;           /**< token name */
+  size_t n_desktops;
+  const long long *desktop_ids;
+  size_t n_provisions;
+  const long long *pool_ids;
+  const int *counts;
+};
+
+/**
+ * Stores a reserved plan with its decommissions and provisions.
+ * @param db connection (in a transaction)
+ * @param plan the plan
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan);
+
+/** A gate evaluation to record. */
+struct kg_new_decision {
+  const char *id;               /**< uuid made by the caller */
+  const char *kms_host;
+  long long kms_host_id;
+  const char *decision;         /**< "go" or "no-go" */
+  unsigned int http_status;
+  const char *request_json;
+  const char *response_json;
+  const char *caller;
+  const char *token_id;         /**< or NULL */
+  const char *plan_id;          /**< or NULL */
+  const char *idempotency_key;  /**< or NULL */
+  const char *request_hash;     /**< or NULL */
+};
+
+/**
+ * Records a decision. A unique violation on (token, Idempotency-Key) comes
+ * back as KG_QS_SOFT_ERROR so that the runner retries and finds the winner.
+ * @param db connection (in a transaction)
+ * @param d the decision
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d);
+
+/**
+ * Finds an earlier decision made with the same token and Idempotency-Key.
+ * @param db connection
+ * @param token_id the caller's token
+ * @param key the Idempotency-Key
+ * @param[out] found whether one exists
+ * @param[out] http_status its status
+ * @param[out] response its response (new reference)
+ * @param[out] request_hash hash of its request body (65 bytes)
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key,
+                               bool *found, unsigned int *http_status, json_t **response,
+                               char request_hash[65]);
+
+/**
+ * Makes a random (version 4) UUID.
+ * @param out receives the text form
+ * @return 0 on success, -1 without randomness
+ */
+int kg_uuid_v4(char out[37]);
+
+
+#include "input.h"
+
+/** Filters of GET /v1/plans. */
+struct kg_plan_filter {
+  const char *kms_host;   /**< lowercase name or NULL */
+  const char *state;      /**< reserved|expired|committed|released or NULL */
+  int64_t now;
+};
+
+/**
+ * One page of plans, newest first.
+ * @param db connection
+ * @param f filters
+ * @param page limit and cursor
+ * @param[out] doc {"items","next_cursor"}, or NULL when the cursor is invalid
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f,
+                            const struct kg_page *page, json_t **doc);
+
+/**
+ * One plan as JSON, or *doc = NULL when it does not exist.
+ * @param db connection
+ * @param id plan uuid (validated)
+ * @param now for the derived "expired" state
+ * @param[out] doc the plan
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, json_t **doc);
+
+/** A plan's state for commit/release, read under a row lock. */
+struct kg_plan_lock {
+  bool found;
+  char state[16];      /**< reserved|expired|committed|released */
+  long long kms_host_id;
+};
+
+/**
+ * Locks a plan (and its host, to order against reserving evaluations).
+ * @param db connection (in a transaction)
+ * @param id plan uuid
+ * @param now for "expired"
+ * @param[out] lock what was found
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_plan_lock(struct kg_db *db, const char *id, int64_t now, struct kg_plan_lock *lock);
+
+/**
+ * Marks a reserved plan committed and decommissions its desktops at @a now.
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_plan_commit(struct kg_db *db, const char *id, int64_t now);
+
+/**
+ * Marks a reserved plan released.
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_plan_release(struct kg_db *db, const char *id, int64_t now);
+
+/** Filters of GET /v1/decisions. */
+struct kg_decision_filter {
+  const char *kms_host;   /**< lowercase name or NULL */
+  bool has_since;
+  int64_t since_us;
+};
+
+/**
+ * One page of decisions, newest first.
+ * @param db connection
+ * @param f filters
+ * @param page limit and cursor
+ * @param[out] doc the page, or NULL when the cursor is invalid
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f,
+                                const struct kg_page *page, json_t **doc);
+#endif

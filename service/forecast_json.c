@@ -1,0 +1,152 @@
+/**
+ * @file forecast_json.c
+ * @brief JSON and reasons for model results.
+ */
+#include "forecast_json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "input.h"
+
+json_t *
+kg_forecast_steps_json(const struct fc_result *r)
+{
+  json_t *steps = json_array();
+  for (size_t i = 0; NULL != steps && i < r->n_steps; i++)
+    json_array_append_new(steps, json_pack("{s:o,s:i}", "at", kg_json_time(r->steps[i].at),
+                                           "count", (int) r->steps[i].count));
+  return steps;
+}
+
+json_t *
+kg_forecast_common_json(const struct kg_estate *es, const struct fc_result *r)
+{
+  return json_pack("{s:s,s:o,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}",
+                   "kms_host", es->host.name,
+                   "evaluated_at", kg_json_time(es->model.now),
+                   "threshold", (int) es->model.threshold,
+                   "margin", (int) es->model.margin,
+                   "floor", (int) r->floor,
+                   "current_count", (int) r->current_count,
+                   "renewing", (int) r->renewing,
+                   "lapsing", (int) r->lapsing,
+                   "unseen", (int) r->unseen,
+                   "reserved_plans", (int) es->model.n_reserved);
+}
+
+/** "2026-12-29", or "2026-12-29 14:00 UTC" when the time is not midnight. */
+static void
+format_day(int64_t t, char *buf, size_t len)
+{
+  time_t tt = (time_t) t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  if (0 == tm.tm_hour && 0 == tm.tm_min && 0 == tm.tm_sec)
+    strftime(buf, len, "%Y-%m-%d", &tm);
+  else
+    strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+static void
+add_reason(json_t *reasons, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+add_reason(json_t *reasons, const char *fmt, ...)
+{
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof(text), fmt, ap);
+  va_end(ap);
+  json_array_append_new(reasons, json_string(text));
+}
+
+static void
+reason_plan_effect(json_t *reasons, const struct fc_result *r, const struct kg_plan_summary *plan)
+{
+  char day[40], min_day[40];
+  format_day(r->plan_lapsing_first_expiry, day, sizeof(day));
+  format_day(r->projected_min_at, min_day, sizeof(min_day));
+
+  if (plan->decommission_count > 0) {
+    if (r->plan_lapsing_cmids > 0)
+      add_reason(reasons, "decommissioning %zu desktop%s removes %d renewing CMID%s; %s on %s"
+                 " and the count falls to %d%s the floor %d",
+                 plan->decommission_count, 1 == plan->decommission_count ? "" : "s",
+                 r->plan_lapsing_cmids, 1 == r->plan_lapsing_cmids ? "" : "s",
+                 1 == r->plan_lapsing_cmids ? "it expires" : "they expire", day,
+                 r->projected_min, r->go ? ", still at or above" : ", below", r->floor);
+    else
+      add_reason(reasons, "decommissioning %zu desktop%s removes no renewing CMID (their CMIDs"
+                 " are shared, lapsing or never seen), so the count does not change",
+                 plan->decommission_count, 1 == plan->decommission_count ? "" : "s");
+  }
+  if (plan->provision_total > 0) {
+    add_reason(reasons, "provisioning %zu desktop%s adds %d new CMID%s%s",
+               plan->provision_total, 1 == plan->provision_total ? "" : "s",
+               r->plan_new_cmids, 1 == r->plan_new_cmids ? "" : "s",
+               plan->n_shared_image_pools > 0
+                 ? " (a pool with unique_cmids=false shares one image CMID: its clones count once)"
+                 : "");
+  }
+  if (!r->go && 0 == plan->decommission_count)
+    add_reason(reasons, "the planned count reaches %d on %s, below the floor %d",
+               r->projected_min, min_day, r->floor);
+}
+
+json_t *
+kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
+                    const struct kg_plan_summary *plan)
+{
+  json_t *reasons = json_array();
+  char day[40], end[40];
+
+  if (NULL == reasons)
+    return NULL;
+  format_day(r->baseline_min_at, day, sizeof(day));
+  format_day(r->window_end, end, sizeof(end));
+  if (r->baseline_min < r->floor)
+    add_reason(reasons, "even without this plan the count falls to %d on %s, below the floor %d"
+               " (%d renewing CMIDs, %d lapsing)", r->baseline_min, day, r->floor,
+               r->renewing, r->lapsing);
+  reason_plan_effect(reasons, r, plan);
+  if (r->go)
+    add_reason(reasons, "the planned count stays at or above the floor %d through %s"
+               " (minimum %d)", r->floor, end, r->projected_min);
+  if (es->model.n_reserved > 0)
+    add_reason(reasons, "%zu reserved plan%s on this host %s included",
+               es->model.n_reserved, 1 == es->model.n_reserved ? "" : "s",
+               1 == es->model.n_reserved ? "is" : "are");
+  add_reason(reasons, "at most %d desktop%s can be decommissioned %s%s", r->max_decommission,
+             1 == r->max_decommission ? "" : "s", plan->max_pool ? "from pool " : "from the host",
+             plan->max_pool ? plan->max_pool : "");
+  return reasons;
+}
+
+enum kg_qs
+kg_forecast_host_fields(struct kg_db *db, const struct kg_host_row *host, json_t *doc)
+{
+  struct kg_estate es;
+  struct fc_result r;
+  int64_t now = (int64_t) time(NULL);
+
+  memset(&r, 0, sizeof(r));
+  enum kg_qs qs = kg_estate_load(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &es);
+  if (KG_QS_OK == qs && 0 != fc_evaluate(&es.model, NULL, -1, &r))
+    qs = KG_QS_HARD_ERROR;
+  if (KG_QS_OK == qs) {
+    json_object_update_new(doc, json_pack(
+      "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o}",
+      "current_count", (int) r.current_count, "floor", (int) r.floor,
+      "headroom", (int) (r.current_count - r.floor), "renewing", (int) r.renewing,
+      "lapsing", (int) r.lapsing, "unseen", (int) r.unseen,
+      "forecast_min", (int) r.baseline_min, "forecast_min_at", kg_json_time(r.baseline_min_at),
+      "first_breach_at", r.has_breach ? kg_json_time(r.first_breach_at) : json_null()));
+  }
+  fc_result_free(&r);
+  kg_estate_free(&es);
+  return qs;
+}

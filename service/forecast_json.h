@@ -1,0 +1,64 @@
+/**
+ * @file forecast_json.h
+ * @brief Turns model results into the JSON documents and the plain-English
+ *        reasons of the forecast, headroom and gate answers.
+ */
+#ifndef KG_FORECAST_JSON_H
+#define KG_FORECAST_JSON_H
+
+#include <jansson.h>
+
+#include "db_estate.h"
+#include "forecast.h"
+
+/** What the evaluated plan asked for, as callers said it (for the reasons). */
+struct kg_plan_summary {
+  size_t decommission_count;      /**< desktops the plan decommissions */
+  const char *decommission_pool;  /**< pool named by {"pool","count"}, or NULL */
+  size_t provision_total;         /**< desktops the plan provisions */
+  size_t n_shared_image_pools;    /**< provisions into pools with unique_cmids=false */
+  const char *max_pool;           /**< pool max_decommission is about, or NULL for the host */
+};
+
+/**
+ * The step list [{at, count}].
+ * @param r model result
+ * @return new JSON array
+ */
+json_t *kg_forecast_steps_json(const struct fc_result *r);
+
+/**
+ * Members shared by forecast, headroom and gate answers: kms_host,
+ * evaluated_at, threshold, margin, floor, current_count, renewing, lapsing,
+ * unseen, reserved_plans.
+ * @param es the estate
+ * @param r model result
+ * @return new JSON object
+ */
+json_t *kg_forecast_common_json(const struct kg_estate *es, const struct fc_result *r);
+
+/**
+ * Plain-English reasons of a gate decision, naming counts and dates.
+ * @param es the estate
+ * @param r model result of the plan
+ * @param plan what the plan asked for
+ * @return new JSON array of strings
+ */
+json_t *kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
+                            const struct kg_plan_summary *plan);
+
+/**
+ * Adds the model's view of a host to its document: current_count, floor,
+ * headroom (current count - floor), renewing, lapsing, unseen, and the
+ * baseline minimum and first breach over the default horizon.
+ * @param db connection
+ * @param host the host row
+ * @param doc the host document to extend
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_forecast_host_fields(struct kg_db *db, const struct kg_host_row *host, json_t *doc);
+
+/** Default horizon H: 45 days. */
+#define KG_DEFAULT_HORIZON_DAYS 45
+
+#endif
