@@ -11,7 +11,7 @@
 
 #include "log.h"
 
-/** How often a transaction is retried on serialization failures or a lost connection. */
+/** How often a transaction is retried on serialization failures. */
 #define KG_TX_ATTEMPTS 5
 #define KG_MAX_STMTS 256
 
@@ -35,6 +35,14 @@ kg_db_configure(const char *database_url)
   db_url = database_url;
 }
 
+/** Routes server notices into the JSON log instead of libpq's bare stderr lines. */
+static void
+log_notice(void *cls, const char *message)
+{
+  (void) cls;
+  kg_log(KG_LOG_WARN, json_pack("{s:s}", "event", "db_notice"), "%s", message);
+}
+
 static PGconn *
 open_connection(void)
 {
@@ -52,6 +60,8 @@ open_connection(void)
     PQfinish(conn);
     return NULL;
   }
+  if (NULL != conn)
+    PQsetNoticeProcessor(conn, log_notice, NULL);
   return conn;
 }
 
@@ -153,15 +163,33 @@ prepare(struct kg_db *db, const struct kg_stmt *stmt)
   return qs;
 }
 
-PGresult *
-kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
-           int nparams, const char *const *params, enum kg_qs *qs)
+/**
+ * True when a failed statement found the server gone (restart, failover).
+ * Every error the server reports carries a SQLSTATE; a failure without one
+ * happened on the wire. libpq does not always mark such a connection bad
+ * (seen after an immediate shutdown: "server closed the connection
+ * unexpectedly" with PQstatus still CONNECTION_OK), so the SQLSTATE decides.
+ */
+static bool
+connection_lost(const struct kg_db *db)
 {
-  db->sqlstate[0] = '\0';
-  if (NULL == db->conn) {
-    *qs = KG_QS_HARD_ERROR;
-    return NULL;
-  }
+  return CONNECTION_OK != PQstatus(db->conn) || '\0' == db->sqlstate[0]
+         || 0 == strncmp(db->sqlstate, "08", 2) || 0 == strncmp(db->sqlstate, "57P", 3);
+}
+
+/** Drops the connection and opens a new one. */
+static bool
+reconnect(struct kg_db *db)
+{
+  PQfinish(db->conn);
+  db->conn = NULL;
+  return kg_db_connected(db);
+}
+
+static PGresult *
+exec_once(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
+          const char *const *params, enum kg_qs *qs)
+{
   *qs = prepare(db, stmt);
   if (KG_QS_OK != *qs)
     return NULL;
@@ -174,6 +202,24 @@ kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
   return NULL;
 }
 
+PGresult *
+kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
+           int nparams, const char *const *params, enum kg_qs *qs)
+{
+  db->sqlstate[0] = '\0';
+  if (NULL == db->conn && !kg_db_connected(db)) {
+    *qs = KG_QS_HARD_ERROR;
+    return NULL;
+  }
+  /* Outside a transaction nothing is lost by running a statement again on a
+     fresh connection, so a database restart costs callers no error. */
+  bool idle = PQTRANS_IDLE == PQtransactionStatus(db->conn);
+  PGresult *res = exec_once(db, stmt, nparams, params, qs);
+  if (NULL == res && idle && connection_lost(db) && reconnect(db))
+    res = exec_once(db, stmt, nparams, params, qs);
+  return res;
+}
+
 enum kg_qs
 kg_db_run(struct kg_db *db, const struct kg_stmt *stmt,
           int nparams, const char *const *params)
@@ -184,18 +230,28 @@ kg_db_run(struct kg_db *db, const struct kg_stmt *stmt,
   return qs;
 }
 
-enum kg_qs
-kg_db_simple(struct kg_db *db, const char *sql)
+static enum kg_qs
+simple_once(struct kg_db *db, const char *sql)
 {
-  db->sqlstate[0] = '\0';
-  if (NULL == db->conn)
-    return KG_QS_HARD_ERROR;
   PGresult *res = PQexec(db->conn, sql);
   ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   enum kg_qs qs = KG_QS_OK;
   if (PGRES_COMMAND_OK != st && PGRES_TUPLES_OK != st)
     qs = kg_db_classify_failure(db, res);
   PQclear(res);
+  return qs;
+}
+
+enum kg_qs
+kg_db_simple(struct kg_db *db, const char *sql)
+{
+  db->sqlstate[0] = '\0';
+  if (NULL == db->conn && !kg_db_connected(db))
+    return KG_QS_HARD_ERROR;
+  bool idle = PQTRANS_IDLE == PQtransactionStatus(db->conn);
+  enum kg_qs qs = simple_once(db, sql);
+  if (KG_QS_OK != qs && idle && connection_lost(db) && reconnect(db))
+    qs = simple_once(db, sql);
   return qs;
 }
 
@@ -230,13 +286,8 @@ kg_db_run_transaction(struct kg_db *db, const char *what,
     if (!kg_db_connected(db))
       return KG_QS_HARD_ERROR;
     qs = attempt_transaction(db, isolation, fn, cls);
-    if (KG_QS_SOFT_ERROR == qs)
-      continue;
-    /* A connection that died under us (database restart) is retried once on
-       a fresh connection: nothing was committed, so running again is safe. */
-    if (KG_QS_HARD_ERROR == qs && CONNECTION_OK != PQstatus(db->conn) && attempt < 2)
-      continue;
-    break;
+    if (KG_QS_SOFT_ERROR != qs)
+      break;
   }
   if (KG_QS_SOFT_ERROR == qs)
     kg_log(KG_LOG_WARN, json_pack("{s:s,s:s}", "event", "tx_gave_up", "tx", what),

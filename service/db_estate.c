@@ -169,8 +169,9 @@ cmid_map_find(const struct cmid_map *m, const char *key)
 
 /* ---- loading ---- */
 
+/** Runs an estate statement: $1 is the host id, $2 (when used) the evaluation time. */
 static PGresult *
-query(struct kg_db *db, const struct kg_stmt *stmt, const struct kg_host_row *host,
+query(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const struct kg_host_row *host,
       int64_t now, enum kg_qs *qs)
 {
   char id[24];
@@ -178,7 +179,7 @@ query(struct kg_db *db, const struct kg_stmt *stmt, const struct kg_host_row *ho
   snprintf(id, sizeof(id), "%lld", host->id);
   snprintf(at, sizeof(at), "%lld", (long long) now);
   const char *params[] = { id, at };
-  return kg_db_exec(db, stmt, 2, params, qs);
+  return kg_db_exec(db, stmt, nparams, params, qs);
 }
 
 static int
@@ -370,9 +371,9 @@ enum kg_qs
 kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
                int64_t horizon_seconds, struct kg_estate *es)
 {
-  static const struct kg_stmt *const stmts[] = {
-    [RES_POOLS] = &stmt_pools, [RES_CMIDS] = &stmt_cmids,
-    [RES_DESKTOPS] = &stmt_desktops, [RES_RESERVED] = &stmt_reserved,
+  static const struct { const struct kg_stmt *stmt; int nparams; } stmts[] = {
+    [RES_POOLS] = { &stmt_pools, 1 }, [RES_CMIDS] = { &stmt_cmids, 2 },
+    [RES_DESKTOPS] = { &stmt_desktops, 2 }, [RES_RESERVED] = { &stmt_reserved, 2 },
   };
   enum kg_qs qs = KG_QS_OK;
 
@@ -385,7 +386,7 @@ kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
   es->model.host_renewal_seconds = 60LL * host->renewal_minutes;
   es->model.horizon_seconds = horizon_seconds;
   for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
-    es->results[i] = query(db, stmts[i], host, now, &qs);
+    es->results[i] = query(db, stmts[i].stmt, stmts[i].nparams, host, now, &qs);
     if (NULL == es->results[i])
       return qs;
   }

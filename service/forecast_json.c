@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db_activations.h"
 #include "input.h"
 
 json_t *
@@ -126,27 +127,54 @@ kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
   return reasons;
 }
 
-enum kg_qs
-kg_forecast_host_fields(struct kg_db *db, const struct kg_host_row *host, json_t *doc)
+static enum kg_qs
+add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, json_t *doc)
 {
   struct kg_estate es;
   struct fc_result r;
-  int64_t now = (int64_t) time(NULL);
 
   memset(&r, 0, sizeof(r));
   enum kg_qs qs = kg_estate_load(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &es);
   if (KG_QS_OK == qs && 0 != fc_evaluate(&es.model, NULL, -1, &r))
     qs = KG_QS_HARD_ERROR;
-  if (KG_QS_OK == qs) {
+  if (KG_QS_OK == qs)
     json_object_update_new(doc, json_pack(
-      "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o}",
+      "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:i}",
       "current_count", (int) r.current_count, "floor", (int) r.floor,
       "headroom", (int) (r.current_count - r.floor), "renewing", (int) r.renewing,
       "lapsing", (int) r.lapsing, "unseen", (int) r.unseen,
       "forecast_min", (int) r.baseline_min, "forecast_min_at", kg_json_time(r.baseline_min_at),
-      "first_breach_at", r.has_breach ? kg_json_time(r.first_breach_at) : json_null()));
-  }
+      "first_breach_at", r.has_breach ? kg_json_time(r.first_breach_at) : json_null(),
+      "reserved_plans", (int) es.model.n_reserved));
   fc_result_free(&r);
   kg_estate_free(&es);
+  return qs;
+}
+
+enum kg_qs
+kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc)
+{
+  struct kg_host_row host;
+  bool found;
+  json_t *observation = NULL, *in_count = NULL;
+  int64_t now = (int64_t) time(NULL);
+
+  enum kg_qs qs = kg_db_host_row(db, name, false, &host, &found);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!found)
+    return KG_QS_OK;  /* deleted meanwhile: the document stays as it was read */
+  qs = add_model_fields(db, &host, now, doc);
+  if (KG_QS_OK == qs)
+    qs = kg_db_last_observation(db, host.id, &observation);
+  if (KG_QS_OK == qs)
+    qs = kg_db_count_by_required(db, host.id, now, &in_count);
+  if (KG_QS_OK == qs) {
+    json_object_set_new(doc, "last_observation", observation);
+    json_object_set_new(doc, "in_count", in_count);
+  } else {
+    json_decref(observation);
+    json_decref(in_count);
+  }
   return qs;
 }

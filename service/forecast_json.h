@@ -48,15 +48,17 @@ json_t *kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *
                             const struct kg_plan_summary *plan);
 
 /**
- * Adds the model's view of a host to its document: current_count, floor,
- * headroom (current count - floor), renewing, lapsing, unseen, and the
- * baseline minimum and first breach over the default horizon.
+ * Adds the live view of a host to its document: from the model
+ * current_count, floor, headroom (current count - floor), renewing, lapsing,
+ * unseen, forecast_min(_at) and first_breach_at over the default horizon
+ * (reserved plans included); in_count (CMIDs in the count by required
+ * count); last_observation {count, at, modelled, difference} or null.
  * @param db connection
- * @param host the host row
+ * @param name the host's (lowercase) name
  * @param doc the host document to extend
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_forecast_host_fields(struct kg_db *db, const struct kg_host_row *host, json_t *doc);
+enum kg_qs kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc);
 
 /** Default horizon H: 45 days. */
 #define KG_DEFAULT_HORIZON_DAYS 45

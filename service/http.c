@@ -275,12 +275,13 @@ register_routes(void)
 {
   for (const struct kg_route *const *t = all_tables(); NULL != *t; t++)
     for (const struct kg_route *r = *t; NULL != r->method; r++) {
-      if (U_OK != ulfius_add_endpoint_by_val(&instance, r->method, r->pattern, NULL, 0,
+      /* The pattern is the url_format (4th argument): ulfius fills :params only from it. */
+      if (U_OK != ulfius_add_endpoint_by_val(&instance, r->method, NULL, r->pattern, 0,
                                              dispatch, (void *) r))
         return -1;
       /* A lower-priority catch-all per path turns a wrong method into 405, not 404. */
       if (!pattern_seen_before(r)
-          && U_OK != ulfius_add_endpoint_by_val(&instance, "*", r->pattern, NULL, 1,
+          && U_OK != ulfius_add_endpoint_by_val(&instance, "*", NULL, r->pattern, 1,
                                                 method_not_allowed, (void *) r->pattern))
         return -1;
     }

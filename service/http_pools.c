@@ -1,9 +1,354 @@
 /**
  * @file http_pools.c
- * @brief Routes of this resource (not yet implemented).
+ * @brief /v1/pools: create, list, read, patch and delete pools.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "http.h"
+#include "inventory.h"
+
+static const char *const platforms[] = { "horizon", "citrix", "other", NULL };
+
+/** State shared by a handler and its transaction callback. */
+struct pool_tx {
+  struct kg_ctx *ctx;
+  const char *name;                 /**< the pool's name (path or body) */
+  char kms_host[KG_HOSTNAME_BUFSZ]; /**< lowercase host name ("" none given) */
+  struct kg_pool_new values;        /**< POST */
+  struct kg_pool_patch patch;       /**< PATCH */
+  struct kg_page page;              /**< GET list */
+  struct kg_list list;              /**< GET list */
+  json_t *doc;                      /**< the answer, once committed */
+};
+
+/** Keeps the pool row as the answer (replacing one of an earlier attempt). */
+static bool
+keep_pool(void *cls, const struct kg_pool_record *p)
+{
+  struct pool_tx *t = cls;
+  json_decref(t->doc);
+  t->doc = kg_pool_json(p);
+  return NULL != t->doc;
+}
+
+/** Reads the path's pool name; false (after a 404) when it cannot name a pool. */
+static bool
+path_pool(struct kg_ctx *ctx, struct pool_tx *t)
+{
+  t->name = kg_param(ctx, "name");
+  if (NULL != t->name && kg_text_ok(t->name, KG_NAME_MAX))
+    return true;
+  kg_reply_problem(ctx, 404, "no such pool");
+  return false;
+}
+
+/** Reads renewal_interval_minutes: an integer, or null for the host's interval. */
+static bool
+input_renewal(const json_t *body, struct kg_errors *e, bool *is_null, long long *minutes)
+{
+  const json_t *v = json_object_get(body, "renewal_interval_minutes");
+  json_int_t n;
+
+  *is_null = (NULL != v && json_is_null(v));
+  if (*is_null)
+    return true;
+  if (!kg_input_int(body, "renewal_interval_minutes", false, 15, 43200, e, &n))
+    return false;
+  *minutes = n;
+  return true;
+}
+
+/** Reads the pool's full answer into t->doc; 404 when it is gone. */
+static enum kg_qs
+read_back(struct kg_db *db, struct pool_tx *t)
+{
+  bool found;
+  enum kg_qs qs = kg_db_pool_get(db, t->name, keep_pool, t, &found);
+
+  if (KG_QS_OK == qs && !found) {
+    kg_reply_problem(t->ctx, 404, "no pool named '%s'", t->name);
+    return KG_QS_REPLIED;
+  }
+  return qs;
+}
+
+/** Finds a host for a pool, locked so that it cannot be deleted meanwhile. */
+static enum kg_qs
+lock_host(struct kg_db *db, struct pool_tx *t, long long *id)
+{
+  enum kg_qs qs = kg_db_host_lock(db, t->kms_host, false, id);
+
+  if (KG_QS_OK == qs && 0 == *id) {
+    json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_host",
+                               "message", "no such KMS host");
+    kg_reply_problem_with(t->ctx, 422, errors, "no KMS host named '%s'", t->kms_host);
+    return KG_QS_REPLIED;
+  }
+  return qs;
+}
+
+/* ---- POST /v1/pools ---- */
+
+static void
+parse_create(const json_t *body, struct kg_errors *e, struct pool_tx *t)
+{
+  static const char *const fields[] = { "name", "kms_host", "platform",
+                                        "renewal_interval_minutes", "unique_cmids", NULL };
+  struct kg_pool_new *v = &t->values;
+  bool renewal_null = true;
+
+  kg_input_only(body, fields, "", e);
+  /* A '/' could not be addressed: the server decodes %2F before it splits the path. */
+  if (kg_input_name(body, "name", true, KG_NAME_MAX, e, &t->name) && NULL != strchr(t->name, '/'))
+    kg_errors_add(e, false, "name", "must not contain '/'");
+  kg_input_hostname(body, "kms_host", true, e, t->kms_host);
+  kg_input_enum(body, "platform", true, platforms, e, &v->platform);
+  v->has_renewal = input_renewal(body, e, &renewal_null, &v->renewal_minutes) && !renewal_null;
+  v->unique_cmids = true;
+  kg_input_bool(body, "unique_cmids", false, e, &v->unique_cmids);
+}
+
+static enum kg_qs
+tx_create(struct kg_db *db, void *cls)
+{
+  struct pool_tx *t = cls;
+  bool duplicate;
+  enum kg_qs qs = lock_host(db, t, &t->values.kms_host_id);
+
+  if (KG_QS_OK != qs)
+    return qs;
+  t->values.name = t->name;
+  qs = kg_db_pool_insert(db, &t->values, &duplicate);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (duplicate) {
+    kg_reply_problem(t->ctx, 409, "a pool named '%s' exists already", t->name);
+    return KG_QS_REPLIED;
+  }
+  return read_back(db, t);
+}
+
+/** Runs @a fn and answers its document with @a status. */
+static void
+run_and_reply(struct kg_ctx *ctx, struct pool_tx *t, const char *what, kg_tx_fn fn,
+              unsigned int status)
+{
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, what, KG_READ_COMMITTED, fn, t);
+  if (KG_QS_OK != qs) {
+    json_decref(t->doc);
+    kg_reply_tx_failure(ctx, qs);
+    return;
+  }
+  if (201 == status)
+    kg_set_location(ctx, "/v1/pools/", t->name);
+  kg_reply_json(ctx, status, t->doc);
+}
+
+static void
+handle_create(struct kg_ctx *ctx)
+{
+  struct pool_tx t = { .ctx = ctx };
+  struct kg_errors e;
+
+  kg_errors_init(&e);
+  parse_create(ctx->body, &e, &t);
+  if (kg_errors_reply(ctx, &e))
+    return;
+  run_and_reply(ctx, &t, "pool_create", tx_create, 201);
+}
+
+/* ---- GET /v1/pools ---- */
+
+static bool
+list_pool(void *cls, const struct kg_pool_record *p)
+{
+  struct pool_tx *t = cls;
+  return kg_list_add(&t->list, kg_pool_json(p), p->name);
+}
+
+static enum kg_qs
+tx_list(struct kg_db *db, void *cls)
+{
+  struct pool_tx *t = cls;
+  if (!kg_list_start(&t->list, t->page.limit))
+    return KG_QS_HARD_ERROR;
+  return kg_db_pool_list(db, '\0' != t->kms_host[0] ? t->kms_host : NULL,
+                         '\0' != t->page.after[0] ? t->page.after : NULL,
+                         t->page.limit + 1, list_pool, t);
+}
+
+static void
+handle_list(struct kg_ctx *ctx)
+{
+  struct pool_tx t = { .ctx = ctx };
+  struct kg_errors e;
+  const char *host = kg_param(ctx, "kms_host");
+
+  kg_errors_init(&e);
+  if (kg_page_parse(ctx, &e, &t.page))
+    kg_page_check_text(&t.page, KG_NAME_MAX, &e);
+  if (NULL != host && !kg_hostname_normalize(host, t.kms_host))
+    kg_errors_add(&e, false, "kms_host", "must be a KMS host name");
+  if (kg_errors_reply(ctx, &e))
+    return;
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, "pool_list", KG_READ_COMMITTED, tx_list, &t);
+  json_t *doc = (KG_QS_OK == qs) ? kg_list_document(&t.list) : NULL;
+  kg_list_free(&t.list);
+  if (NULL == doc) {
+    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
+    return;
+  }
+  kg_reply_json(ctx, 200, doc);
+}
+
+/* ---- GET /v1/pools/{name} ---- */
+
+static enum kg_qs
+tx_get(struct kg_db *db, void *cls)
+{
+  return read_back(db, cls);
+}
+
+static void
+handle_get(struct kg_ctx *ctx)
+{
+  struct pool_tx t = { .ctx = ctx };
+
+  if (path_pool(ctx, &t))
+    run_and_reply(ctx, &t, "pool_get", tx_get, 200);
+}
+
+/* ---- PATCH /v1/pools/{name} ---- */
+
+static void
+parse_patch(const json_t *body, struct kg_errors *e, struct pool_tx *t)
+{
+  static const char *const fields[] = { "platform", "renewal_interval_minutes", "unique_cmids",
+                                        "kms_host", "name", NULL };
+  struct kg_pool_patch *p = &t->patch;
+
+  kg_input_only(body, fields, "", e);
+  if (NULL != json_object_get(body, "name"))
+    kg_errors_add(e, false, "name", "cannot be changed; create a new pool instead");
+  kg_input_enum(body, "platform", false, platforms, e, &p->platform);
+  p->set_renewal = input_renewal(body, e, &p->renewal_null, &p->renewal_minutes);
+  p->has_unique_cmids = kg_input_bool(body, "unique_cmids", false, e, &p->unique_cmids);
+  kg_input_hostname(body, "kms_host", false, e, t->kms_host);
+}
+
+/** Checks a move to t->kms_host; sets patch.kms_host_id when it is one. */
+static enum kg_qs
+check_move(struct kg_db *db, struct pool_tx *t, const struct kg_pool_ref *ref)
+{
+  long long host_id, desktops, plans;
+  enum kg_qs qs = lock_host(db, t, &host_id);
+
+  if (KG_QS_OK != qs || host_id == ref->kms_host_id)
+    return qs;
+  qs = kg_db_pool_usage(db, ref->id, &desktops, &plans);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (desktops > 0) {
+    json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_host", "message",
+                               "a pool with desktops cannot move to another KMS host");
+    kg_reply_problem_with(t->ctx, 422, errors,
+                          "pool '%s' has %lld desktop%s whose CMIDs belong to the cache of"
+                          " KMS host '%s'; it cannot move to '%s'", t->name, desktops,
+                          1 == desktops ? "" : "s", ref->kms_host, t->kms_host);
+    return KG_QS_REPLIED;
+  }
+  t->patch.kms_host_id = host_id;
+  return KG_QS_OK;
+}
+
+static enum kg_qs
+tx_patch(struct kg_db *db, void *cls)
+{
+  struct pool_tx *t = cls;
+  struct kg_pool_ref ref;
+  bool found;
+  enum kg_qs qs = kg_db_pool_ref(db, t->name, true, &ref, &found);
+
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!found) {
+    kg_reply_problem(t->ctx, 404, "no pool named '%s'", t->name);
+    return KG_QS_REPLIED;
+  }
+  t->patch.kms_host_id = 0;
+  if ('\0' != t->kms_host[0] && KG_QS_OK != (qs = check_move(db, t, &ref)))
+    return qs;
+  qs = kg_db_pool_update(db, ref.id, &t->patch);
+  return (KG_QS_OK == qs) ? read_back(db, t) : qs;
+}
+
+static void
+handle_patch(struct kg_ctx *ctx)
+{
+  struct pool_tx t = { .ctx = ctx };
+  struct kg_errors e;
+
+  if (!path_pool(ctx, &t))
+    return;
+  kg_errors_init(&e);
+  parse_patch(ctx->body, &e, &t);
+  if (kg_errors_reply(ctx, &e))
+    return;
+  run_and_reply(ctx, &t, "pool_patch", tx_patch, 200);
+}
+
+/* ---- DELETE /v1/pools/{name} ---- */
+
+static enum kg_qs
+tx_delete(struct kg_db *db, void *cls)
+{
+  struct pool_tx *t = cls;
+  struct kg_pool_ref ref;
+  long long desktops, plans;
+  bool found;
+  enum kg_qs qs = kg_db_pool_ref(db, t->name, true, &ref, &found);
+
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!found) {
+    kg_reply_problem(t->ctx, 404, "no pool named '%s'", t->name);
+    return KG_QS_REPLIED;
+  }
+  if (KG_QS_OK != (qs = kg_db_pool_usage(db, ref.id, &desktops, &plans)))
+    return qs;
+  if (desktops > 0 || plans > 0) {
+    kg_reply_problem_with(t->ctx, 409, json_pack("{s:I,s:I}", "desktops", (json_int_t) desktops,
+                                                 "plans", (json_int_t) plans),
+                          "pool '%s' is still referenced by %lld desktop%s (in any state,"
+                          " decommissioned ones included) and %lld gate plan%s",
+                          t->name, desktops, 1 == desktops ? "" : "s", plans,
+                          1 == plans ? "" : "s");
+    return KG_QS_REPLIED;
+  }
+  return kg_db_pool_delete(db, ref.id);
+}
+
+static void
+handle_delete(struct kg_ctx *ctx)
+{
+  struct pool_tx t = { .ctx = ctx };
+
+  if (!path_pool(ctx, &t))
+    return;
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, "pool_delete", KG_READ_COMMITTED, tx_delete, &t);
+  if (KG_QS_OK != qs) {
+    kg_reply_tx_failure(ctx, qs);
+    return;
+  }
+  kg_reply_no_content(ctx);
+}
 
 const struct kg_route kg_routes_pools[] = {
+  { "POST", "/v1/pools", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
+  { "GET", "/v1/pools", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
+  { "GET", "/v1/pools/:name", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
+  { "PATCH", "/v1/pools/:name", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_patch },
+  { "DELETE", "/v1/pools/:name", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete },
   { NULL, NULL, 0, 0, 0, NULL },
 };

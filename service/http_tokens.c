@@ -1,9 +1,189 @@
 /**
  * @file http_tokens.c
- * @brief Routes of this resource (not yet implemented).
+ * @brief /v1/tokens: create (the token is shown only in that answer), list
+ *        (never the token or its hash) and revoke API tokens.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "events.h"
 #include "http.h"
+#include "inventory.h"
+
+static const char *const roles[] = { "reader", "hook", "admin", NULL };
+
+/** State shared by a handler and its transaction callback. */
+struct token_tx {
+  struct kg_ctx *ctx;
+  const char *name;        /**< POST */
+  enum kg_role role;       /**< POST */
+  char id[40];             /**< POST: new id; DELETE: canonical id */
+  char token[KG_TOKEN_BUFSZ];
+  struct kg_page page;     /**< GET */
+  char after_us[24];       /**< GET: cursor, created_at in microseconds */
+  char after_id[37];       /**< GET: cursor, id */
+  struct kg_list list;     /**< GET */
+  json_t *doc;             /**< the answer, once committed */
+};
+
+/** Keeps the token row as the answer (replacing one of an earlier attempt). */
+static bool
+keep_token(void *cls, const struct kg_token_record *r)
+{
+  struct token_tx *t = cls;
+  json_decref(t->doc);
+  t->doc = kg_token_json(r);
+  return NULL != t->doc;
+}
+
+/* ---- POST /v1/tokens ---- */
+
+static enum kg_qs
+tx_create(struct kg_db *db, void *cls)
+{
+  struct token_tx *t = cls;
+  bool found;
+  enum kg_qs qs = kg_auth_token_create(db, t->name, t->role, t->token, t->id);
+
+  if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505")) {
+    kg_reply_problem(t->ctx, 409, "a live token named '%s' exists already; revoke it or"
+                     " choose another name", t->name);
+    return KG_QS_REPLIED;
+  }
+  if (KG_QS_OK != qs)
+    return qs;
+  qs = kg_db_token_get(db, t->id, keep_token, t, &found);
+  return (KG_QS_OK == qs && !found) ? KG_QS_HARD_ERROR : qs;
+}
+
+static void
+handle_create(struct kg_ctx *ctx)
+{
+  static const char *const fields[] = { "name", "role", NULL };
+  struct token_tx t = { .ctx = ctx };
+  struct kg_errors e;
+  const char *role = NULL;
+
+  kg_errors_init(&e);
+  kg_input_only(ctx->body, fields, "", &e);
+  kg_input_name(ctx->body, "name", true, KG_NAME_MAX, &e, &t.name);
+  kg_input_enum(ctx->body, "role", true, roles, &e, &role);
+  if (kg_errors_reply(ctx, &e))
+    return;
+  t.role = kg_auth_role_parse(role);
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, "token_create", KG_READ_COMMITTED, tx_create, &t);
+  /* {id, name, role, token, created_at}: a new token is never revoked. */
+  if (KG_QS_OK != qs || 0 != json_object_del(t.doc, "revoked_at")
+      || 0 != json_object_set_new(t.doc, "token", json_string(t.token))) {
+    json_decref(t.doc);
+    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
+    return;
+  }
+  memset(t.token, 0, sizeof(t.token));
+  kg_reply_json(ctx, 201, t.doc);
+}
+
+/* ---- GET /v1/tokens ---- */
+
+static bool
+list_token(void *cls, const struct kg_token_record *r)
+{
+  struct token_tx *t = cls;
+  return kg_list_add(&t->list, kg_token_json(r), r->sort_key);
+}
+
+static enum kg_qs
+tx_list(struct kg_db *db, void *cls)
+{
+  struct token_tx *t = cls;
+  bool cursor = '\0' != t->after_us[0];
+
+  if (!kg_list_start(&t->list, t->page.limit))
+    return KG_QS_HARD_ERROR;
+  return kg_db_token_list(db, cursor ? t->after_us : NULL, cursor ? t->after_id : NULL,
+                          t->page.limit + 1, list_token, t);
+}
+
+/** Splits the cursor key "<created_at µs>,<id>"; false when it is not one of ours. */
+static bool
+split_cursor(const char *key, struct token_tx *t)
+{
+  const char *comma = strchr(key, ',');
+  size_t n = (NULL != comma) ? (size_t) (comma - key) : 0;
+  char *end;
+
+  if (0 == n || n >= sizeof(t->after_us))
+    return false;
+  memcpy(t->after_us, key, n);
+  t->after_us[n] = '\0';
+  (void) strtoll(t->after_us, &end, 10);
+  return '\0' == *end && kg_guid_normalize(comma + 1, strlen(comma + 1), t->after_id);
+}
+
+static void
+handle_list(struct kg_ctx *ctx)
+{
+  struct token_tx t = { .ctx = ctx };
+  struct kg_errors e;
+
+  kg_errors_init(&e);
+  if (kg_page_parse(ctx, &e, &t.page) && '\0' != t.page.after[0] && !split_cursor(t.page.after, &t))
+    kg_errors_add(&e, false, "cursor", "is not a cursor from this API");
+  if (kg_errors_reply(ctx, &e))
+    return;
+  if ('\0' == t.page.after[0])
+    t.after_us[0] = '\0';
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, "token_list", KG_READ_COMMITTED, tx_list, &t);
+  json_t *doc = (KG_QS_OK == qs) ? kg_list_document(&t.list) : NULL;
+  kg_list_free(&t.list);
+  if (NULL == doc) {
+    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
+    return;
+  }
+  kg_reply_json(ctx, 200, doc);
+}
+
+/* ---- DELETE /v1/tokens/{id} ---- */
+
+static enum kg_qs
+tx_revoke(struct kg_db *db, void *cls)
+{
+  struct token_tx *t = cls;
+  bool found;
+  enum kg_qs qs = kg_db_token_revoke(db, t->id, &found);
+
+  if (KG_QS_OK == qs && !found) {
+    kg_reply_problem(t->ctx, 404, "no token with id '%s'", t->id);
+    return KG_QS_REPLIED;
+  }
+  return qs;
+}
+
+static void
+handle_revoke(struct kg_ctx *ctx)
+{
+  struct token_tx t = { .ctx = ctx };
+  const char *raw = kg_param(ctx, "id");
+
+  /* Only a canonical uuid can name a token: anything else is unknown, not a SQL error. */
+  if (NULL == raw || !kg_guid_normalize(raw, strlen(raw), t.id)) {
+    kg_reply_problem(ctx, 404, "no such token");
+    return;
+  }
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, "token_revoke", KG_READ_COMMITTED, tx_revoke, &t);
+  if (KG_QS_OK != qs) {
+    kg_reply_tx_failure(ctx, qs);
+    return;
+  }
+  kg_reply_no_content(ctx);
+}
 
 const struct kg_route kg_routes_tokens[] = {
+  { "POST", "/v1/tokens", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
+  /* api.md: token management is admin only, listing included. */
+  { "GET", "/v1/tokens", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_list },
+  { "DELETE", "/v1/tokens/:id", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_revoke },
   { NULL, NULL, 0, 0, 0, NULL },
 };

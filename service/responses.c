@@ -57,6 +57,13 @@ kg_reply_json(struct kg_ctx *ctx, unsigned int status, json_t *body)
   send_document(ctx, status, body, "application/json");
 }
 
+void
+kg_reply_no_content(struct kg_ctx *ctx)
+{
+  ulfius_set_empty_body_response(ctx->resp, 204);
+  ctx->status = 204;
+}
+
 static json_t *
 problem_document(unsigned int status, const char *detail)
 {

@@ -19,6 +19,12 @@
 void kg_reply_json(struct kg_ctx *ctx, unsigned int status, json_t *body);
 
 /**
+ * Sends 204 No Content.
+ * @param ctx request
+ */
+void kg_reply_no_content(struct kg_ctx *ctx);
+
+/**
  * Sends an RFC 9457 problem: {"type","title","status","detail"}.
  * @param ctx request
  * @param status HTTP status (4xx/5xx)

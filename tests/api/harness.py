@@ -245,3 +245,46 @@ def expect_problem(resp, status, field=None):
         fields = [e.get("field") for e in doc.get("errors", [])]
         expect(field in fields, "problem does not name field %r: %r" % (field, doc))
     return doc
+
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_USER = "kmsgate-pg"
+
+
+class PrivateCluster:
+    """A PostgreSQL of one test's own, for tests that stop and restart the
+    database under a running service. Runs as the unprivileged PG_USER when
+    the tests run as root (initdb and postgres refuse root)."""
+
+    def __init__(self):
+        self.dir = "/tmp/kg-private-pg-%d-%d" % (os.getpid(), free_port())
+        self.port = str(free_port())
+        os.makedirs(self.dir)
+        if os.geteuid() == 0:
+            subprocess.run(["chown", PG_USER, self.dir], check=True)
+        self._as_pg([PG_BIN + "/initdb", "-D", self.dir + "/data", "-U", "postgres",
+                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+        self.start()
+        subprocess.run(["psql", "-h", self.dir, "-p", self.port, "-U", "postgres", "-qc",
+                        "CREATE DATABASE kmsgate"], check=True, capture_output=True)
+        self.url = "postgresql://postgres@/kmsgate?host=%s&port=%s" % (self.dir, self.port)
+
+    def _as_pg(self, argv):
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", PG_USER, "--"] + argv
+        subprocess.run(argv, check=True, capture_output=True, timeout=120)
+
+    def start(self):
+        self._as_pg([PG_BIN + "/pg_ctl", "-D", self.dir + "/data", "-l", self.dir + "/log",
+                     "-w", "-o", "-k %s -p %s -c listen_addresses='' -c fsync=off"
+                     % (self.dir, self.port), "start"])
+
+    def stop(self, mode="immediate"):
+        self._as_pg([PG_BIN + "/pg_ctl", "-D", self.dir + "/data", "-m", mode, "-w", "stop"])
+
+    def destroy(self):
+        try:
+            self.stop("fast")
+        except subprocess.CalledProcessError:
+            pass
+        subprocess.run(["rm", "-rf", self.dir], check=False)

@@ -1,0 +1,256 @@
+/**
+ * @file db_hosts.c
+ * @brief KMS host statements and the rows they return.
+ */
+#include "db_hosts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
+#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
+
+#define HOST_COLUMNS                                                              \
+  "id, name, family, threshold, capacity, margin, renewal_interval_minutes,"      \
+  " description, " EPOCH("created_at") ", " EPOCH("updated_at")
+
+static const struct kg_stmt stmt_insert = {
+  "host_insert",
+  "INSERT INTO kms_hosts (name, family, threshold, capacity, margin,"
+  " renewal_interval_minutes, description)"
+  " VALUES ($1, $2, $3::int, $4::int, $5::int, $6::int, $7)"
+  " ON CONFLICT (name) DO NOTHING RETURNING " HOST_COLUMNS
+};
+
+static const struct kg_stmt stmt_get = {
+  "host_get",
+  "SELECT " HOST_COLUMNS " FROM kms_hosts WHERE name = $1"
+};
+
+static const struct kg_stmt stmt_list = {
+  "host_list",
+  "SELECT " HOST_COLUMNS " FROM kms_hosts"
+  " WHERE ($1::text IS NULL OR name > $1::text) ORDER BY name LIMIT $2::bigint"
+};
+
+static const struct kg_stmt stmt_update = {
+  "host_update",
+  "UPDATE kms_hosts SET threshold = coalesce($2::int, threshold),"
+  " capacity = coalesce($3::int, capacity), margin = coalesce($4::int, margin),"
+  " renewal_interval_minutes = coalesce($5::int, renewal_interval_minutes),"
+  " description = coalesce($6::text, description), updated_at = now()"
+  " WHERE name = $1 RETURNING " HOST_COLUMNS
+};
+
+static const struct kg_stmt stmt_lock_update = {
+  "host_lock_update",
+  "SELECT id FROM kms_hosts WHERE name = $1 FOR UPDATE"
+};
+
+static const struct kg_stmt stmt_lock_share = {
+  "host_lock_share",
+  "SELECT id FROM kms_hosts WHERE name = $1 FOR KEY SHARE"
+};
+
+static const struct kg_stmt stmt_pools = {
+  "host_pools",
+  "SELECT name, count(*) OVER () FROM pools WHERE kms_host_id = $1::bigint"
+  " ORDER BY name LIMIT 100"
+};
+
+static const struct kg_stmt stmt_delete = {
+  "host_delete",
+  "DELETE FROM kms_hosts WHERE id = $1::bigint"
+};
+
+static const struct kg_stmt stmt_duplicates = {
+  "host_duplicates",
+  "SELECT d.cmid, json_agg(d.hostname ORDER BY d.hostname)::text,"
+  " json_agg(DISTINCT p.name ORDER BY p.name)::text, count(*)"
+  " FROM desktops d JOIN pools p ON p.id = d.pool_id"
+  " WHERE d.kms_host_id = $1::bigint AND d.cmid IS NOT NULL AND d.state <> 'decommissioned'"
+  " GROUP BY d.cmid HAVING count(*) > 1 ORDER BY count(*) DESC, d.cmid"
+};
+
+/** Fills a record from row @a row of a HOST_COLUMNS result. */
+static void
+read_host(const PGresult *res, int row, struct kg_host_record *h)
+{
+  h->id = kg_db_int(res, row, 0);
+  h->name = PQgetvalue(res, row, 1);
+  h->family = PQgetvalue(res, row, 2);
+  h->threshold = (int) kg_db_int(res, row, 3);
+  h->capacity = (int) kg_db_int(res, row, 4);
+  h->margin = (int) kg_db_int(res, row, 5);
+  h->renewal_minutes = (int) kg_db_int(res, row, 6);
+  h->description = PQgetvalue(res, row, 7);
+  h->created_at = kg_db_text(res, row, 8);
+  h->updated_at = kg_db_text(res, row, 9);
+}
+
+/** Runs a HOST_COLUMNS statement and hands every row to @a cb. */
+static enum kg_qs
+each_host(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+          kg_host_cb cb, void *cls, int *rows)
+{
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+
+  *rows = 0;
+  if (NULL == res)
+    return qs;
+  *rows = PQntuples(res);
+  for (int i = 0; i < *rows && KG_QS_OK == qs; i++) {
+    struct kg_host_record h;
+    read_host(res, i, &h);
+    if (!cb(cls, &h))
+      qs = KG_QS_HARD_ERROR;
+  }
+  PQclear(res);
+  return qs;
+}
+
+enum kg_qs
+kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
+                  kg_host_cb cb, void *cls, bool *duplicate)
+{
+  char threshold[24], capacity[24], margin[24], renewal[24];
+  int rows;
+
+  snprintf(threshold, sizeof(threshold), "%lld", h->threshold);
+  snprintf(capacity, sizeof(capacity), "%lld", h->capacity);
+  snprintf(margin, sizeof(margin), "%lld", h->margin);
+  snprintf(renewal, sizeof(renewal), "%lld", h->renewal_minutes);
+  const char *params[] = { h->name, h->family, threshold, capacity, margin, renewal,
+                           h->description };
+  enum kg_qs qs = each_host(db, &stmt_insert, 7, params, cb, cls, &rows);
+  *duplicate = (KG_QS_OK == qs && 0 == rows);
+  return qs;
+}
+
+enum kg_qs
+kg_db_host_get(struct kg_db *db, const char *name, kg_host_cb cb, void *cls, bool *found)
+{
+  const char *params[] = { name };
+  int rows;
+  enum kg_qs qs = each_host(db, &stmt_get, 1, params, cb, cls, &rows);
+
+  *found = rows > 0;
+  return qs;
+}
+
+enum kg_qs
+kg_db_host_list(struct kg_db *db, const char *after, long long limit,
+                kg_host_cb cb, void *cls)
+{
+  char lim[24];
+  int rows;
+
+  snprintf(lim, sizeof(lim), "%lld", limit);
+  const char *params[] = { after, lim };
+  return each_host(db, &stmt_list, 2, params, cb, cls, &rows);
+}
+
+/** Formats @a v into @a buf when @a set, else gives NULL (SQL NULL: keep). */
+static const char *
+optional_int(bool set, long long v, char buf[24])
+{
+  if (!set)
+    return NULL;
+  snprintf(buf, 24, "%lld", v);
+  return buf;
+}
+
+enum kg_qs
+kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch *p,
+                  kg_host_cb cb, void *cls, bool *found)
+{
+  char threshold[24], capacity[24], margin[24], renewal[24];
+  int rows;
+  const char *params[] = {
+    name,
+    optional_int(p->has_threshold, p->threshold, threshold),
+    optional_int(p->has_capacity, p->capacity, capacity),
+    optional_int(p->has_margin, p->margin, margin),
+    optional_int(p->has_renewal, p->renewal_minutes, renewal),
+    p->has_description ? p->description : NULL,
+  };
+  enum kg_qs qs = each_host(db, &stmt_update, 6, params, cb, cls, &rows);
+
+  *found = rows > 0;
+  return qs;
+}
+
+enum kg_qs
+kg_db_host_lock(struct kg_db *db, const char *name, bool exclusive, long long *id)
+{
+  const char *params[] = { name };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, exclusive ? &stmt_lock_update : &stmt_lock_share, 1,
+                             params, &qs);
+
+  *id = 0;
+  if (NULL == res)
+    return qs;
+  if (1 == PQntuples(res))
+    *id = kg_db_int(res, 0, 0);
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_host_pools(struct kg_db *db, long long host_id,
+                 bool (*cb)(void *cls, const char *pool), void *cls, long long *total)
+{
+  char id[24];
+  enum kg_qs qs;
+
+  snprintf(id, sizeof(id), "%lld", host_id);
+  const char *params[] = { id };
+  PGresult *res = kg_db_exec(db, &stmt_pools, 1, params, &qs);
+  *total = 0;
+  if (NULL == res)
+    return qs;
+  int rows = PQntuples(res);
+  if (rows > 0)
+    *total = kg_db_int(res, 0, 1);
+  for (int i = 0; i < rows && KG_QS_OK == qs; i++)
+    if (!cb(cls, PQgetvalue(res, i, 0)))
+      qs = KG_QS_HARD_ERROR;
+  PQclear(res);
+  return qs;
+}
+
+enum kg_qs
+kg_db_host_delete(struct kg_db *db, long long host_id)
+{
+  char id[24];
+
+  snprintf(id, sizeof(id), "%lld", host_id);
+  const char *params[] = { id };
+  return kg_db_run(db, &stmt_delete, 1, params);
+}
+
+enum kg_qs
+kg_db_host_duplicates(struct kg_db *db, long long host_id,
+                      bool (*cb)(void *cls, const struct kg_duplicate_record *d), void *cls)
+{
+  char id[24];
+  enum kg_qs qs;
+
+  snprintf(id, sizeof(id), "%lld", host_id);
+  const char *params[] = { id };
+  PGresult *res = kg_db_exec(db, &stmt_duplicates, 1, params, &qs);
+  if (NULL == res)
+    return qs;
+  for (int i = 0; i < PQntuples(res) && KG_QS_OK == qs; i++) {
+    struct kg_duplicate_record d = {
+      .cmid = PQgetvalue(res, i, 0), .desktops_json = PQgetvalue(res, i, 1),
+      .pools_json = PQgetvalue(res, i, 2), .count = kg_db_int(res, i, 3),
+    };
+    if (!cb(cls, &d))
+      qs = KG_QS_HARD_ERROR;
+  }
+  PQclear(res);
+  return qs;
+}

@@ -1,0 +1,223 @@
+/**
+ * @file db_pools.c
+ * @brief Pool statements and the rows they return.
+ */
+#include "db_pools.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
+#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
+
+/* One pool with its host and its desktops counted by state (index desktops_pool_state). */
+#define POOL_SELECT                                                                    \
+  "SELECT p.id, p.name, h.name, p.platform, p.renewal_interval_minutes,"               \
+  " coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes), p.unique_cmids," \
+  " c.active, c.powered_off, c.decommissioned,"                                        \
+  " " EPOCH("p.created_at") ", " EPOCH("p.updated_at")                                 \
+  " FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"                             \
+  " CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE d.state = 'active'),"            \
+  "   count(*) FILTER (WHERE d.state = 'powered_off'),"                                \
+  "   count(*) FILTER (WHERE d.state = 'decommissioned')"                              \
+  "   FROM desktops d WHERE d.pool_id = p.id) AS c (active, powered_off, decommissioned)"
+
+static const struct kg_stmt stmt_insert = {
+  "pool_insert",
+  "INSERT INTO pools (name, kms_host_id, platform, renewal_interval_minutes, unique_cmids)"
+  " VALUES ($1, $2::bigint, $3, $4::int, $5::boolean)"
+  " ON CONFLICT (name) DO NOTHING RETURNING id"
+};
+
+static const struct kg_stmt stmt_get = {
+  "pool_get",
+  POOL_SELECT " WHERE p.name = $1"
+};
+
+static const struct kg_stmt stmt_list = {
+  "pool_list",
+  POOL_SELECT
+  " WHERE ($1::text IS NULL OR h.name = $1::text) AND ($2::text IS NULL OR p.name > $2::text)"
+  " ORDER BY p.name LIMIT $3::bigint"
+};
+
+static const struct kg_stmt stmt_ref_update = {
+  "pool_ref_update",
+  "SELECT p.id, p.kms_host_id, h.name FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"
+  " WHERE p.name = $1 FOR UPDATE OF p"
+};
+
+static const struct kg_stmt stmt_ref_share = {
+  "pool_ref_share",
+  "SELECT p.id, p.kms_host_id, h.name FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"
+  " WHERE p.name = $1 FOR KEY SHARE OF p"
+};
+
+static const struct kg_stmt stmt_usage = {
+  "pool_usage",
+  "SELECT (SELECT count(*) FROM desktops WHERE pool_id = $1::bigint),"
+  " (SELECT count(*) FROM plan_provisions WHERE pool_id = $1::bigint)"
+};
+
+static const struct kg_stmt stmt_update = {
+  "pool_update",
+  "UPDATE pools SET platform = coalesce($2::text, platform),"
+  " renewal_interval_minutes = CASE WHEN $3::boolean THEN $4::int"
+  "   ELSE renewal_interval_minutes END,"
+  " unique_cmids = coalesce($5::boolean, unique_cmids),"
+  " kms_host_id = coalesce($6::bigint, kms_host_id), updated_at = now()"
+  " WHERE id = $1::bigint"
+};
+
+static const struct kg_stmt stmt_delete = {
+  "pool_delete",
+  "DELETE FROM pools WHERE id = $1::bigint"
+};
+
+static void
+read_pool(const PGresult *res, int row, struct kg_pool_record *p)
+{
+  p->id = kg_db_int(res, row, 0);
+  p->name = PQgetvalue(res, row, 1);
+  p->kms_host = PQgetvalue(res, row, 2);
+  p->platform = PQgetvalue(res, row, 3);
+  p->has_renewal = !PQgetisnull(res, row, 4);
+  p->renewal_minutes = (int) kg_db_int(res, row, 4);
+  p->effective_renewal_minutes = (int) kg_db_int(res, row, 5);
+  p->unique_cmids = kg_db_bool(res, row, 6);
+  p->active = kg_db_int(res, row, 7);
+  p->powered_off = kg_db_int(res, row, 8);
+  p->decommissioned = kg_db_int(res, row, 9);
+  p->created_at = kg_db_text(res, row, 10);
+  p->updated_at = kg_db_text(res, row, 11);
+}
+
+/** Runs a POOL_SELECT statement and hands every row to @a cb. */
+static enum kg_qs
+each_pool(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+          kg_pool_cb cb, void *cls, int *rows)
+{
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+
+  *rows = 0;
+  if (NULL == res)
+    return qs;
+  *rows = PQntuples(res);
+  for (int i = 0; i < *rows && KG_QS_OK == qs; i++) {
+    struct kg_pool_record p;
+    read_pool(res, i, &p);
+    if (!cb(cls, &p))
+      qs = KG_QS_HARD_ERROR;
+  }
+  PQclear(res);
+  return qs;
+}
+
+enum kg_qs
+kg_db_pool_insert(struct kg_db *db, const struct kg_pool_new *p, bool *duplicate)
+{
+  char host[24], renewal[24];
+  enum kg_qs qs;
+
+  snprintf(host, sizeof(host), "%lld", p->kms_host_id);
+  snprintf(renewal, sizeof(renewal), "%lld", p->renewal_minutes);
+  const char *params[] = { p->name, host, p->platform, p->has_renewal ? renewal : NULL,
+                           p->unique_cmids ? "true" : "false" };
+  PGresult *res = kg_db_exec(db, &stmt_insert, 5, params, &qs);
+  *duplicate = false;
+  if (NULL == res)
+    return qs;
+  *duplicate = (0 == PQntuples(res));
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_pool_get(struct kg_db *db, const char *name, kg_pool_cb cb, void *cls, bool *found)
+{
+  const char *params[] = { name };
+  int rows;
+  enum kg_qs qs = each_pool(db, &stmt_get, 1, params, cb, cls, &rows);
+
+  *found = rows > 0;
+  return qs;
+}
+
+enum kg_qs
+kg_db_pool_list(struct kg_db *db, const char *kms_host, const char *after, long long limit,
+                kg_pool_cb cb, void *cls)
+{
+  char lim[24];
+  int rows;
+
+  snprintf(lim, sizeof(lim), "%lld", limit);
+  const char *params[] = { kms_host, after, lim };
+  return each_pool(db, &stmt_list, 3, params, cb, cls, &rows);
+}
+
+enum kg_qs
+kg_db_pool_ref(struct kg_db *db, const char *name, bool exclusive,
+               struct kg_pool_ref *ref, bool *found)
+{
+  const char *params[] = { name };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, exclusive ? &stmt_ref_update : &stmt_ref_share, 1,
+                             params, &qs);
+
+  *found = false;
+  if (NULL == res)
+    return qs;
+  if (1 == PQntuples(res)) {
+    ref->id = kg_db_int(res, 0, 0);
+    ref->kms_host_id = kg_db_int(res, 0, 1);
+    snprintf(ref->kms_host, sizeof(ref->kms_host), "%s", PQgetvalue(res, 0, 2));
+    *found = true;
+  }
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops, long long *plans)
+{
+  char id[24];
+  enum kg_qs qs;
+
+  snprintf(id, sizeof(id), "%lld", pool_id);
+  const char *params[] = { id };
+  PGresult *res = kg_db_exec(db, &stmt_usage, 1, params, &qs);
+  if (NULL == res)
+    return qs;
+  *desktops = kg_db_int(res, 0, 0);
+  *plans = kg_db_int(res, 0, 1);
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_pool_update(struct kg_db *db, long long pool_id, const struct kg_pool_patch *p)
+{
+  char id[24], renewal[24], host[24];
+
+  snprintf(id, sizeof(id), "%lld", pool_id);
+  snprintf(renewal, sizeof(renewal), "%lld", p->renewal_minutes);
+  snprintf(host, sizeof(host), "%lld", p->kms_host_id);
+  const char *params[] = {
+    id, p->platform, p->set_renewal ? "true" : "false",
+    (p->set_renewal && !p->renewal_null) ? renewal : NULL,
+    p->has_unique_cmids ? (p->unique_cmids ? "true" : "false") : NULL,
+    0 != p->kms_host_id ? host : NULL,
+  };
+  return kg_db_run(db, &stmt_update, 6, params);
+}
+
+enum kg_qs
+kg_db_pool_delete(struct kg_db *db, long long pool_id)
+{
+  char id[24];
+
+  snprintf(id, sizeof(id), "%lld", pool_id);
+  const char *params[] = { id };
+  return kg_db_run(db, &stmt_delete, 1, params);
+}

@@ -1,0 +1,97 @@
+/**
+ * @file db_tokens.c
+ * @brief Token listing and revocation statements.
+ */
+#include "db_tokens.h"
+
+#include <stdio.h>
+
+/** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
+#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
+
+#define TOKEN_COLUMNS                                                          \
+  "id, name, role, " EPOCH("created_at") ", " EPOCH("revoked_at") ","          \
+  " (extract(epoch FROM created_at) * 1000000)::bigint || ',' || id"
+
+static const struct kg_stmt stmt_get = {
+  "token_get",
+  "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE id = $1::uuid"
+};
+
+static const struct kg_stmt stmt_list = {
+  "token_list",
+  "SELECT " TOKEN_COLUMNS " FROM api_tokens"
+  " WHERE $1::bigint IS NULL"
+  "  OR (created_at, id) > (timestamptz 'epoch' + $1::bigint * interval '1 microsecond',"
+  "                         $2::uuid)"
+  " ORDER BY created_at, id LIMIT $3::bigint"
+};
+
+static const struct kg_stmt stmt_revoke = {
+  "token_revoke",
+  "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
+  " WHERE id = $1::uuid RETURNING id"
+};
+
+/** Runs a TOKEN_COLUMNS statement and hands every row to @a cb. */
+static enum kg_qs
+each_token(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+           kg_token_cb cb, void *cls, int *rows)
+{
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+
+  *rows = 0;
+  if (NULL == res)
+    return qs;
+  *rows = PQntuples(res);
+  for (int i = 0; i < *rows && KG_QS_OK == qs; i++) {
+    struct kg_token_record t = {
+      .id = PQgetvalue(res, i, 0), .name = PQgetvalue(res, i, 1),
+      .role = PQgetvalue(res, i, 2), .created_at = kg_db_text(res, i, 3),
+      .revoked_at = kg_db_text(res, i, 4), .sort_key = PQgetvalue(res, i, 5),
+    };
+    if (!cb(cls, &t))
+      qs = KG_QS_HARD_ERROR;
+  }
+  PQclear(res);
+  return qs;
+}
+
+enum kg_qs
+kg_db_token_get(struct kg_db *db, const char *id, kg_token_cb cb, void *cls, bool *found)
+{
+  const char *params[] = { id };
+  int rows;
+  enum kg_qs qs = each_token(db, &stmt_get, 1, params, cb, cls, &rows);
+
+  *found = rows > 0;
+  return qs;
+}
+
+enum kg_qs
+kg_db_token_list(struct kg_db *db, const char *after_us, const char *after_id,
+                 long long limit, kg_token_cb cb, void *cls)
+{
+  char lim[24];
+  int rows;
+
+  snprintf(lim, sizeof(lim), "%lld", limit);
+  const char *params[] = { after_us, after_id, lim };
+  return each_token(db, &stmt_list, 3, params, cb, cls, &rows);
+}
+
+enum kg_qs
+kg_db_token_revoke(struct kg_db *db, const char *id, bool *found)
+{
+  const char *params[] = { id };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_revoke, 1, params, &qs);
+
+  *found = false;
+  if (NULL == res)
+    return qs;
+  *found = PQntuples(res) > 0;
+  PQclear(res);
+  return KG_QS_OK;
+}

@@ -1,0 +1,283 @@
+/**
+ * @file inventory.c
+ * @brief Resource documents, list pages and input checks of the inventory API.
+ */
+#include "inventory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *
+kg_host_json(const struct kg_host_record *h)
+{
+  return json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:o,s:o}",
+                   "name", h->name, "family", h->family,
+                   "threshold", h->threshold, "capacity", h->capacity, "margin", h->margin,
+                   "floor", h->threshold + h->margin,
+                   "renewal_interval_minutes", h->renewal_minutes,
+                   "description", h->description,
+                   "created_at", kg_json_epoch_text(h->created_at),
+                   "updated_at", kg_json_epoch_text(h->updated_at));
+}
+
+json_t *
+kg_pool_json(const struct kg_pool_record *p)
+{
+  json_t *counts = json_pack("{s:I,s:I,s:I}", "active", (json_int_t) p->active,
+                             "powered_off", (json_int_t) p->powered_off,
+                             "decommissioned", (json_int_t) p->decommissioned);
+  if (NULL == counts)
+    return NULL;
+  return json_pack("{s:s,s:s,s:s,s:o,s:i,s:b,s:o,s:o,s:o}",
+                   "name", p->name, "kms_host", p->kms_host, "platform", p->platform,
+                   "renewal_interval_minutes",
+                   p->has_renewal ? json_integer(p->renewal_minutes) : json_null(),
+                   "effective_renewal_interval_minutes", p->effective_renewal_minutes,
+                   "unique_cmids", p->unique_cmids, "desktops", counts,
+                   "created_at", kg_json_epoch_text(p->created_at),
+                   "updated_at", kg_json_epoch_text(p->updated_at));
+}
+
+/** A JSON string, or null for NULL. */
+static json_t *
+string_or_null(const char *s)
+{
+  return NULL != s ? json_string(s) : json_null();
+}
+
+json_t *
+kg_desktop_json(const struct kg_desktop_record *d)
+{
+  json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o}",
+                          "hostname", d->hostname, "pool", d->pool, "kms_host", d->kms_host,
+                          "cmid", string_or_null(d->cmid), "state", d->state,
+                          "last_activation_at", kg_json_epoch_text(d->last_activation_at),
+                          "decommissioned_at", kg_json_epoch_text(d->decommissioned_at),
+                          "created_at", kg_json_epoch_text(d->created_at),
+                          "updated_at", kg_json_epoch_text(d->updated_at));
+  json_t *facts = json_pack("{s:s,s:o,s:o,s:o,s:o}",
+                            "cmid_status", d->cmid_status,
+                            "last_request_at", kg_json_epoch_text(d->last_request_at),
+                            "request_count", d->has_request_count
+                              ? json_integer(d->request_count) : json_null(),
+                            "expires_at", kg_json_epoch_text(d->expires_at),
+                            "required_count", d->has_required_count
+                              ? json_integer(d->required_count) : json_null());
+  if (NULL == doc || NULL == facts || 0 != json_object_update(doc, facts)) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  json_decref(facts);
+  return doc;
+}
+
+json_t *
+kg_token_json(const struct kg_token_record *t)
+{
+  return json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", t->id, "name", t->name, "role", t->role,
+                   "created_at", kg_json_epoch_text(t->created_at),
+                   "revoked_at", kg_json_epoch_text(t->revoked_at));
+}
+
+/* ---- list pages ---- */
+
+bool
+kg_list_start(struct kg_list *l, long long limit)
+{
+  json_decref(l->items);
+  l->items = json_array();
+  l->limit = limit;
+  l->rows = 0;
+  l->last_key[0] = '\0';
+  return NULL != l->items;
+}
+
+bool
+kg_list_add(struct kg_list *l, json_t *item, const char *key)
+{
+  if (NULL == item)
+    return false;
+  if (l->rows++ >= l->limit) {
+    json_decref(item);  /* the look-ahead row: it only proves a next page exists */
+    return true;
+  }
+  snprintf(l->last_key, sizeof(l->last_key), "%s", key);
+  return 0 == json_array_append_new(l->items, item);
+}
+
+json_t *
+kg_list_document(struct kg_list *l)
+{
+  json_t *cursor = (l->rows > l->limit) ? kg_page_cursor(l->last_key) : json_null();
+  json_t *items = l->items;
+
+  l->items = NULL;
+  if (NULL == items || NULL == cursor) {
+    json_decref(items);
+    json_decref(cursor);
+    return NULL;
+  }
+  return kg_page_document(items, cursor);
+}
+
+void
+kg_list_free(struct kg_list *l)
+{
+  json_decref(l->items);
+  l->items = NULL;
+}
+
+/* ---- input ---- */
+
+/**
+ * Length of the UTF-8 sequence at @a s: 0 when it is invalid or a control
+ * character (tab, CR and LF pass when @a breaks).
+ */
+static size_t
+utf8_char(const unsigned char *s, size_t avail, bool breaks)
+{
+  unsigned int c = s[0];
+  size_t n;
+  unsigned int cp;
+
+  if (c < 0x80) {
+    bool is_break = '\t' == c || '\n' == c || '\r' == c;
+    return ((c < 0x20 && !(breaks && is_break)) || 0x7f == c) ? 0 : 1;
+  }
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n > avail)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if (0x80 != (s[i] & 0xc0))
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  bool overlong = (3 == n && cp < 0x800) || (4 == n && cp < 0x10000);
+  bool invalid = cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f);
+  return (overlong || invalid) ? 0 : n;
+}
+
+/** Counts the characters of @a s (@a len bytes), or -1 when it is not acceptable text. */
+static long
+text_chars(const char *s, size_t len, bool breaks)
+{
+  long chars = 0;
+  if (strlen(s) != len)
+    return -1;  /* an embedded NUL (JSON "\u0000") */
+  for (size_t i = 0; i < len; chars++) {
+    size_t n = utf8_char((const unsigned char *) s + i, len - i, breaks);
+    if (0 == n)
+      return -1;
+    i += n;
+  }
+  return chars;
+}
+
+bool
+kg_text_ok(const char *s, size_t max_bytes)
+{
+  size_t len = strlen(s);
+  return len >= 1 && len <= max_bytes && text_chars(s, len, false) >= 0;
+}
+
+bool
+kg_input_name(const json_t *obj, const char *field, bool required, size_t max_bytes,
+              struct kg_errors *e, const char **out)
+{
+  const char *s;
+  if (!kg_input_string(obj, field, required, max_bytes, e, &s))
+    return false;
+  if (!kg_text_ok(s, max_bytes)) {
+    kg_errors_add(e, false, field, "must not contain control characters");
+    return false;
+  }
+  *out = s;
+  return true;
+}
+
+bool
+kg_input_hostname(const json_t *obj, const char *field, bool required,
+                  struct kg_errors *e, char out[KG_HOSTNAME_BUFSZ])
+{
+  const char *s;
+  if (!kg_input_string(obj, field, required, KG_HOSTNAME_BUFSZ - 1, e, &s))
+    return false;
+  if (!kg_hostname_normalize(s, out)) {
+    kg_errors_add(e, false, field, "must be a DNS hostname (letters, digits, '-', '_' and"
+                  " '.', labels of 1 to 63 characters, at most 253 in all)");
+    return false;
+  }
+  return true;
+}
+
+bool
+kg_input_description(const json_t *obj, const char *field, struct kg_errors *e,
+                     const char **out)
+{
+  const json_t *v = json_object_get(obj, field);
+  if (NULL == v)
+    return false;
+  if (json_is_null(v)) {
+    *out = "";
+    return true;
+  }
+  if (!json_is_string(v)) {
+    kg_errors_add(e, true, field, "must be a string");
+    return false;
+  }
+  long chars = text_chars(json_string_value(v), json_string_length(v), true);
+  if (chars < 0 || chars > KG_DESCRIPTION_MAX) {
+    kg_errors_add(e, false, field, "must be at most %d characters of text", KG_DESCRIPTION_MAX);
+    return false;
+  }
+  *out = json_string_value(v);
+  return true;
+}
+
+void
+kg_page_check_text(const struct kg_page *page, size_t max_bytes, struct kg_errors *e)
+{
+  if ('\0' != page->after[0] && !kg_text_ok(page->after, max_bytes))
+    kg_errors_add(e, false, "cursor", "is not a cursor from this API");
+}
+
+/* ---- replies ---- */
+
+void
+kg_set_location(struct kg_ctx *ctx, const char *prefix, const char *name)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t plen = strlen(prefix);
+  size_t nlen = strlen(name);
+  char *url = malloc(plen + 3 * nlen + 1);
+
+  if (NULL == url)
+    return;  /* the 201 still names the resource in its body */
+  memcpy(url, prefix, plen);
+  char *o = url + plen;
+  for (const unsigned char *c = (const unsigned char *) name; '\0' != *c; c++) {
+    if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+        || '-' == *c || '.' == *c || '_' == *c || '~' == *c) {
+      *o++ = (char) *c;
+    } else {
+      *o++ = '%';
+      *o++ = hex[*c >> 4];
+      *o++ = hex[*c & 15];
+    }
+  }
+  *o = '\0';
+  u_map_put(ctx->resp->map_header, "Location", url);
+  free(url);
+}
