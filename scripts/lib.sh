@@ -3,7 +3,8 @@
 # a local PostgreSQL. Sourced, not executed.
 
 KG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KG_VAR="$KG_ROOT/var"
+# Local state (PostgreSQL data, the bootstrap token); KMSGATE_STATE_DIR moves it.
+KG_VAR="${KMSGATE_STATE_DIR:-$KG_ROOT/var}"
 KG_PG_BIN=/usr/lib/postgresql/15/bin
 # The unprivileged account that owns local PostgreSQL data when we run as root.
 KG_PG_USER=kmsgate-pg

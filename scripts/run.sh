@@ -23,7 +23,7 @@ mkdir -p "$KG_VAR"
 
 own_pg=0
 if [ -z "${KMSGATE_DATABASE_URL:-}" ]; then
-  kg_say "starting the local PostgreSQL in var/pg"
+  kg_say "starting the local PostgreSQL in $KG_VAR/pg"
   kg_pg_start "$KG_VAR/pg"
   kg_pg_createdb kmsgate
   export KMSGATE_DATABASE_URL=$KG_PG_URL
@@ -48,14 +48,21 @@ trap 'exit 130' INT TERM
 kg_say "migrating"
 "$bin" migrate
 
+# The token named bootstrap-admin is made once per database: exit status 3
+# means this database has it already, and the file from that run holds it.
 token_file="$KG_VAR/admin-token"
-if [ ! -s "$token_file" ]; then
-  ( umask 077; "$bin" token create --role admin --name bootstrap-admin >"$token_file.new" )
+rc=0
+( umask 077; "$bin" token create --role admin --name bootstrap-admin >"$token_file.new" 2>/dev/null ) || rc=$?
+if [ "$rc" -eq 0 ]; then
   mv "$token_file.new" "$token_file"
-  kg_say "bootstrap admin token (shown once; also saved in var/admin-token, mode 0600):"
+  kg_say "bootstrap admin token (shown once; also saved in $token_file, mode 0600):"
   cat "$token_file"
+elif [ "$rc" -eq 3 ]; then
+  rm -f "$token_file.new"
+  kg_say "the bootstrap admin token was made before: see $token_file"
 else
-  kg_say "the bootstrap admin token is in var/admin-token"
+  rm -f "$token_file.new"
+  kg_die "could not create the bootstrap admin token"
 fi
 
 "$bin" serve &

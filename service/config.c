@@ -28,7 +28,8 @@ const char kg_config_usage[] =
   "  --tls-key FILE       PEM private key [KMSGATE_TLS_KEY]\n"
   "  --data-dir DIR       folder holding migrations/ and openapi/ [KMSGATE_DATA_DIR]\n"
   "\n"
-  "Logs are JSON lines on stderr. Exit status: 0 success, 1 runtime failure, 2 usage error.\n";
+  "Logs are JSON lines on stderr. Exit status: 0 success, 1 runtime failure, 2 usage error,\n"
+  "3 (token create) a live token already has that name.\n";
 
 int
 kg_config_parse_listen(const char *text, struct kg_config *cfg)

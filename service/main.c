@@ -63,10 +63,11 @@ cmd_token_create(const struct kg_config *cfg, int argc, char **argv)
   char token[KG_TOKEN_BUFSZ];
   char id[40];
   if (!kg_db_connected(db) || KG_QS_OK != kg_auth_token_create(db, name, role, token, id)) {
+    bool name_in_use = 0 == strcmp(kg_db_last_sqlstate(db), "23505");
     fprintf(stderr, "kmsgate: could not create the token%s\n",
-            0 == strcmp(kg_db_last_sqlstate(db), "23505") ? ": that name is in use" : "");
+            name_in_use ? ": a live token has that name" : "");
     kg_db_close_all();
-    return 1;
+    return name_in_use ? 3 : 1;
   }
   printf("%s\n", token);
   kg_db_close_all();
