@@ -28,6 +28,17 @@ passed=0
 failed=0
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
+# Runs a command that ends with "N passed, N failed", shows its output and
+# adds its counts; a command that ends without that line counts as one failure.
+run_counted() {
+  local out line p f
+  out=$("$@" 2>&1 | tee /dev/stderr)
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
+  if [ -z "$line" ]; then count 0 1; return; fi
+  read -r p _ f _ <<<"${line//,/}"
+  count "$p" "$f"
+}
+
 builds=("build:-DKMSGATE_SANITIZE=OFF")
 [ "$quick" -eq 1 ] || builds+=("build-asan:-DKMSGATE_SANITIZE=ON")
 
@@ -60,6 +71,12 @@ for spec in "${builds[@]}"; do
   run_unit_tests "$dir" "unit(${spec%%:*})"
 done
 
+# A short fuzzing run of every libFuzzer target (scripts/fuzz.sh runs longer).
+if [ "$quick" -eq 0 ]; then
+  kg_say "fuzzing each target for ${KG_FUZZ_SECONDS:-10}s"
+  run_counted "$KG_ROOT/scripts/fuzz.sh" "${KG_FUZZ_SECONDS:-10}"
+fi
+
 # API tests against a PostgreSQL of their own, removed afterwards.
 pgdir="$work/var/test-pg"
 kg_pg_stop "$pgdir"; rm -rf "$pgdir"
@@ -71,11 +88,8 @@ for spec in "${builds[@]}"; do
   dir="$work/${spec%%:*}"
   [ -x "$dir/kmsgate" ] || continue
   kg_say "API tests against ${spec%%:*}/kmsgate"
-  out=$(KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" /usr/bin/python3 "$KG_ROOT/tests/api/run.py" "${api_args[@]}" 2>&1 | tee /dev/stderr)
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
-  if [ -z "$line" ]; then count 0 1; continue; fi
-  read -r p _ f _ <<<"${line//,/}"
-  count "$p" "$f"
+  KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" \
+    run_counted /usr/bin/python3 "$KG_ROOT/tests/api/run.py" "${api_args[@]}"
 done
 
 echo "$passed passed, $failed failed"

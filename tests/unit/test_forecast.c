@@ -4,7 +4,7 @@
  *        rule of section 3 alone, a randomized comparison against a naive
  *        reference model, and invariants of a 100k-CMID estate.
  *
- * All times are relative to NOW = 2026-12-01T00:00:00Z (1764547200).
+ * All times are relative to NOW = 2026-12-01T00:00:00Z (1796083200).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,14 +17,14 @@
 
 #include "forecast.h"
 
-#define NOW ((int64_t) 1764547200)       /* 2026-12-01T00:00:00Z */
+#define NOW ((int64_t) 1796083200)       /* 2026-12-01T00:00:00Z */
 #define HOUR ((int64_t) 3600)
 #define DAY ((int64_t) 86400)
 #define WEEK (7 * DAY)
 #define E FC_EXPIRY_SECONDS
-#define DEC29 ((int64_t) 1766966400)     /* 2026-12-29T00:00:00Z */
-#define DEC10 ((int64_t) 1765324800)     /* 2026-12-10T00:00:00Z */
-#define NOV10 ((int64_t) 1762732800)     /* 2026-11-10T00:00:00Z */
+#define DEC29 ((int64_t) 1798502400)     /* 2026-12-29T00:00:00Z */
+#define DEC10 ((int64_t) 1796860800)     /* 2026-12-10T00:00:00Z */
+#define NOV10 ((int64_t) 1794268800)     /* 2026-11-10T00:00:00Z */
 #define MAXN 512
 #ifndef RANDOM_ITERATIONS
 #define RANDOM_ITERATIONS 400
