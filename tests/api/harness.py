@@ -35,10 +35,10 @@ def free_port():
     return port
 
 
-def psql(sql, db="postgres"):
-    """Runs SQL on the test cluster; returns stdout rows (tab-separated)."""
+def psql(sql, db="postgres", host=None, port=None):
+    """Runs SQL on the test cluster (or another); returns stdout rows (tab-separated)."""
     out = subprocess.run(
-        ["psql", "-h", PG_DIR, "-p", PG_PORT, "-U", "postgres", "-d", db, "-qAtX",
+        ["psql", "-h", host or PG_DIR, "-p", port or PG_PORT, "-U", "postgres", "-d", db, "-qAtX",
          "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
         check=True, capture_output=True, text=True)
     return [line.split("\t") for line in out.stdout.splitlines() if line]
@@ -281,6 +281,9 @@ class PrivateCluster:
 
     def stop(self, mode="immediate"):
         self._as_pg([PG_BIN + "/pg_ctl", "-D", self.dir + "/data", "-m", mode, "-w", "stop"])
+
+    def sql(self, statement):
+        return psql(statement, "kmsgate", self.dir, self.port)
 
     def destroy(self):
         try:
