@@ -50,12 +50,16 @@ kg_header(const struct kg_ctx *ctx, const char *name)
   return u_map_get_case(ctx->req->map_header, name);
 }
 
-/** Accepts a caller's X-Request-Id only when it is short and plain, so it is safe to log and echo. */
+/**
+ * Accepts a caller's X-Request-Id only when it is short and plain, so it is
+ * safe to log and echo, and does not look like one of our tokens ("kg_..."),
+ * so a confused client cannot write its secret into the logs.
+ */
 static bool
 request_id_acceptable(const char *id)
 {
   size_t n = strlen(id);
-  if (0 == n || n > 64)
+  if (0 == n || n > 64 || 0 == strncmp(id, "kg_", 3))
     return false;
   for (size_t i = 0; i < n; i++) {
     char c = id[i];
