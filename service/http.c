@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "log.h"
@@ -25,6 +27,8 @@
 
 static struct _u_instance instance;
 static bool instance_ready;
+/** Set once shutdown starts: answers then ask clients to close their connection. */
+static atomic_bool stopping;
 static char *tls_key_pem;
 static char *tls_cert_pem;
 
@@ -211,6 +215,8 @@ dispatch(const struct _u_request *req, struct _u_response *resp, void *cls)
     ctx.route->handler(&ctx);
   if (0 == ctx.status)
     kg_reply_problem(&ctx, 500, "the handler gave no answer");
+  if (atomic_load(&stopping))
+    u_map_put(resp->map_header, "Connection", "close");
   json_decref(ctx.body);
   double ms = elapsed_ms(&start);
   kg_metrics_observe(ctx.route->pattern, ctx.status, ms);
@@ -372,7 +378,8 @@ kg_http_start(const struct kg_config *cfg)
   if (0 != register_routes())
     return -1;
 
-  unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+  /* MHD_USE_ITC lets kg_http_stop() quiesce: stop accepting, keep serving. */
+  unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
   if (NULL != tls_cert_pem)
     flags |= MHD_USE_TLS;
   struct MHD_OptionItem ops[] = {
@@ -398,11 +405,39 @@ kg_http_start(const struct kg_config *cfg)
   return 0;
 }
 
+/** Seconds a shutdown waits for requests in flight before closing them. */
+#define KG_DRAIN_SECONDS 10
+
+/**
+ * Stops accepting and waits until the open connections have been answered
+ * (clients that keep an idle connection alive are cut at the deadline).
+ */
+static void
+drain_connections(void)
+{
+  struct MHD_Daemon *daemon = instance.mhd_daemon;
+  if (NULL == daemon)
+    return;
+  atomic_store(&stopping, true);
+  MHD_socket listener = MHD_quiesce_daemon(daemon);
+  if (MHD_INVALID_SOCKET != listener)
+    close(listener);
+  for (int tick = 0; tick < KG_DRAIN_SECONDS * 20; tick++) {
+    const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (NULL == info || 0 == info->num_connections)
+      return;
+    struct timespec pause = { 0, 50 * 1000 * 1000 };
+    nanosleep(&pause, NULL);
+  }
+}
+
 void
 kg_http_stop(void)
 {
   if (!instance_ready)
     return;
+  drain_connections();
   ulfius_stop_framework(&instance);
   ulfius_clean_instance(&instance);
   instance_ready = false;

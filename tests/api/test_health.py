@@ -125,3 +125,35 @@ def test_sigterm_exits_zero():
         expect(svc.stop() == 0)
     finally:
         svc.drop()
+
+
+def test_sigterm_finishes_requests_in_flight(svc):
+    """A request being served when SIGTERM arrives still gets its answer."""
+    import threading
+    import time as _time
+    from estate import create_host, event
+    c = svc.client()
+    create_host(c)
+    events = [event("pc-%d.corp.example" % i, "00000000-0000-4000-8000-%012d" % i,
+                    1790000000 + i) for i in range(10000)]
+    result = {}
+
+    def upload():
+        result["r"] = c.post("/v1/kms-hosts/kms01.corp.example/activations", events, timeout=60)
+
+    t = threading.Thread(target=upload)
+    t.start()
+    _time.sleep(0.15)  # the 10,000-event body is being parsed or stored now
+    svc.proc.send_signal(15)
+    t.join()
+    expect(result["r"].status == 200 and result["r"].json["accepted"] == 10000, result["r"])
+    expect(svc.proc.wait(timeout=30) == 0)
+    expect_status_refused(svc.port)
+
+
+def expect_status_refused(port):
+    try:
+        Client(port).get("/healthz", timeout=2)
+    except OSError:
+        return
+    raise AssertionError("still accepting after shutdown")
