@@ -77,6 +77,10 @@ if [ "$quick" -eq 0 ]; then
   run_counted "$KG_ROOT/scripts/fuzz.sh" "${KG_FUZZ_SECONDS:-10}"
 fi
 
+# The OpenAPI document must lint clean (pinned Redocly, recommended rules).
+kg_say "linting openapi/kmsgate.yaml"
+if "$KG_ROOT/tests/openapi-lint/lint.sh"; then count 1 0; else count 0 1; fi
+
 # API tests against a PostgreSQL of their own, removed afterwards.
 pgdir="$work/var/test-pg"
 kg_pg_stop "$pgdir"; rm -rf "$pgdir"

@@ -18,6 +18,8 @@ import threading
 import time
 import urllib.parse
 
+import openapi_check  # OpenAPI response check (see Client.request)
+
 BIN = os.environ.get("KG_BIN", "build/kmsgate")
 PG_DIR = os.environ.get("KG_PG_DIR", "")
 PG_PORT = os.environ.get("KG_PG_PORT", "5432")
@@ -76,13 +78,14 @@ class Response:
 class Client:
     """A tiny HTTP client bound to one service and (optionally) one token."""
 
-    def __init__(self, port, token=None, host="127.0.0.1"):
+    def __init__(self, port, token=None, host="127.0.0.1", check=True):
         self.port = port
         self.host = host
         self.token = token
+        self.check = check  # OpenAPI response check (see request)
 
     def with_token(self, token):
-        return Client(self.port, token, self.host)
+        return Client(self.port, token, self.host, self.check)
 
     def request(self, method, path, body=None, headers=None, raw=None, content_type=None,
                 timeout=30):
@@ -102,9 +105,15 @@ class Client:
         try:
             conn.request(method, path, body=data, headers=hdrs)
             r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
+            resp = Response(r.status, r.getheaders(), r.read())
         finally:
             conn.close()
+        # --- OpenAPI response check: every answer must match openapi/kmsgate.yaml
+        # (Client(check=False) or KG_OPENAPI_CHECK=0 turn it off) ---
+        if self.check and os.environ.get("KG_OPENAPI_CHECK", "1") != "0":
+            openapi_check.check(method, path, resp.status, resp.headers, resp.body)
+        # --- end of the OpenAPI response check ---
+        return resp
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
