@@ -110,7 +110,8 @@ bool
 kg_time_parse_rfc3339(const char *s, size_t len, int64_t *unix_us)
 {
   size_t pos = 0;
-  int year, month, day, hour, minute, second;
+  /* Initialised only to quiet gcc -O3, which cannot see that every path sets them. */
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   int64_t frac_us = 0;
   int64_t offset_s = 0;
   int64_t days;
