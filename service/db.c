@@ -296,6 +296,13 @@ kg_db_run_transaction(struct kg_db *db, const char *what,
 }
 
 const char *
+kg_db_param_int(char buf[KG_DB_INT_BUFSZ], long long v)
+{
+  snprintf(buf, KG_DB_INT_BUFSZ, "%lld", v);
+  return buf;
+}
+
+const char *
 kg_db_text(const PGresult *res, int row, int col)
 {
   return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);

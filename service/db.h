@@ -115,6 +115,17 @@ typedef enum kg_qs (*kg_tx_fn)(struct kg_db *db, void *cls);
 enum kg_qs kg_db_run_transaction(struct kg_db *db, const char *what,
                                  enum kg_isolation isolation, kg_tx_fn fn, void *cls);
 
+/** Room for any long long in decimal, sign and NUL included. */
+#define KG_DB_INT_BUFSZ 24
+
+/**
+ * Formats an integer statement parameter (parameters travel as text).
+ * @param buf receives the decimal text
+ * @param v the value
+ * @return buf, so that the call can stand in a parameter array
+ */
+const char *kg_db_param_int(char buf[KG_DB_INT_BUFSZ], long long v);
+
 /**
  * Small helpers for reading result cells.
  */

@@ -136,18 +136,16 @@ array_close(struct array_text *a)
 static void
 put_optional_int(struct array_text *a, bool has, long long value)
 {
-  char num[24];
-  snprintf(num, sizeof(num), "%lld", value);
-  array_put(a, has ? num : "NULL", false);
+  char num[KG_DB_INT_BUFSZ];
+  array_put(a, has ? kg_db_param_int(num, value) : "NULL", false);
 }
 
 static void
 put_event(struct array_text *arrays, const struct kg_event *ev)
 {
-  char num[24];
+  char num[KG_DB_INT_BUFSZ];
   array_put(&arrays[0], ev->cmid, false);
-  snprintf(num, sizeof(num), "%lld", (long long) ev->requested_at_us);
-  array_put(&arrays[1], num, false);
+  array_put(&arrays[1], kg_db_param_int(num, ev->requested_at_us), false);
   array_put(&arrays[2], ev->client, true);
   put_optional_int(&arrays[3], ev->has_hresult, ev->hresult);
   put_optional_int(&arrays[4], ev->has_required_count, ev->required_count);
@@ -163,13 +161,12 @@ kg_db_ingest(struct kg_db *db, long long host_id, const struct kg_event *events,
 {
   struct array_text arrays[N_ARRAYS];
   const char *params[1 + N_ARRAYS];
-  char host[24];
+  char host[KG_DB_INT_BUFSZ];
   enum kg_qs qs = KG_QS_HARD_ERROR;
 
   memset(out, 0, sizeof(*out));
   memset(arrays, 0, sizeof(arrays));
-  snprintf(host, sizeof(host), "%lld", host_id);
-  params[0] = host;
+  params[0] = kg_db_param_int(host, host_id);
   qs = kg_db_run(db, &stmt_ingest_lock, 1, params);
   if (KG_QS_OK != qs)
     return qs;
@@ -196,13 +193,10 @@ enum kg_qs
 kg_db_observation_insert(struct kg_db *db, long long host_id, long long count,
                          int64_t at_seconds, long long *modelled)
 {
-  char host[24], cnt[24], at[24];
+  char host[KG_DB_INT_BUFSZ], cnt[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(host, sizeof(host), "%lld", host_id);
-  snprintf(cnt, sizeof(cnt), "%lld", count);
-  snprintf(at, sizeof(at), "%lld", (long long) at_seconds);
-  const char *params[] = { host, cnt, at };
+  const char *params[] = { kg_db_param_int(host, host_id), kg_db_param_int(cnt, count),
+                           kg_db_param_int(at, at_seconds) };
   PGresult *res = kg_db_exec(db, &stmt_observation_insert, 3, params, &qs);
   if (NULL == res)
     return qs;
@@ -214,11 +208,9 @@ kg_db_observation_insert(struct kg_db *db, long long host_id, long long count,
 enum kg_qs
 kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc)
 {
-  char host[24];
+  char host[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(host, sizeof(host), "%lld", host_id);
-  const char *params[] = { host };
+  const char *params[] = { kg_db_param_int(host, host_id) };
   PGresult *res = kg_db_exec(db, &stmt_last_observation, 1, params, &qs);
   if (NULL == res)
     return qs;
@@ -237,12 +229,9 @@ kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc)
 enum kg_qs
 kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now, json_t **doc)
 {
-  char host[24], at[24];
+  char host[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(host, sizeof(host), "%lld", host_id);
-  snprintf(at, sizeof(at), "%lld", (long long) now);
-  const char *params[] = { host, at };
+  const char *params[] = { kg_db_param_int(host, host_id), kg_db_param_int(at, now) };
   PGresult *res = kg_db_exec(db, &stmt_count_by_required, 2, params, &qs);
   if (NULL == res)
     return qs;

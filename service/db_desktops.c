@@ -6,7 +6,6 @@
  */
 #include "db_desktops.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,17 +137,14 @@ enum kg_qs
 kg_db_desktop_upsert(struct kg_db *db, const struct kg_desktop_put *put,
                      enum kg_desktop_upsert *outcome)
 {
-  char pool[24], host[24], lat[24];
+  char pool[KG_DB_INT_BUFSZ], host[KG_DB_INT_BUFSZ], lat[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(pool, sizeof(pool), "%lld", put->pool_id);
-  snprintf(host, sizeof(host), "%lld", put->kms_host_id);
-  snprintf(lat, sizeof(lat), "%" PRId64, put->last_activation_us);
   bool lat_value = put->has_last_activation && !put->last_activation_null;
   const char *params[] = {
-    put->hostname, pool, host, put->has_cmid ? "true" : "false",
-    put->has_cmid ? put->cmid : NULL, put->state,
-    put->has_last_activation ? "true" : "false", lat_value ? lat : NULL,
+    put->hostname, kg_db_param_int(pool, put->pool_id), kg_db_param_int(host, put->kms_host_id),
+    put->has_cmid ? "true" : "false", put->has_cmid ? put->cmid : NULL, put->state,
+    put->has_last_activation ? "true" : "false",
+    lat_value ? kg_db_param_int(lat, put->last_activation_us) : NULL,
   };
   PGresult *res = kg_db_exec(db, &stmt_upsert, 8, params, &qs);
   if (NULL == res)
@@ -193,11 +189,10 @@ enum kg_qs
 kg_db_desktop_list(struct kg_db *db, const struct kg_desktop_filter *f, const char *after,
                    long long limit, kg_desktop_cb cb, void *cls)
 {
-  char lim[24];
+  char lim[KG_DB_INT_BUFSZ];
   int rows;
-
-  snprintf(lim, sizeof(lim), "%lld", limit);
-  const char *params[] = { f->pool, f->state, f->cmid, f->kms_host, after, lim };
+  const char *params[] = { f->pool, f->state, f->cmid, f->kms_host, after,
+                           kg_db_param_int(lim, limit) };
   return each_desktop(db, &stmt_list, 6, params, cb, cls, &rows);
 }
 

@@ -14,21 +14,6 @@
    (30 d) + grace can neither count nor renew: the model never needs them. */
 #define KG_RELEVANT_DAYS "61"
 
-static const struct kg_stmt stmt_host = {
-  "estate_host",
-  "SELECT id, name, family, threshold, capacity, margin, renewal_interval_minutes"
-  " FROM kms_hosts WHERE name = $1"
-};
-static const struct kg_stmt stmt_host_rows = {
-  "estate_host_rows",
-  "SELECT id, name, family, threshold, capacity, margin, renewal_interval_minutes"
-  " FROM kms_hosts ORDER BY name"
-};
-static const struct kg_stmt stmt_host_lock = {
-  "estate_host_lock",
-  "SELECT id, name, family, threshold, capacity, margin, renewal_interval_minutes"
-  " FROM kms_hosts WHERE name = $1 FOR NO KEY UPDATE"
-};
 static const struct kg_stmt stmt_pools = {
   "estate_pools",
   "SELECT p.id, p.name, coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes),"
@@ -69,60 +54,6 @@ static const struct kg_stmt stmt_reserved = {
 };
 
 enum { RES_POOLS, RES_CMIDS, RES_DESKTOPS, RES_RESERVED };
-
-static void
-read_host_row(const PGresult *res, int row, struct kg_host_row *host)
-{
-  host->id = kg_db_int(res, row, 0);
-  snprintf(host->name, sizeof(host->name), "%s", PQgetvalue(res, row, 1));
-  snprintf(host->family, sizeof(host->family), "%s", PQgetvalue(res, row, 2));
-  host->threshold = (int) kg_db_int(res, row, 3);
-  host->capacity = (int) kg_db_int(res, row, 4);
-  host->margin = (int) kg_db_int(res, row, 5);
-  host->renewal_minutes = (int) kg_db_int(res, row, 6);
-}
-
-enum kg_qs
-kg_db_host_row(struct kg_db *db, const char *name, bool lock,
-               struct kg_host_row *host, bool *found)
-{
-  const char *params[] = { name };
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, lock ? &stmt_host_lock : &stmt_host, 1, params, &qs);
-
-  *found = false;
-  if (NULL == res)
-    return qs;
-  if (1 == PQntuples(res)) {
-    read_host_row(res, 0, host);
-    *found = true;
-  }
-  PQclear(res);
-  return KG_QS_OK;
-}
-
-enum kg_qs
-kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n)
-{
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_host_rows, 0, NULL, &qs);
-
-  *hosts = NULL;
-  *n = 0;
-  if (NULL == res)
-    return qs;
-  *n = (size_t) PQntuples(res);
-  *hosts = calloc(*n + 1, sizeof(**hosts));
-  if (NULL == *hosts) {
-    PQclear(res);
-    *n = 0;
-    return KG_QS_HARD_ERROR;
-  }
-  for (size_t i = 0; i < *n; i++)
-    read_host_row(res, (int) i, &(*hosts)[i]);
-  PQclear(res);
-  return KG_QS_OK;
-}
 
 /* ---- CMID text -> index: open addressing, sized to twice the CMIDs ---- */
 
@@ -174,11 +105,9 @@ static PGresult *
 query(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const struct kg_host_row *host,
       int64_t now, enum kg_qs *qs)
 {
-  char id[24];
-  char at[24];
-  snprintf(id, sizeof(id), "%lld", host->id);
-  snprintf(at, sizeof(at), "%lld", (long long) now);
-  const char *params[] = { id, at };
+  char id[KG_DB_INT_BUFSZ];
+  char at[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(id, host->id), kg_db_param_int(at, now) };
   return kg_db_exec(db, stmt, nparams, params, qs);
 }
 

@@ -10,16 +10,8 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "db_hosts.h"
 #include "forecast.h"
-
-/** The host row the model needs. */
-struct kg_host_row {
-  long long id;
-  char name[254];
-  char family[8];
-  int threshold, capacity, margin;
-  int renewal_minutes;
-};
 
 /** A reserved plan of the estate with its identifiers. */
 struct kg_reserved_plan {
@@ -47,28 +39,6 @@ struct kg_estate {
   struct fc_provision *reserved_provisions;
   PGresult *results[5];             /**< kept so names are borrowed, not copied */
 };
-
-/**
- * Reads the host row, optionally locking it so that evaluations that reserve
- * on this host run one after another across every replica.
- * @param db connection (inside a transaction when @a lock)
- * @param name host name (lowercase)
- * @param lock take FOR NO KEY UPDATE on the row
- * @param[out] host the row
- * @param[out] found whether it exists
- * @return KG_QS_OK or the failure
- */
-enum kg_qs kg_db_host_row(struct kg_db *db, const char *name, bool lock,
-                          struct kg_host_row *host, bool *found);
-
-/**
- * Every KMS host row, by name (for metrics and the dashboard).
- * @param db connection
- * @param[out] hosts malloc'd array the caller frees
- * @param[out] n its length
- * @return KG_QS_OK or the failure
- */
-enum kg_qs kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n);
 
 /**
  * Loads the estate of @a host as it is at @a now.

@@ -5,6 +5,7 @@
 #include "db_hosts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
@@ -22,9 +23,26 @@ static const struct kg_stmt stmt_insert = {
   " ON CONFLICT (name) DO NOTHING RETURNING " HOST_COLUMNS
 };
 
+/* Every read of one host by name, whatever lock it takes. */
+#define HOST_BY_NAME "SELECT " HOST_COLUMNS " FROM kms_hosts WHERE name = $1"
+
 static const struct kg_stmt stmt_get = {
-  "host_get",
-  "SELECT " HOST_COLUMNS " FROM kms_hosts WHERE name = $1"
+  "host_get", HOST_BY_NAME
+};
+
+/* Orders evaluations that reserve on one host; pools and desktops may still be added. */
+static const struct kg_stmt stmt_get_lock = {
+  "host_get_lock", HOST_BY_NAME " FOR NO KEY UPDATE"
+};
+
+/* A delete waits for, and then blocks, everything that uses the host. */
+static const struct kg_stmt stmt_lock_update = {
+  "host_lock_update", HOST_BY_NAME " FOR UPDATE"
+};
+
+/* Keeps the host from being deleted while a pool is added to it. */
+static const struct kg_stmt stmt_lock_share = {
+  "host_lock_share", HOST_BY_NAME " FOR KEY SHARE"
 };
 
 static const struct kg_stmt stmt_list = {
@@ -40,16 +58,6 @@ static const struct kg_stmt stmt_update = {
   " renewal_interval_minutes = coalesce($5::int, renewal_interval_minutes),"
   " description = coalesce($6::text, description), updated_at = now()"
   " WHERE name = $1 RETURNING " HOST_COLUMNS
-};
-
-static const struct kg_stmt stmt_lock_update = {
-  "host_lock_update",
-  "SELECT id FROM kms_hosts WHERE name = $1 FOR UPDATE"
-};
-
-static const struct kg_stmt stmt_lock_share = {
-  "host_lock_share",
-  "SELECT id FROM kms_hosts WHERE name = $1 FOR KEY SHARE"
 };
 
 static const struct kg_stmt stmt_pools = {
@@ -114,15 +122,14 @@ enum kg_qs
 kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
                   kg_host_cb cb, void *cls, bool *duplicate)
 {
-  char threshold[24], capacity[24], margin[24], renewal[24];
+  char threshold[KG_DB_INT_BUFSZ], capacity[KG_DB_INT_BUFSZ], margin[KG_DB_INT_BUFSZ];
+  char renewal[KG_DB_INT_BUFSZ];
   int rows;
-
-  snprintf(threshold, sizeof(threshold), "%lld", h->threshold);
-  snprintf(capacity, sizeof(capacity), "%lld", h->capacity);
-  snprintf(margin, sizeof(margin), "%lld", h->margin);
-  snprintf(renewal, sizeof(renewal), "%lld", h->renewal_minutes);
-  const char *params[] = { h->name, h->family, threshold, capacity, margin, renewal,
-                           h->description };
+  const char *params[] = {
+    h->name, h->family, kg_db_param_int(threshold, h->threshold),
+    kg_db_param_int(capacity, h->capacity), kg_db_param_int(margin, h->margin),
+    kg_db_param_int(renewal, h->renewal_minutes), h->description,
+  };
   enum kg_qs qs = each_host(db, &stmt_insert, 7, params, cb, cls, &rows);
   *duplicate = (KG_QS_OK == qs && 0 == rows);
   return qs;
@@ -139,40 +146,87 @@ kg_db_host_get(struct kg_db *db, const char *name, kg_host_cb cb, void *cls, boo
   return qs;
 }
 
+/** Copies what a kg_host_row keeps of a record. */
+static void
+copy_row(struct kg_host_row *row, const struct kg_host_record *h)
+{
+  row->id = h->id;
+  snprintf(row->name, sizeof(row->name), "%s", h->name);
+  snprintf(row->family, sizeof(row->family), "%s", h->family);
+  row->threshold = h->threshold;
+  row->capacity = h->capacity;
+  row->margin = h->margin;
+  row->renewal_minutes = h->renewal_minutes;
+}
+
+static bool
+keep_row(void *cls, const struct kg_host_record *h)
+{
+  copy_row(cls, h);
+  return true;
+}
+
+enum kg_qs
+kg_db_host_row(struct kg_db *db, const char *name, bool lock,
+               struct kg_host_row *host, bool *found)
+{
+  const char *params[] = { name };
+  int rows;
+  enum kg_qs qs = each_host(db, lock ? &stmt_get_lock : &stmt_get, 1, params, keep_row, host,
+                            &rows);
+
+  *found = rows > 0;
+  return qs;
+}
+
+enum kg_qs
+kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n)
+{
+  const char *params[] = { NULL, NULL };  /* the list from its start, without LIMIT */
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_list, 2, params, &qs);
+
+  *hosts = NULL;
+  *n = 0;
+  if (NULL == res)
+    return qs;
+  size_t rows = (size_t) PQntuples(res);
+  *hosts = calloc(rows + 1, sizeof(**hosts));
+  if (NULL != *hosts) {
+    for (size_t i = 0; i < rows; i++) {
+      struct kg_host_record h;
+      read_host(res, (int) i, &h);
+      copy_row(&(*hosts)[i], &h);
+    }
+    *n = rows;
+  }
+  PQclear(res);
+  return NULL != *hosts ? KG_QS_OK : KG_QS_HARD_ERROR;
+}
+
 enum kg_qs
 kg_db_host_list(struct kg_db *db, const char *after, long long limit,
                 kg_host_cb cb, void *cls)
 {
-  char lim[24];
+  char lim[KG_DB_INT_BUFSZ];
   int rows;
-
-  snprintf(lim, sizeof(lim), "%lld", limit);
-  const char *params[] = { after, lim };
+  const char *params[] = { after, kg_db_param_int(lim, limit) };
   return each_host(db, &stmt_list, 2, params, cb, cls, &rows);
-}
-
-/** Formats @a v into @a buf when @a set, else gives NULL (SQL NULL: keep). */
-static const char *
-optional_int(bool set, long long v, char buf[24])
-{
-  if (!set)
-    return NULL;
-  snprintf(buf, 24, "%lld", v);
-  return buf;
 }
 
 enum kg_qs
 kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch *p,
                   kg_host_cb cb, void *cls, bool *found)
 {
-  char threshold[24], capacity[24], margin[24], renewal[24];
+  char threshold[KG_DB_INT_BUFSZ], capacity[KG_DB_INT_BUFSZ], margin[KG_DB_INT_BUFSZ];
+  char renewal[KG_DB_INT_BUFSZ];
   int rows;
-  const char *params[] = {
+  const char *params[] = {  /* NULL (SQL NULL) keeps the column */
     name,
-    optional_int(p->has_threshold, p->threshold, threshold),
-    optional_int(p->has_capacity, p->capacity, capacity),
-    optional_int(p->has_margin, p->margin, margin),
-    optional_int(p->has_renewal, p->renewal_minutes, renewal),
+    p->has_threshold ? kg_db_param_int(threshold, p->threshold) : NULL,
+    p->has_capacity ? kg_db_param_int(capacity, p->capacity) : NULL,
+    p->has_margin ? kg_db_param_int(margin, p->margin) : NULL,
+    p->has_renewal ? kg_db_param_int(renewal, p->renewal_minutes) : NULL,
     p->has_description ? p->description : NULL,
   };
   enum kg_qs qs = each_host(db, &stmt_update, 6, params, cb, cls, &rows);
@@ -202,11 +256,9 @@ enum kg_qs
 kg_db_host_pools(struct kg_db *db, long long host_id,
                  bool (*cb)(void *cls, const char *pool), void *cls, long long *total)
 {
-  char id[24];
+  char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(id, sizeof(id), "%lld", host_id);
-  const char *params[] = { id };
+  const char *params[] = { kg_db_param_int(id, host_id) };
   PGresult *res = kg_db_exec(db, &stmt_pools, 1, params, &qs);
   *total = 0;
   if (NULL == res)
@@ -224,10 +276,8 @@ kg_db_host_pools(struct kg_db *db, long long host_id,
 enum kg_qs
 kg_db_host_delete(struct kg_db *db, long long host_id)
 {
-  char id[24];
-
-  snprintf(id, sizeof(id), "%lld", host_id);
-  const char *params[] = { id };
+  char id[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(id, host_id) };
   return kg_db_run(db, &stmt_delete, 1, params);
 }
 
@@ -235,11 +285,9 @@ enum kg_qs
 kg_db_host_duplicates(struct kg_db *db, long long host_id,
                       bool (*cb)(void *cls, const struct kg_duplicate_record *d), void *cls)
 {
-  char id[24];
+  char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(id, sizeof(id), "%lld", host_id);
-  const char *params[] = { id };
+  const char *params[] = { kg_db_param_int(id, host_id) };
   PGresult *res = kg_db_exec(db, &stmt_duplicates, 1, params, &qs);
   if (NULL == res)
     return qs;

@@ -29,6 +29,21 @@ struct kg_host_record {
 };
 
 /**
+ * The fields of a host that the model, the gate and the metrics work with,
+ * copied out of the result. Two shapes of one row on purpose: a
+ * kg_host_record is a borrowed view, valid only during its callback (so a
+ * list of any length costs no copies), while this one outlives the query, as
+ * an estate holds it across the reads that load the rest.
+ */
+struct kg_host_row {
+  long long id;
+  char name[254];           /**< lowercase hostname (at most 253 characters) */
+  char family[8];           /**< "windows" | "office" */
+  int threshold, capacity, margin;
+  int renewal_minutes;
+};
+
+/**
  * Receives one host row.
  * @param cls closure
  * @param h the row (borrowed)
@@ -74,6 +89,29 @@ enum kg_qs kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
  */
 enum kg_qs kg_db_host_get(struct kg_db *db, const char *name, kg_host_cb cb, void *cls,
                           bool *found);
+
+/**
+ * Reads one host into a row of its own, optionally locking it so that
+ * evaluations that reserve on this host run one after another across every
+ * replica.
+ * @param db connection (inside a transaction when @a lock)
+ * @param name lowercase host name
+ * @param lock take FOR NO KEY UPDATE on the row
+ * @param[out] host the row, when found
+ * @param[out] found whether it exists
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_host_row(struct kg_db *db, const char *name, bool lock,
+                          struct kg_host_row *host, bool *found);
+
+/**
+ * Every host, by name, as rows of their own (for the metrics).
+ * @param db connection
+ * @param[out] hosts malloc'd array the caller frees (NULL after a failure)
+ * @param[out] n its length
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n);
 
 /**
  * Lists hosts by name.

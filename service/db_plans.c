@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "events.h"
+#include "input.h"
 
 static const struct kg_stmt stmt_plan_insert = {
   "plan_insert",
@@ -57,18 +57,18 @@ array_literal(size_t n, const long long *big, const int *small)
 enum kg_qs
 kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
 {
-  char host[24], at[24], expires[24];
+  char host[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ], expires[KG_DB_INT_BUFSZ];
   char *desktops = array_literal(plan->n_desktops, plan->desktop_ids, NULL);
   char *pools = array_literal(plan->n_provisions, plan->pool_ids, NULL);
   char *counts = array_literal(plan->n_provisions, NULL, plan->counts);
   enum kg_qs qs = KG_QS_HARD_ERROR;
 
-  snprintf(host, sizeof(host), "%lld", plan->kms_host_id);
-  snprintf(at, sizeof(at), "%lld", (long long) plan->at);
-  snprintf(expires, sizeof(expires), "%lld", (long long) plan->expires_at);
   if (NULL != desktops && NULL != pools && NULL != counts) {
-    const char *params[] = { plan->id, host, at, expires, plan->request_json, plan->caller,
-                             desktops, pools, counts };
+    const char *params[] = {
+      plan->id, kg_db_param_int(host, plan->kms_host_id), kg_db_param_int(at, plan->at),
+      kg_db_param_int(expires, plan->expires_at), plan->request_json, plan->caller,
+      desktops, pools, counts,
+    };
     qs = kg_db_run(db, &stmt_plan_insert, 9, params);
   }
   free(desktops);
@@ -80,13 +80,12 @@ kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
 enum kg_qs
 kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d)
 {
-  char host[24], status[8];
-
-  snprintf(host, sizeof(host), "%lld", d->kms_host_id);
-  snprintf(status, sizeof(status), "%u", d->http_status);
-  const char *params[] = { d->id, d->kms_host, host, d->decision, status, d->request_json,
-                           d->response_json, d->caller, d->token_id, d->plan_id,
-                           d->idempotency_key, d->request_hash };
+  char host[KG_DB_INT_BUFSZ], status[KG_DB_INT_BUFSZ];
+  const char *params[] = {
+    d->id, d->kms_host, kg_db_param_int(host, d->kms_host_id), d->decision,
+    kg_db_param_int(status, d->http_status), d->request_json, d->response_json, d->caller,
+    d->token_id, d->plan_id, d->idempotency_key, d->request_hash,
+  };
   enum kg_qs qs = kg_db_run(db, &stmt_decision_insert, 12, params);
   if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505"))
     return KG_QS_SOFT_ERROR;  /* a concurrent retry with the same key won: rerun and replay it */
@@ -218,68 +217,39 @@ plan_row_json(const PGresult *res, int row)
                    "provision", json_or_null(kg_db_text(res, row, 10)));
 }
 
-/** Splits a "<epoch_us>,<uuid>" cursor key into its two parameters. */
-static bool
-split_cursor(const char *after, char us[24], char id[40])
-{
-  const char *comma = strchr(after, ',');
-  if (NULL == comma || (size_t) (comma - after) >= 24 || strlen(comma + 1) >= 40)
-    return false;
-  memcpy(us, after, (size_t) (comma - after));
-  us[comma - after] = '\0';
-  strcpy(id, comma + 1);
-  char *end;
-  (void) strtoll(us, &end, 10);
-  char canonical[37];
-  return '\0' != us[0] && '\0' == *end && kg_guid_normalize(id, strlen(id), canonical);
-}
-
-/** Runs a list statement whose last column is the cursor key; builds the page. */
+/** Runs a list statement whose last column is the sort key; offers every row to @a list. */
 static enum kg_qs
-list_page(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char **params,
-          const struct kg_page *page, json_t *(*row_json)(const PGresult *, int), json_t **doc)
+list_rows(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+          json_t *(*row_json)(const PGresult *, int), struct kg_list *list)
 {
   enum kg_qs qs;
   PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
   if (NULL == res)
     return qs;
-  int rows = PQntuples(res);
-  int shown = rows > page->limit ? (int) page->limit : rows;
-  json_t *items = json_array();
-  for (int i = 0; NULL != items && i < shown; i++)
-    json_array_append_new(items, row_json(res, i));
-  json_t *cursor = (rows > shown) ? kg_page_cursor(PQgetvalue(res, shown - 1, PQnfields(res) - 1))
-                                  : json_null();
-  *doc = (NULL != items) ? kg_page_document(items, cursor) : NULL;
+  int key = PQnfields(res) - 1;
+  for (int i = 0; i < PQntuples(res) && KG_QS_OK == qs; i++)
+    if (!kg_list_add(list, row_json(res, i), PQgetvalue(res, i, key)))
+      qs = KG_QS_HARD_ERROR;
   PQclear(res);
-  return NULL != *doc ? KG_QS_OK : KG_QS_HARD_ERROR;
+  return qs;
 }
 
 enum kg_qs
-kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f,
-                 const struct kg_page *page, json_t **doc)
+kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f, const char *after_us,
+                 const char *after_id, long long limit, struct kg_list *list)
 {
-  char now[24], limit[24], us[24], id[40];
-  bool has_cursor = '\0' != page->after[0];
-
-  *doc = NULL;
-  if (has_cursor && !split_cursor(page->after, us, id))
-    return KG_QS_OK;  /* no document: the cursor is not one of ours */
-  snprintf(now, sizeof(now), "%lld", (long long) f->now);
-  snprintf(limit, sizeof(limit), "%lld", page->limit + 1);
-  const char *params[] = { now, f->kms_host, f->state, has_cursor ? us : NULL,
-                           has_cursor ? id : NULL, limit };
-  return list_page(db, &stmt_plans_list, 6, params, page, plan_row_json, doc);
+  char now[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(now, f->now), f->kms_host, f->state, after_us,
+                           after_id, kg_db_param_int(lim, limit) };
+  return list_rows(db, &stmt_plans_list, 6, params, plan_row_json, list);
 }
 
 enum kg_qs
 kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, json_t **doc)
 {
-  char at[24];
+  char at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(at, sizeof(at), "%lld", (long long) now);
-  const char *params[] = { at, id };
+  const char *params[] = { kg_db_param_int(at, now), id };
   PGresult *res = kg_db_exec(db, &stmt_plan_get, 2, params, &qs);
   *doc = NULL;
   if (NULL == res)
@@ -293,11 +263,9 @@ kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, json_t **doc)
 enum kg_qs
 kg_db_plan_lock(struct kg_db *db, const char *id, int64_t now, struct kg_plan_lock *lock)
 {
-  char at[24];
+  char at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(at, sizeof(at), "%lld", (long long) now);
-  const char *params[] = { id, at };
+  const char *params[] = { id, kg_db_param_int(at, now) };
   PGresult *res = kg_db_exec(db, &stmt_plan_lock, 2, params, &qs);
   memset(lock, 0, sizeof(*lock));
   if (NULL == res)
@@ -314,9 +282,8 @@ kg_db_plan_lock(struct kg_db *db, const char *id, int64_t now, struct kg_plan_lo
 static enum kg_qs
 plan_transition(struct kg_db *db, const struct kg_stmt *stmt, const char *id, int64_t now)
 {
-  char at[24];
-  snprintf(at, sizeof(at), "%lld", (long long) now);
-  const char *params[] = { id, at };
+  char at[KG_DB_INT_BUFSZ];
+  const char *params[] = { id, kg_db_param_int(at, now) };
   return kg_db_run(db, stmt, 2, params);
 }
 
@@ -347,18 +314,11 @@ decision_row_json(const PGresult *res, int row)
 }
 
 enum kg_qs
-kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f,
-                     const struct kg_page *page, json_t **doc)
+kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f, const char *after_us,
+                     const char *after_id, long long limit, struct kg_list *list)
 {
-  char since[24], limit[24], us[24], id[40];
-  bool has_cursor = '\0' != page->after[0];
-
-  *doc = NULL;
-  if (has_cursor && !split_cursor(page->after, us, id))
-    return KG_QS_OK;  /* no document: the cursor is not one of ours */
-  snprintf(since, sizeof(since), "%lld", (long long) f->since_us);
-  snprintf(limit, sizeof(limit), "%lld", page->limit + 1);
-  const char *params[] = { f->kms_host, f->has_since ? since : NULL, has_cursor ? us : NULL,
-                           has_cursor ? id : NULL, limit };
-  return list_page(db, &stmt_decisions_list, 5, params, page, decision_row_json, doc);
+  char since[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
+  const char *params[] = { f->kms_host, f->has_since ? kg_db_param_int(since, f->since_us) : NULL,
+                           after_us, after_id, kg_db_param_int(lim, limit) };
+  return list_rows(db, &stmt_decisions_list, 5, params, decision_row_json, list);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "paging.h"
 
 /** A new reserved plan. */
 struct kg_new_plan {
@@ -81,9 +82,6 @@ enum kg_qs kg_db_decision_find(struct kg_db *db, const char *token_id, const cha
  */
 int kg_uuid_v4(char out[37]);
 
-
-#include "input.h"
-
 /** Filters of GET /v1/plans. */
 struct kg_plan_filter {
   const char *kms_host;   /**< lowercase name or NULL */
@@ -92,15 +90,18 @@ struct kg_plan_filter {
 };
 
 /**
- * One page of plans, newest first.
+ * Plans, newest first, for one page; sort keys are "<created_at µs>,<id>".
  * @param db connection
  * @param f filters
- * @param page limit and cursor
- * @param[out] doc {"items","next_cursor"}, or NULL when the cursor is invalid
+ * @param after_us created_at of the cursor's key in microseconds, or NULL
+ * @param after_id id of the cursor's key (a uuid), or NULL
+ * @param limit most rows to read
+ * @param list receives each plan (kg_list_add())
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f,
-                            const struct kg_page *page, json_t **doc);
+                            const char *after_us, const char *after_id, long long limit,
+                            struct kg_list *list);
 
 /**
  * One plan as JSON, or *doc = NULL when it does not exist.
@@ -149,13 +150,16 @@ struct kg_decision_filter {
 };
 
 /**
- * One page of decisions, newest first.
+ * Decisions, newest first, for one page; sort keys are "<evaluated_at µs>,<id>".
  * @param db connection
  * @param f filters
- * @param page limit and cursor
- * @param[out] doc the page, or NULL when the cursor is invalid
+ * @param after_us evaluated_at of the cursor's key in microseconds, or NULL
+ * @param after_id id of the cursor's key (a uuid), or NULL
+ * @param limit most rows to read
+ * @param list receives each decision (kg_list_add())
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f,
-                                const struct kg_page *page, json_t **doc);
+                                const char *after_us, const char *after_id, long long limit,
+                                struct kg_list *list);
 #endif

@@ -117,13 +117,13 @@ each_pool(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char 
 enum kg_qs
 kg_db_pool_insert(struct kg_db *db, const struct kg_pool_new *p, bool *duplicate)
 {
-  char host[24], renewal[24];
+  char host[KG_DB_INT_BUFSZ], renewal[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(host, sizeof(host), "%lld", p->kms_host_id);
-  snprintf(renewal, sizeof(renewal), "%lld", p->renewal_minutes);
-  const char *params[] = { p->name, host, p->platform, p->has_renewal ? renewal : NULL,
-                           p->unique_cmids ? "true" : "false" };
+  const char *params[] = {
+    p->name, kg_db_param_int(host, p->kms_host_id), p->platform,
+    p->has_renewal ? kg_db_param_int(renewal, p->renewal_minutes) : NULL,
+    p->unique_cmids ? "true" : "false",
+  };
   PGresult *res = kg_db_exec(db, &stmt_insert, 5, params, &qs);
   *duplicate = false;
   if (NULL == res)
@@ -148,11 +148,9 @@ enum kg_qs
 kg_db_pool_list(struct kg_db *db, const char *kms_host, const char *after, long long limit,
                 kg_pool_cb cb, void *cls)
 {
-  char lim[24];
+  char lim[KG_DB_INT_BUFSZ];
   int rows;
-
-  snprintf(lim, sizeof(lim), "%lld", limit);
-  const char *params[] = { kms_host, after, lim };
+  const char *params[] = { kms_host, after, kg_db_param_int(lim, limit) };
   return each_pool(db, &stmt_list, 3, params, cb, cls, &rows);
 }
 
@@ -181,11 +179,9 @@ kg_db_pool_ref(struct kg_db *db, const char *name, bool exclusive,
 enum kg_qs
 kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops, long long *plans)
 {
-  char id[24];
+  char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
-
-  snprintf(id, sizeof(id), "%lld", pool_id);
-  const char *params[] = { id };
+  const char *params[] = { kg_db_param_int(id, pool_id) };
   PGresult *res = kg_db_exec(db, &stmt_usage, 1, params, &qs);
   if (NULL == res)
     return qs;
@@ -198,16 +194,12 @@ kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops, long 
 enum kg_qs
 kg_db_pool_update(struct kg_db *db, long long pool_id, const struct kg_pool_patch *p)
 {
-  char id[24], renewal[24], host[24];
-
-  snprintf(id, sizeof(id), "%lld", pool_id);
-  snprintf(renewal, sizeof(renewal), "%lld", p->renewal_minutes);
-  snprintf(host, sizeof(host), "%lld", p->kms_host_id);
+  char id[KG_DB_INT_BUFSZ], renewal[KG_DB_INT_BUFSZ], host[KG_DB_INT_BUFSZ];
   const char *params[] = {
-    id, p->platform, p->set_renewal ? "true" : "false",
-    (p->set_renewal && !p->renewal_null) ? renewal : NULL,
+    kg_db_param_int(id, pool_id), p->platform, p->set_renewal ? "true" : "false",
+    (p->set_renewal && !p->renewal_null) ? kg_db_param_int(renewal, p->renewal_minutes) : NULL,
     p->has_unique_cmids ? (p->unique_cmids ? "true" : "false") : NULL,
-    0 != p->kms_host_id ? host : NULL,
+    0 != p->kms_host_id ? kg_db_param_int(host, p->kms_host_id) : NULL,
   };
   return kg_db_run(db, &stmt_update, 6, params);
 }
@@ -215,9 +207,7 @@ kg_db_pool_update(struct kg_db *db, long long pool_id, const struct kg_pool_patc
 enum kg_qs
 kg_db_pool_delete(struct kg_db *db, long long pool_id)
 {
-  char id[24];
-
-  snprintf(id, sizeof(id), "%lld", pool_id);
-  const char *params[] = { id };
+  char id[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(id, pool_id) };
   return kg_db_run(db, &stmt_delete, 1, params);
 }

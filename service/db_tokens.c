@@ -73,11 +73,9 @@ enum kg_qs
 kg_db_token_list(struct kg_db *db, const char *after_us, const char *after_id,
                  long long limit, kg_token_cb cb, void *cls)
 {
-  char lim[24];
+  char lim[KG_DB_INT_BUFSZ];
   int rows;
-
-  snprintf(lim, sizeof(lim), "%lld", limit);
-  const char *params[] = { after_us, after_id, lim };
+  const char *params[] = { after_us, after_id, kg_db_param_int(lim, limit) };
   return each_token(db, &stmt_list, 3, params, cb, cls, &rows);
 }
 

@@ -10,10 +10,8 @@
 #include <time.h>
 
 #include "db_activations.h"
-#include "db_estate.h"
 #include "events.h"
-#include "input.h"
-#include "responses.h"
+#include "inventory.h"
 
 static bool
 content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
@@ -35,17 +33,6 @@ content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
   return false;
 }
 
-/** The host of the path, lowercase, or a 404 already sent. */
-static bool
-path_host(struct kg_ctx *ctx, char host[KG_HOSTNAME_BUFSZ])
-{
-  if (!kg_hostname_normalize(kg_param(ctx, "name"), host)) {
-    kg_reply_problem(ctx, 404, "no such KMS host");
-    return false;
-  }
-  return true;
-}
-
 struct ingest_tx {
   struct kg_ctx *ctx;
   const char *host;
@@ -58,15 +45,10 @@ ingest_transaction(struct kg_db *db, void *cls)
 {
   struct ingest_tx *tx = cls;
   struct kg_host_row host;
-  bool found;
+  enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
 
-  enum kg_qs qs = kg_db_host_row(db, tx->host, false, &host, &found);
   if (KG_QS_OK != qs)
     return qs;
-  if (!found) {
-    kg_reply_problem(tx->ctx, 404, "KMS host %s does not exist", tx->host);
-    return KG_QS_REPLIED;
-  }
   return kg_db_ingest(db, host.id, tx->batch->events, tx->batch->n_events, &tx->result);
 }
 
@@ -93,7 +75,7 @@ handle_activations(struct kg_ctx *ctx)
   struct kg_events_batch batch;
   const char *error = NULL;
 
-  if (!path_host(ctx, host))
+  if (!kg_path_hostname(ctx, "name", host, "KMS host"))
     return;
   if (!content_type_format(ctx, &fmt)) {
     kg_reply_problem(ctx, 415, "send application/json, application/x-ndjson or text/csv");
@@ -111,10 +93,7 @@ handle_activations(struct kg_ctx *ctx)
       *p = (char) tolower((unsigned char) *p);
   struct ingest_tx tx = { .ctx = ctx, .host = host, .batch = &batch };
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "ingest", KG_READ_COMMITTED, ingest_transaction, &tx);
-  if (KG_QS_OK == qs)
-    kg_reply_json(ctx, 200, ingest_document(&batch, &tx.result));
-  else
-    kg_reply_tx_failure(ctx, qs);
+  kg_reply_tx_document(ctx, qs, 200, KG_QS_OK == qs ? ingest_document(&batch, &tx.result) : NULL);
   kg_events_batch_free(&batch);
 }
 
@@ -131,16 +110,20 @@ observation_transaction(struct kg_db *db, void *cls)
 {
   struct observation_tx *tx = cls;
   struct kg_host_row host;
-  bool found;
+  enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
 
-  enum kg_qs qs = kg_db_host_row(db, tx->host, false, &host, &found);
   if (KG_QS_OK != qs)
     return qs;
-  if (!found) {
-    kg_reply_problem(tx->ctx, 404, "KMS host %s does not exist", tx->host);
-    return KG_QS_REPLIED;
-  }
   return kg_db_observation_insert(db, host.id, tx->count, tx->at, &tx->modelled);
+}
+
+static json_t *
+observation_document(const struct observation_tx *tx)
+{
+  return json_pack("{s:s,s:I,s:o,s:I,s:I}", "kms_host", tx->host,
+                   "count", (json_int_t) tx->count, "at", kg_json_time(tx->at),
+                   "modelled", (json_int_t) tx->modelled,
+                   "difference", (json_int_t) (tx->count - tx->modelled));
 }
 
 static void
@@ -152,7 +135,7 @@ handle_observations(struct kg_ctx *ctx)
   json_int_t count = 0;
   int64_t at_us = 0;
 
-  if (!path_host(ctx, host))
+  if (!kg_path_hostname(ctx, "name", host, "KMS host"))
     return;
   kg_errors_init(&e);
   kg_input_only(ctx->body, allowed, "", &e);
@@ -164,14 +147,7 @@ handle_observations(struct kg_ctx *ctx)
                                .at = has_at ? at_us / 1000000 : (int64_t) time(NULL) };
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "observation", KG_READ_COMMITTED,
                                         observation_transaction, &tx);
-  if (KG_QS_OK != qs) {
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  kg_reply_json(ctx, 201, json_pack("{s:s,s:I,s:o,s:I,s:I}", "kms_host", host,
-                                    "count", (json_int_t) tx.count, "at", kg_json_time(tx.at),
-                                    "modelled", (json_int_t) tx.modelled,
-                                    "difference", (json_int_t) (tx.count - tx.modelled)));
+  kg_reply_tx_document(ctx, qs, 201, KG_QS_OK == qs ? observation_document(&tx) : NULL);
 }
 
 const struct kg_route kg_routes_activations[] = {

@@ -4,7 +4,15 @@
  */
 #include "db_plans.h"
 #include "input.h"
+#include "paging.h"
 #include "responses.h"
+
+static enum kg_qs
+list_decisions(struct kg_db *db, const void *filter, const char *after_us, const char *after_id,
+               long long limit, struct kg_list *list)
+{
+  return kg_db_decisions_list(db, filter, after_us, after_id, limit, list);
+}
 
 static void
 handle_list(struct kg_ctx *ctx)
@@ -13,30 +21,13 @@ handle_list(struct kg_ctx *ctx)
   struct kg_page page;
   struct kg_decision_filter f = { 0 };
   char host[KG_HOSTNAME_BUFSZ];
-  json_t *doc = NULL;
 
   kg_errors_init(&e);
   kg_page_parse(ctx, &e, &page);
-  if (NULL != kg_param(ctx, "kms_host")) {
-    if (kg_hostname_normalize(kg_param(ctx, "kms_host"), host))
-      f.kms_host = host;
-    else
-      kg_errors_add(&e, false, "kms_host", "must be a DNS hostname");
-  }
+  f.kms_host = kg_query_hostname(ctx, "kms_host", "must be a DNS hostname", &e, host);
   f.has_since = kg_query_time(ctx, "since", &e, &f.since_us);
-  if (kg_errors_reply(ctx, &e))
-    return;
-  if (!kg_db_connected(ctx->db) || KG_QS_OK != kg_db_decisions_list(ctx->db, &f, &page, &doc)) {
-    kg_reply_db_unavailable(ctx);
-    return;
-  }
-  if (NULL == doc) {
-    kg_errors_init(&e);
-    kg_errors_add(&e, false, "cursor", "is not a cursor from this API");
-    kg_errors_reply(ctx, &e);
-    return;
-  }
-  kg_reply_json(ctx, 200, doc);
+  if (!kg_errors_reply(ctx, &e))
+    kg_list_serve_by_time(ctx, "decision_list", &page, list_decisions, &f);
 }
 
 const struct kg_route kg_routes_decisions[] = {

@@ -38,15 +38,12 @@ keep_desktop(void *cls, const struct kg_desktop_record *d)
   return NULL != t->doc;
 }
 
-/** Reads the path's hostname; false (after a 404) when it cannot name a desktop. */
-static bool
-path_desktop(struct kg_ctx *ctx, char hostname[KG_HOSTNAME_BUFSZ])
+/** Answers 404 for the desktop of the path, which does not exist. */
+static enum kg_qs
+no_desktop(const struct desktop_tx *t)
 {
-  const char *raw = kg_param(ctx, "hostname");
-  if (NULL != raw && kg_hostname_normalize(raw, hostname))
-    return true;
-  kg_reply_problem(ctx, 404, "no such desktop");
-  return false;
+  kg_reply_problem(t->ctx, 404, "no desktop named '%s'", t->hostname);
+  return KG_QS_REPLIED;
 }
 
 /** Reads the desktop into t->doc; 404 when there is none. */
@@ -56,11 +53,7 @@ read_back(struct kg_db *db, struct desktop_tx *t)
   bool found;
   enum kg_qs qs = kg_db_desktop_get(db, t->hostname, keep_desktop, t, &found);
 
-  if (KG_QS_OK == qs && !found) {
-    kg_reply_problem(t->ctx, 404, "no desktop named '%s'", t->hostname);
-    return KG_QS_REPLIED;
-  }
-  return qs;
+  return (KG_QS_OK == qs && !found) ? no_desktop(t) : qs;
 }
 
 /** Answers 422 naming the pool. */
@@ -178,14 +171,10 @@ handle_put(struct kg_ctx *ctx)
     return;
   t.put.hostname = t.hostname;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "desktop_put", KG_READ_COMMITTED, tx_put, &t);
-  if (KG_QS_OK != qs) {
-    json_decref(t.doc);
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  if (KG_DESKTOP_CREATED == t.outcome)
+  bool created = KG_QS_OK == qs && KG_DESKTOP_CREATED == t.outcome;
+  if (created)
     kg_set_location(ctx, "/v1/desktops/", t.hostname);
-  kg_reply_json(ctx, KG_DESKTOP_CREATED == t.outcome ? 201 : 200, t.doc);
+  kg_reply_tx_document(ctx, qs, created ? 201 : 200, t.doc);
 }
 
 /* ---- GET /v1/desktops ---- */
@@ -203,8 +192,8 @@ tx_list(struct kg_db *db, void *cls)
   struct desktop_tx *t = cls;
   if (!kg_list_start(&t->list, t->page.limit))
     return KG_QS_HARD_ERROR;
-  return kg_db_desktop_list(db, &t->filter, '\0' != t->page.after[0] ? t->page.after : NULL,
-                            t->page.limit + 1, list_desktop, t);
+  return kg_db_desktop_list(db, &t->filter, kg_page_after(&t->page), t->page.limit + 1,
+                            list_desktop, t);
 }
 
 /** Reads ?pool=, ?state=, ?cmid= and ?kms_host=. */
@@ -214,7 +203,6 @@ parse_filter(struct kg_ctx *ctx, struct kg_errors *e, struct desktop_tx *t)
   const char *pool = kg_param(ctx, "pool");
   const char *state = kg_param(ctx, "state");
   const char *cmid = kg_param(ctx, "cmid");
-  const char *host = kg_param(ctx, "kms_host");
 
   if (NULL != pool && !kg_text_ok(pool, KG_NAME_MAX))
     kg_errors_add(e, false, "pool", "must be a pool name");
@@ -230,9 +218,8 @@ parse_filter(struct kg_ctx *ctx, struct kg_errors *e, struct desktop_tx *t)
   if (NULL != cmid && !kg_guid_normalize(cmid, strlen(cmid), t->cmid))
     kg_errors_add(e, false, "cmid", "must be a GUID");
   t->filter.cmid = (NULL != cmid) ? t->cmid : NULL;
-  if (NULL != host && !kg_hostname_normalize(host, t->filter_host))
-    kg_errors_add(e, false, "kms_host", "must be a KMS host name");
-  t->filter.kms_host = (NULL != host) ? t->filter_host : NULL;
+  t->filter.kms_host = kg_query_hostname(ctx, "kms_host", "must be a KMS host name", e,
+                                         t->filter_host);
 }
 
 static void
@@ -248,28 +235,17 @@ handle_list(struct kg_ctx *ctx)
   if (kg_errors_reply(ctx, &e))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "desktop_list", KG_READ_COMMITTED, tx_list, &t);
-  json_t *doc = (KG_QS_OK == qs) ? kg_list_document(&t.list) : NULL;
-  kg_list_free(&t.list);
-  if (NULL == doc) {
-    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
-    return;
-  }
-  kg_reply_json(ctx, 200, doc);
+  kg_reply_tx_list(ctx, qs, &t.list);
 }
 
 /* ---- GET and DELETE /v1/desktops/{hostname} ---- */
 
-/** Runs @a fn and answers its document with 200. */
+/** Runs @a fn and answers the desktop it leaves in t->doc. */
 static void
 run_and_reply(struct kg_ctx *ctx, struct desktop_tx *t, const char *what, kg_tx_fn fn)
 {
   enum kg_qs qs = kg_db_run_transaction(ctx->db, what, KG_READ_COMMITTED, fn, t);
-  if (KG_QS_OK != qs) {
-    json_decref(t->doc);
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  kg_reply_json(ctx, 200, t->doc);
+  kg_reply_tx_document(ctx, qs, 200, t->doc);
 }
 
 static enum kg_qs
@@ -283,7 +259,7 @@ handle_get(struct kg_ctx *ctx)
 {
   struct desktop_tx t = { .ctx = ctx };
 
-  if (path_desktop(ctx, t.hostname))
+  if (kg_path_hostname(ctx, "hostname", t.hostname, "desktop"))
     run_and_reply(ctx, &t, "desktop_get", tx_get);
 }
 
@@ -296,11 +272,7 @@ tx_delete(struct kg_db *db, void *cls)
 
   if (KG_QS_OK != qs)
     return qs;
-  if (!found) {
-    kg_reply_problem(t->ctx, 404, "no desktop named '%s'", t->hostname);
-    return KG_QS_REPLIED;
-  }
-  return read_back(db, t);
+  return found ? read_back(db, t) : no_desktop(t);
 }
 
 static void
@@ -308,7 +280,7 @@ handle_delete(struct kg_ctx *ctx)
 {
   struct desktop_tx t = { .ctx = ctx };
 
-  if (path_desktop(ctx, t.hostname))
+  if (kg_path_hostname(ctx, "hostname", t.hostname, "desktop"))
     run_and_reply(ctx, &t, "desktop_delete", tx_delete);
 }
 

@@ -10,8 +10,7 @@
 #include "db_estate.h"
 #include "forecast.h"
 #include "forecast_json.h"
-#include "input.h"
-#include "responses.h"
+#include "inventory.h"
 
 /** What a forecast or headroom request asks and what it answers. */
 struct forecast_tx {
@@ -81,17 +80,12 @@ forecast_transaction(struct kg_db *db, void *cls)
   struct forecast_tx *tx = cls;
   struct kg_host_row host;
   struct kg_estate es;
-  bool found;
 
   json_decref(tx->response);
   tx->response = NULL;
-  enum kg_qs qs = kg_db_host_row(db, tx->host, false, &host, &found);
+  enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
   if (KG_QS_OK != qs)
     return qs;
-  if (!found) {
-    kg_reply_problem(tx->ctx, 404, "KMS host %s does not exist", tx->host);
-    return KG_QS_REPLIED;
-  }
   qs = kg_estate_load(db, &host, (int64_t) time(NULL), 86400LL * tx->horizon_days, &es);
   if (KG_QS_OK == qs)
     qs = evaluate(tx, &es);
@@ -105,10 +99,8 @@ serve_forecast(struct kg_ctx *ctx, bool headroom)
   struct forecast_tx tx = { .ctx = ctx, .headroom = headroom, .pool = kg_param(ctx, "pool") };
   struct kg_errors e;
 
-  if (!kg_hostname_normalize(kg_param(ctx, "name"), tx.host)) {
-    kg_reply_problem(ctx, 404, "no such KMS host");
+  if (!kg_path_hostname(ctx, "name", tx.host, "KMS host"))
     return;
-  }
   kg_errors_init(&e);
   kg_query_int(ctx, "horizon_days", 1, 365, KG_DEFAULT_HORIZON_DAYS, &e, &tx.horizon_days);
   if (NULL != tx.pool && '\0' == tx.pool[0])
@@ -118,13 +110,7 @@ serve_forecast(struct kg_ctx *ctx, bool headroom)
   /* REPEATABLE READ: the five reads of the estate see one snapshot. */
   enum kg_qs qs = kg_db_run_transaction(ctx->db, headroom ? "headroom" : "forecast",
                                         KG_REPEATABLE_READ, forecast_transaction, &tx);
-  if (KG_QS_OK == qs) {
-    kg_reply_json(ctx, 200, tx.response);
-    tx.response = NULL;
-  } else {
-    kg_reply_tx_failure(ctx, qs);
-  }
-  json_decref(tx.response);
+  kg_reply_tx_document(ctx, qs, 200, tx.response);
 }
 
 static void

@@ -535,14 +535,10 @@ handle_gate(struct kg_ctx *ctx)
                                                snapshot for all reads */
                                             in->reserve ? KG_READ_COMMITTED : KG_REPEATABLE_READ,
                                             gate_transaction, &tx);
-      if (KG_QS_OK == qs) {
-        if (tx.evaluated)
-          kg_metrics_gate(tx.go);
-        kg_reply_json(ctx, tx.status, tx.response);
-        tx.response = NULL;
-      } else {
-        kg_reply_tx_failure(ctx, qs);  /* fails closed: 503, never go */
-      }
+      if (KG_QS_OK == qs && tx.evaluated)
+        kg_metrics_gate(tx.go);
+      kg_reply_tx_document(ctx, qs, tx.status, tx.response);  /* fails closed: 503, never go */
+      tx.response = NULL;
     }
   }
   json_decref(tx.response);

@@ -43,15 +43,19 @@ keep_host(void *cls, const struct kg_host_record *h)
   return NULL != t->doc;
 }
 
-/** Reads a path hostname; false (after a 404) when it cannot name a host. */
+/** Reads the path's host name; false (after a 404) when it cannot name a host. */
 static bool
-path_host(struct kg_ctx *ctx, char name[KG_HOSTNAME_BUFSZ])
+path_host(struct kg_ctx *ctx, struct host_tx *t)
 {
-  const char *raw = kg_param(ctx, "name");
-  if (NULL != raw && kg_hostname_normalize(raw, name))
-    return true;
-  kg_reply_problem(ctx, 404, "no such KMS host");
-  return false;
+  return kg_path_hostname(ctx, "name", t->name, "KMS host");
+}
+
+/** Answers 404 for the host of the path, which does not exist. */
+static enum kg_qs
+no_host(const struct host_tx *t)
+{
+  kg_reply_problem(t->ctx, 404, "no KMS host named '%s'", t->name);
+  return KG_QS_REPLIED;
 }
 
 /** Reads an integer member into @a out, which keeps its default when absent. */
@@ -118,13 +122,9 @@ handle_create(struct kg_ctx *ctx)
   if (kg_errors_reply(ctx, &e))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_create", KG_READ_COMMITTED, tx_create, &t);
-  if (KG_QS_OK != qs) {
-    json_decref(t.doc);
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  kg_set_location(ctx, "/v1/kms-hosts/", t.name);
-  kg_reply_json(ctx, 201, t.doc);
+  if (KG_QS_OK == qs)
+    kg_set_location(ctx, "/v1/kms-hosts/", t.name);
+  kg_reply_tx_document(ctx, qs, 201, t.doc);
 }
 
 /* ---- GET /v1/kms-hosts ---- */
@@ -142,8 +142,7 @@ tx_list(struct kg_db *db, void *cls)
   struct host_tx *t = cls;
   if (!kg_list_start(&t->list, t->page.limit))
     return KG_QS_HARD_ERROR;
-  enum kg_qs qs = kg_db_host_list(db, '\0' != t->page.after[0] ? t->page.after : NULL,
-                                  t->page.limit + 1, list_host, t);
+  enum kg_qs qs = kg_db_host_list(db, kg_page_after(&t->page), t->page.limit + 1, list_host, t);
   size_t i;
   json_t *item;
   json_array_foreach(t->list.items, i, item) {
@@ -166,13 +165,7 @@ handle_list(struct kg_ctx *ctx)
   if (kg_errors_reply(ctx, &e))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_list", KG_READ_COMMITTED, tx_list, &t);
-  json_t *doc = (KG_QS_OK == qs) ? kg_list_document(&t.list) : NULL;
-  kg_list_free(&t.list);
-  if (NULL == doc) {
-    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
-    return;
-  }
-  kg_reply_json(ctx, 200, doc);
+  kg_reply_tx_list(ctx, qs, &t.list);
 }
 
 /* ---- GET /v1/kms-hosts/{name} ---- */
@@ -184,25 +177,17 @@ tx_get(struct kg_db *db, void *cls)
   bool found;
   enum kg_qs qs = kg_db_host_get(db, t->name, keep_host, t, &found);
 
-  if (KG_QS_OK == qs && !found) {
-    kg_reply_problem(t->ctx, 404, "no KMS host named '%s'", t->name);
-    return KG_QS_REPLIED;
-  }
+  if (KG_QS_OK == qs && !found)
+    return no_host(t);
   return (KG_QS_OK == qs) ? kg_host_live_fields(db, t->name, t->doc) : qs;
 }
 
-/** Runs @a fn and answers its document with @a status. */
+/** Runs @a fn and answers the host it leaves in t->doc. */
 static void
-run_and_reply(struct kg_ctx *ctx, struct host_tx *t, const char *what, kg_tx_fn fn,
-              unsigned int status)
+run_and_reply(struct kg_ctx *ctx, struct host_tx *t, const char *what, kg_tx_fn fn)
 {
   enum kg_qs qs = kg_db_run_transaction(ctx->db, what, KG_READ_COMMITTED, fn, t);
-  if (KG_QS_OK != qs) {
-    json_decref(t->doc);
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  kg_reply_json(ctx, status, t->doc);
+  kg_reply_tx_document(ctx, qs, 200, t->doc);
 }
 
 static void
@@ -210,8 +195,8 @@ handle_get(struct kg_ctx *ctx)
 {
   struct host_tx t = { .ctx = ctx };
 
-  if (path_host(ctx, t.name))
-    run_and_reply(ctx, &t, "host_get", tx_get, 200);
+  if (path_host(ctx, &t))
+    run_and_reply(ctx, &t, "host_get", tx_get);
 }
 
 /* ---- PATCH /v1/kms-hosts/{name} ---- */
@@ -247,10 +232,8 @@ tx_patch(struct kg_db *db, void *cls)
   bool found;
   enum kg_qs qs = kg_db_host_update(db, t->name, &t->patch, keep_host, t, &found);
 
-  if (KG_QS_OK == qs && !found) {
-    kg_reply_problem(t->ctx, 404, "no KMS host named '%s'", t->name);
-    return KG_QS_REPLIED;
-  }
+  if (KG_QS_OK == qs && !found)
+    return no_host(t);
   return (KG_QS_OK == qs) ? kg_host_live_fields(db, t->name, t->doc) : qs;
 }
 
@@ -260,13 +243,13 @@ handle_patch(struct kg_ctx *ctx)
   struct host_tx t = { .ctx = ctx };
   struct kg_errors e;
 
-  if (!path_host(ctx, t.name))
+  if (!path_host(ctx, &t))
     return;
   kg_errors_init(&e);
   parse_patch(ctx->body, &e, &t.patch);
   if (kg_errors_reply(ctx, &e))
     return;
-  run_and_reply(ctx, &t, "host_patch", tx_patch, 200);
+  run_and_reply(ctx, &t, "host_patch", tx_patch);
 }
 
 /* ---- DELETE /v1/kms-hosts/{name} ---- */
@@ -310,10 +293,8 @@ tx_delete(struct kg_db *db, void *cls)
 
   if (KG_QS_OK != qs)
     return qs;
-  if (0 == id) {
-    kg_reply_problem(t->ctx, 404, "no KMS host named '%s'", t->name);
-    return KG_QS_REPLIED;
-  }
+  if (0 == id)
+    return no_host(t);
   json_decref(t->pools);
   if (NULL == (t->pools = json_array()))
     return KG_QS_HARD_ERROR;
@@ -332,15 +313,11 @@ handle_delete(struct kg_ctx *ctx)
 {
   struct host_tx t = { .ctx = ctx };
 
-  if (!path_host(ctx, t.name))
+  if (!path_host(ctx, &t))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_delete", KG_READ_COMMITTED, tx_delete, &t);
   json_decref(t.pools);
-  if (KG_QS_OK != qs) {
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  kg_reply_no_content(ctx);
+  kg_reply_tx_no_content(ctx, qs);
 }
 
 /* ---- GET /v1/kms-hosts/{name}/duplicates ---- */
@@ -371,10 +348,8 @@ tx_duplicates(struct kg_db *db, void *cls)
 
   if (KG_QS_OK != qs)
     return qs;
-  if (!found) {
-    kg_reply_problem(t->ctx, 404, "no KMS host named '%s'", t->name);
-    return KG_QS_REPLIED;
-  }
+  if (!found)
+    return no_host(t);
   if (!kg_list_start(&t->list, 0))
     return KG_QS_HARD_ERROR;
   return kg_db_host_duplicates(db, t->id, list_duplicate, t);
@@ -385,19 +360,13 @@ handle_duplicates(struct kg_ctx *ctx)
 {
   struct host_tx t = { .ctx = ctx };
 
-  if (!path_host(ctx, t.name))
+  if (!path_host(ctx, &t))
     return;
   /* Two reads that must agree: one snapshot. */
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_duplicates", KG_REPEATABLE_READ,
                                         tx_duplicates, &t);
   json_decref(t.doc);
-  json_t *doc = (KG_QS_OK == qs) ? kg_list_document(&t.list) : NULL;
-  kg_list_free(&t.list);
-  if (NULL == doc) {
-    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
-    return;
-  }
-  kg_reply_json(ctx, 200, doc);
+  kg_reply_tx_list(ctx, qs, &t.list);
 }
 
 const struct kg_route kg_routes_hosts[] = {

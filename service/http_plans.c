@@ -8,11 +8,18 @@
 #include <time.h>
 
 #include "db_plans.h"
-#include "events.h"
 #include "input.h"
+#include "paging.h"
 #include "responses.h"
 
 static const char *const plan_states[] = { "reserved", "expired", "committed", "released", NULL };
+
+static enum kg_qs
+list_plans(struct kg_db *db, const void *filter, const char *after_us, const char *after_id,
+           long long limit, struct kg_list *list)
+{
+  return kg_db_plans_list(db, filter, after_us, after_id, limit, list);
+}
 
 static void
 handle_list(struct kg_ctx *ctx)
@@ -21,16 +28,10 @@ handle_list(struct kg_ctx *ctx)
   struct kg_page page;
   struct kg_plan_filter f = { .state = kg_param(ctx, "state"), .now = (int64_t) time(NULL) };
   char host[KG_HOSTNAME_BUFSZ];
-  json_t *doc = NULL;
 
   kg_errors_init(&e);
   kg_page_parse(ctx, &e, &page);
-  if (NULL != kg_param(ctx, "kms_host")) {
-    if (kg_hostname_normalize(kg_param(ctx, "kms_host"), host))
-      f.kms_host = host;
-    else
-      kg_errors_add(&e, false, "kms_host", "must be a DNS hostname");
-  }
+  f.kms_host = kg_query_hostname(ctx, "kms_host", "must be a DNS hostname", &e, host);
   if (NULL != f.state) {
     bool known = false;
     for (const char *const *s = plan_states; NULL != *s; s++)
@@ -38,31 +39,8 @@ handle_list(struct kg_ctx *ctx)
     if (!known)
       kg_errors_add(&e, false, "state", "must be reserved, expired, committed or released");
   }
-  if (kg_errors_reply(ctx, &e))
-    return;
-  if (!kg_db_connected(ctx->db) || KG_QS_OK != kg_db_plans_list(ctx->db, &f, &page, &doc)) {
-    kg_reply_db_unavailable(ctx);
-    return;
-  }
-  if (NULL == doc) {
-    kg_errors_init(&e);
-    kg_errors_add(&e, false, "cursor", "is not a cursor from this API");
-    kg_errors_reply(ctx, &e);
-    return;
-  }
-  kg_reply_json(ctx, 200, doc);
-}
-
-/** The plan id of the path, canonical, or a 404 already sent. */
-static bool
-path_plan_id(struct kg_ctx *ctx, char id[37])
-{
-  const char *text = kg_param(ctx, "id");
-  if (NULL == text || !kg_guid_normalize(text, strlen(text), id)) {
-    kg_reply_problem(ctx, 404, "no such plan");
-    return false;
-  }
-  return true;
+  if (!kg_errors_reply(ctx, &e))
+    kg_list_serve_by_time(ctx, "plan_list", &page, list_plans, &f);
 }
 
 static void
@@ -71,7 +49,7 @@ handle_get(struct kg_ctx *ctx)
   char id[37];
   json_t *doc = NULL;
 
-  if (!path_plan_id(ctx, id))
+  if (!kg_path_uuid(ctx, "id", id, "plan"))
     return;
   if (!kg_db_connected(ctx->db) || KG_QS_OK != kg_db_plan_get(ctx->db, id, (int64_t) time(NULL), &doc)) {
     kg_reply_db_unavailable(ctx);
@@ -135,17 +113,11 @@ serve_transition(struct kg_ctx *ctx, bool commit)
   char id[37];
   struct transition_tx tx = { .ctx = ctx, .id = id, .commit = commit, .now = (int64_t) time(NULL) };
 
-  if (!path_plan_id(ctx, id))
+  if (!kg_path_uuid(ctx, "id", id, "plan"))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, commit ? "plan_commit" : "plan_release",
                                         KG_READ_COMMITTED, transition_transaction, &tx);
-  if (KG_QS_OK == qs) {
-    kg_reply_json(ctx, 200, tx.plan);
-    tx.plan = NULL;
-  } else {
-    kg_reply_tx_failure(ctx, qs);
-  }
-  json_decref(tx.plan);
+  kg_reply_tx_document(ctx, qs, 200, tx.plan);
 }
 
 static void

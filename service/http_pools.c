@@ -15,6 +15,7 @@ struct pool_tx {
   struct kg_ctx *ctx;
   const char *name;                 /**< the pool's name (path or body) */
   char kms_host[KG_HOSTNAME_BUFSZ]; /**< lowercase host name ("" none given) */
+  const char *filter_host;          /**< GET list: kms_host, or NULL for every host */
   struct kg_pool_new values;        /**< POST */
   struct kg_pool_patch patch;       /**< PATCH */
   struct kg_page page;              /**< GET list */
@@ -36,11 +37,7 @@ keep_pool(void *cls, const struct kg_pool_record *p)
 static bool
 path_pool(struct kg_ctx *ctx, struct pool_tx *t)
 {
-  t->name = kg_param(ctx, "name");
-  if (NULL != t->name && kg_text_ok(t->name, KG_NAME_MAX))
-    return true;
-  kg_reply_problem(ctx, 404, "no such pool");
-  return false;
+  return kg_path_name(ctx, "name", KG_NAME_MAX, &t->name, "pool");
 }
 
 /** Reads renewal_interval_minutes: an integer, or null for the host's interval. */
@@ -59,6 +56,14 @@ input_renewal(const json_t *body, struct kg_errors *e, bool *is_null, long long 
   return true;
 }
 
+/** Answers 404 for the pool t->name, which does not exist. */
+static enum kg_qs
+no_pool(const struct pool_tx *t)
+{
+  kg_reply_problem(t->ctx, 404, "no pool named '%s'", t->name);
+  return KG_QS_REPLIED;
+}
+
 /** Reads the pool's full answer into t->doc; 404 when it is gone. */
 static enum kg_qs
 read_back(struct kg_db *db, struct pool_tx *t)
@@ -66,11 +71,17 @@ read_back(struct kg_db *db, struct pool_tx *t)
   bool found;
   enum kg_qs qs = kg_db_pool_get(db, t->name, keep_pool, t, &found);
 
-  if (KG_QS_OK == qs && !found) {
-    kg_reply_problem(t->ctx, 404, "no pool named '%s'", t->name);
-    return KG_QS_REPLIED;
-  }
-  return qs;
+  return (KG_QS_OK == qs && !found) ? no_pool(t) : qs;
+}
+
+/** Finds the pool t->name and locks it for a change; 404 when there is none. */
+static enum kg_qs
+lock_pool(struct kg_db *db, struct pool_tx *t, struct kg_pool_ref *ref)
+{
+  bool found;
+  enum kg_qs qs = kg_db_pool_ref(db, t->name, true, ref, &found);
+
+  return (KG_QS_OK == qs && !found) ? no_pool(t) : qs;
 }
 
 /** Finds a host for a pool, locked so that it cannot be deleted meanwhile. */
@@ -129,20 +140,15 @@ tx_create(struct kg_db *db, void *cls)
   return read_back(db, t);
 }
 
-/** Runs @a fn and answers its document with @a status. */
+/** Runs @a fn and answers the pool it leaves in t->doc with @a status. */
 static void
 run_and_reply(struct kg_ctx *ctx, struct pool_tx *t, const char *what, kg_tx_fn fn,
               unsigned int status)
 {
   enum kg_qs qs = kg_db_run_transaction(ctx->db, what, KG_READ_COMMITTED, fn, t);
-  if (KG_QS_OK != qs) {
-    json_decref(t->doc);
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  if (201 == status)
+  if (KG_QS_OK == qs && 201 == status)
     kg_set_location(ctx, "/v1/pools/", t->name);
-  kg_reply_json(ctx, status, t->doc);
+  kg_reply_tx_document(ctx, qs, status, t->doc);
 }
 
 static void
@@ -173,9 +179,8 @@ tx_list(struct kg_db *db, void *cls)
   struct pool_tx *t = cls;
   if (!kg_list_start(&t->list, t->page.limit))
     return KG_QS_HARD_ERROR;
-  return kg_db_pool_list(db, '\0' != t->kms_host[0] ? t->kms_host : NULL,
-                         '\0' != t->page.after[0] ? t->page.after : NULL,
-                         t->page.limit + 1, list_pool, t);
+  return kg_db_pool_list(db, t->filter_host, kg_page_after(&t->page), t->page.limit + 1,
+                         list_pool, t);
 }
 
 static void
@@ -183,23 +188,15 @@ handle_list(struct kg_ctx *ctx)
 {
   struct pool_tx t = { .ctx = ctx };
   struct kg_errors e;
-  const char *host = kg_param(ctx, "kms_host");
 
   kg_errors_init(&e);
   if (kg_page_parse(ctx, &e, &t.page))
     kg_page_check_text(&t.page, KG_NAME_MAX, &e);
-  if (NULL != host && !kg_hostname_normalize(host, t.kms_host))
-    kg_errors_add(&e, false, "kms_host", "must be a KMS host name");
+  t.filter_host = kg_query_hostname(ctx, "kms_host", "must be a KMS host name", &e, t.kms_host);
   if (kg_errors_reply(ctx, &e))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "pool_list", KG_READ_COMMITTED, tx_list, &t);
-  json_t *doc = (KG_QS_OK == qs) ? kg_list_document(&t.list) : NULL;
-  kg_list_free(&t.list);
-  if (NULL == doc) {
-    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
-    return;
-  }
-  kg_reply_json(ctx, 200, doc);
+  kg_reply_tx_list(ctx, qs, &t.list);
 }
 
 /* ---- GET /v1/pools/{name} ---- */
@@ -267,15 +264,10 @@ tx_patch(struct kg_db *db, void *cls)
 {
   struct pool_tx *t = cls;
   struct kg_pool_ref ref;
-  bool found;
-  enum kg_qs qs = kg_db_pool_ref(db, t->name, true, &ref, &found);
+  enum kg_qs qs = lock_pool(db, t, &ref);
 
   if (KG_QS_OK != qs)
     return qs;
-  if (!found) {
-    kg_reply_problem(t->ctx, 404, "no pool named '%s'", t->name);
-    return KG_QS_REPLIED;
-  }
   t->patch.kms_host_id = 0;
   if ('\0' != t->kms_host[0] && KG_QS_OK != (qs = check_move(db, t, &ref)))
     return qs;
@@ -306,15 +298,10 @@ tx_delete(struct kg_db *db, void *cls)
   struct pool_tx *t = cls;
   struct kg_pool_ref ref;
   long long desktops, plans;
-  bool found;
-  enum kg_qs qs = kg_db_pool_ref(db, t->name, true, &ref, &found);
+  enum kg_qs qs = lock_pool(db, t, &ref);
 
   if (KG_QS_OK != qs)
     return qs;
-  if (!found) {
-    kg_reply_problem(t->ctx, 404, "no pool named '%s'", t->name);
-    return KG_QS_REPLIED;
-  }
   if (KG_QS_OK != (qs = kg_db_pool_usage(db, ref.id, &desktops, &plans)))
     return qs;
   if (desktops > 0 || plans > 0) {
@@ -337,11 +324,7 @@ handle_delete(struct kg_ctx *ctx)
   if (!path_pool(ctx, &t))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "pool_delete", KG_READ_COMMITTED, tx_delete, &t);
-  if (KG_QS_OK != qs) {
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  kg_reply_no_content(ctx);
+  kg_reply_tx_no_content(ctx, qs);
 }
 
 const struct kg_route kg_routes_pools[] = {

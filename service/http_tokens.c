@@ -3,12 +3,9 @@
  * @brief /v1/tokens: create (the token is shown only in that answer), list
  *        (never the token or its hash) and revoke API tokens.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
-#include "events.h"
 #include "http.h"
 #include "inventory.h"
 
@@ -22,7 +19,7 @@ struct token_tx {
   char id[40];             /**< POST: new id; DELETE: canonical id */
   char token[KG_TOKEN_BUFSZ];
   struct kg_page page;     /**< GET */
-  char after_us[24];       /**< GET: cursor, created_at in microseconds */
+  char after_us[24];       /**< GET: cursor, created_at in microseconds ("" first page) */
   char after_id[37];       /**< GET: cursor, id */
   struct kg_list list;     /**< GET */
   json_t *doc;             /**< the answer, once committed */
@@ -75,14 +72,11 @@ handle_create(struct kg_ctx *ctx)
   t.role = kg_auth_role_parse(role);
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "token_create", KG_READ_COMMITTED, tx_create, &t);
   /* {id, name, role, token, created_at}: a new token is never revoked. */
-  if (KG_QS_OK != qs || 0 != json_object_del(t.doc, "revoked_at")
-      || 0 != json_object_set_new(t.doc, "token", json_string(t.token))) {
-    json_decref(t.doc);
-    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
-    return;
-  }
+  if (KG_QS_OK == qs && (0 != json_object_del(t.doc, "revoked_at")
+                         || 0 != json_object_set_new(t.doc, "token", json_string(t.token))))
+    qs = KG_QS_HARD_ERROR;
   memset(t.token, 0, sizeof(t.token));
-  kg_reply_json(ctx, 201, t.doc);
+  kg_reply_tx_document(ctx, qs, 201, t.doc);
 }
 
 /* ---- GET /v1/tokens ---- */
@@ -106,22 +100,6 @@ tx_list(struct kg_db *db, void *cls)
                           t->page.limit + 1, list_token, t);
 }
 
-/** Splits the cursor key "<created_at µs>,<id>"; false when it is not one of ours. */
-static bool
-split_cursor(const char *key, struct token_tx *t)
-{
-  const char *comma = strchr(key, ',');
-  size_t n = (NULL != comma) ? (size_t) (comma - key) : 0;
-  char *end;
-
-  if (0 == n || n >= sizeof(t->after_us))
-    return false;
-  memcpy(t->after_us, key, n);
-  t->after_us[n] = '\0';
-  (void) strtoll(t->after_us, &end, 10);
-  return '\0' == *end && kg_guid_normalize(comma + 1, strlen(comma + 1), t->after_id);
-}
-
 static void
 handle_list(struct kg_ctx *ctx)
 {
@@ -129,20 +107,14 @@ handle_list(struct kg_ctx *ctx)
   struct kg_errors e;
 
   kg_errors_init(&e);
-  if (kg_page_parse(ctx, &e, &t.page) && '\0' != t.page.after[0] && !split_cursor(t.page.after, &t))
+  /* Unlike plans and decisions, a foreign cursor is reported with the other errors. */
+  if (kg_page_parse(ctx, &e, &t.page) && NULL != kg_page_after(&t.page)
+      && !kg_page_split_time_key(t.page.after, t.after_us, t.after_id))
     kg_errors_add(&e, false, "cursor", "is not a cursor from this API");
   if (kg_errors_reply(ctx, &e))
     return;
-  if ('\0' == t.page.after[0])
-    t.after_us[0] = '\0';
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "token_list", KG_READ_COMMITTED, tx_list, &t);
-  json_t *doc = (KG_QS_OK == qs) ? kg_list_document(&t.list) : NULL;
-  kg_list_free(&t.list);
-  if (NULL == doc) {
-    kg_reply_tx_failure(ctx, KG_QS_OK == qs ? KG_QS_HARD_ERROR : qs);
-    return;
-  }
-  kg_reply_json(ctx, 200, doc);
+  kg_reply_tx_list(ctx, qs, &t.list);
 }
 
 /* ---- DELETE /v1/tokens/{id} ---- */
@@ -165,19 +137,11 @@ static void
 handle_revoke(struct kg_ctx *ctx)
 {
   struct token_tx t = { .ctx = ctx };
-  const char *raw = kg_param(ctx, "id");
 
-  /* Only a canonical uuid can name a token: anything else is unknown, not a SQL error. */
-  if (NULL == raw || !kg_guid_normalize(raw, strlen(raw), t.id)) {
-    kg_reply_problem(ctx, 404, "no such token");
+  if (!kg_path_uuid(ctx, "id", t.id, "token"))
     return;
-  }
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "token_revoke", KG_READ_COMMITTED, tx_revoke, &t);
-  if (KG_QS_OK != qs) {
-    kg_reply_tx_failure(ctx, qs);
-    return;
-  }
-  kg_reply_no_content(ctx);
+  kg_reply_tx_no_content(ctx, qs);
 }
 
 const struct kg_route kg_routes_tokens[] = {

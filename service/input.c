@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "timeutil.h"
 
 void
@@ -158,6 +159,40 @@ kg_hostname_normalize(const char *in, char out[KG_HOSTNAME_BUFSZ])
 }
 
 bool
+kg_path_hostname(struct kg_ctx *ctx, const char *param, char out[KG_HOSTNAME_BUFSZ],
+                 const char *what)
+{
+  const char *raw = kg_param(ctx, param);
+  if (NULL != raw && kg_hostname_normalize(raw, out))
+    return true;
+  kg_reply_problem(ctx, 404, "no such %s", what);
+  return false;
+}
+
+bool
+kg_path_name(struct kg_ctx *ctx, const char *param, size_t max_bytes, const char **out,
+             const char *what)
+{
+  const char *raw = kg_param(ctx, param);
+  if (NULL != raw && kg_text_ok(raw, max_bytes)) {
+    *out = raw;
+    return true;
+  }
+  kg_reply_problem(ctx, 404, "no such %s", what);
+  return false;
+}
+
+bool
+kg_path_uuid(struct kg_ctx *ctx, const char *param, char out[37], const char *what)
+{
+  const char *raw = kg_param(ctx, param);
+  if (NULL != raw && kg_guid_normalize(raw, strlen(raw), out))
+    return true;
+  kg_reply_problem(ctx, 404, "no such %s", what);
+  return false;
+}
+
+bool
 kg_query_int(const struct kg_ctx *ctx, const char *name, long long min, long long max,
              long long dflt, struct kg_errors *e, long long *out)
 {
@@ -175,6 +210,20 @@ kg_query_int(const struct kg_ctx *ctx, const char *name, long long min, long lon
   return true;
 }
 
+const char *
+kg_query_hostname(const struct kg_ctx *ctx, const char *name, const char *message,
+                  struct kg_errors *e, char out[KG_HOSTNAME_BUFSZ])
+{
+  const char *text = kg_param(ctx, name);
+  if (NULL == text)
+    return NULL;
+  if (!kg_hostname_normalize(text, out)) {
+    kg_errors_add(e, false, name, "%s", message);
+    return NULL;
+  }
+  return out;
+}
+
 bool
 kg_query_time(const struct kg_ctx *ctx, const char *name, struct kg_errors *e, int64_t *out_us)
 {
@@ -188,65 +237,65 @@ kg_query_time(const struct kg_ctx *ctx, const char *name, struct kg_errors *e, i
   return true;
 }
 
-static int
-hex_value(char c)
+/**
+ * Length of the UTF-8 sequence at @a s: 0 when it is invalid or a control
+ * character (tab, CR and LF pass when @a breaks).
+ */
+static size_t
+utf8_char(const unsigned char *s, size_t avail, bool breaks)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
+  unsigned int c = s[0];
+  size_t n;
+  unsigned int cp;
+
+  if (c < 0x80) {
+    bool is_break = '\t' == c || '\n' == c || '\r' == c;
+    return ((c < 0x20 && !(breaks && is_break)) || 0x7f == c) ? 0 : 1;
+  }
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n > avail)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if (0x80 != (s[i] & 0xc0))
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  bool overlong = (3 == n && cp < 0x800) || (4 == n && cp < 0x10000);
+  bool invalid = cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f);
+  return (overlong || invalid) ? 0 : n;
+}
+
+long
+kg_text_chars(const char *s, size_t len, bool breaks)
+{
+  long chars = 0;
+  if (strlen(s) != len)
+    return -1;  /* an embedded NUL (JSON "\u0000") */
+  for (size_t i = 0; i < len; chars++) {
+    size_t n = utf8_char((const unsigned char *) s + i, len - i, breaks);
+    if (0 == n)
+      return -1;
+    i += n;
+  }
+  return chars;
 }
 
 bool
-kg_page_parse(const struct kg_ctx *ctx, struct kg_errors *e, struct kg_page *page)
+kg_text_ok(const char *s, size_t max_bytes)
 {
-  bool ok = kg_query_int(ctx, "limit", 1, 1000, 100, e, &page->limit);
-  const char *cursor = kg_param(ctx, "cursor");
-
-  page->after[0] = '\0';
-  if (NULL == cursor || '\0' == cursor[0])
-    return ok;
-  /* The cursor is the hex of the last key: opaque to callers, trivially safe to decode. */
-  size_t len = strlen(cursor);
-  if (0 != len % 2 || len / 2 >= sizeof(page->after)) {
-    kg_errors_add(e, false, "cursor", "is not a cursor from this API");
-    return false;
-  }
-  for (size_t i = 0; i < len / 2; i++) {
-    int hi = hex_value(cursor[2 * i]);
-    int lo = hex_value(cursor[2 * i + 1]);
-    if (hi < 0 || lo < 0 || (0 == hi && 0 == lo)) {
-      kg_errors_add(e, false, "cursor", "is not a cursor from this API");
-      return false;
-    }
-    page->after[i] = (char) (hi * 16 + lo);
-  }
-  page->after[len / 2] = '\0';
-  return ok;
-}
-
-json_t *
-kg_page_cursor(const char *key)
-{
-  if (NULL == key)
-    return json_null();
-  size_t len = strlen(key);
-  char *hex = malloc(2 * len + 1);
-  if (NULL == hex)
-    return json_null();
-  for (size_t i = 0; i < len; i++)
-    snprintf(hex + 2 * i, 3, "%02x", (unsigned char) key[i]);
-  hex[2 * len] = '\0';
-  json_t *s = json_string(hex);
-  free(hex);
-  return s;
-}
-
-json_t *
-kg_page_document(json_t *items, json_t *next_cursor)
-{
-  return json_pack("{s:o,s:o}", "items", items, "next_cursor", next_cursor);
+  size_t len = strlen(s);
+  return len >= 1 && len <= max_bytes && kg_text_chars(s, len, false) >= 0;
 }
 
 json_t *

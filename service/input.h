@@ -1,8 +1,10 @@
 /**
  * @file input.h
- * @brief Validation of request input: JSON members, query parameters,
- *        names and list cursors. Every check records a field-named error in a
- *        struct kg_errors, so one request reports all its mistakes at once.
+ * @brief Validation of request input: JSON members, query parameters, text
+ *        and names. Every check records a field-named error in a struct
+ *        kg_errors, so one request reports all its mistakes at once; the path
+ *        readers instead answer 404 themselves, since a malformed path names
+ *        no resource. List cursors are in paging.h.
  */
 #ifndef KG_INPUT_H
 #define KG_INPUT_H
@@ -79,11 +81,78 @@ bool kg_input_enum(const json_t *obj, const char *field, bool required,
 bool kg_hostname_normalize(const char *in, char out[KG_HOSTNAME_BUFSZ]);
 
 /**
+ * Checks text that will reach SQL from a path, a query or a cursor: valid
+ * UTF-8 of 1..@a max_bytes bytes without control characters.
+ * @param s the text (NUL-terminated)
+ * @param max_bytes longest accepted length
+ * @return true when acceptable
+ */
+bool kg_text_ok(const char *s, size_t max_bytes);
+
+/**
+ * Counts the characters of UTF-8 text, refusing control characters (and an
+ * embedded NUL) so that nothing invisible reaches the database or a log.
+ * @param s the text
+ * @param len its length in bytes (a shorter strlen() means an embedded NUL)
+ * @param breaks whether tab, CR and LF are accepted (multi-line text)
+ * @return the number of characters, or -1 when it is not acceptable text
+ */
+long kg_text_chars(const char *s, size_t len, bool breaks);
+
+/**
+ * Reads a DNS hostname from the path, lowercased. A name that is not a
+ * hostname cannot name any resource: it is answered 404 "no such @a what".
+ * @param ctx request
+ * @param param path parameter name, e.g. "name"
+ * @param[out] out the lowercase hostname
+ * @param what the resource, for the 404, e.g. "KMS host"
+ * @return true when valid; false after the 404 was sent
+ */
+bool kg_path_hostname(struct kg_ctx *ctx, const char *param, char out[KG_HOSTNAME_BUFSZ],
+                      const char *what);
+
+/**
+ * Reads a name from the path: 1..@a max_bytes bytes of text (kg_text_ok()),
+ * else answered 404 "no such @a what".
+ * @param ctx request
+ * @param param path parameter name
+ * @param max_bytes longest name of the resource
+ * @param[out] out the name (borrowed from the request)
+ * @param what the resource, for the 404
+ * @return true when valid; false after the 404 was sent
+ */
+bool kg_path_name(struct kg_ctx *ctx, const char *param, size_t max_bytes, const char **out,
+                  const char *what);
+
+/**
+ * Reads a uuid from the path into its canonical form, so that anything else
+ * is an unknown resource (404 "no such @a what") and never a SQL cast error.
+ * @param ctx request
+ * @param param path parameter name
+ * @param[out] out the lowercase uuid
+ * @param what the resource, for the 404
+ * @return true when valid; false after the 404 was sent
+ */
+bool kg_path_uuid(struct kg_ctx *ctx, const char *param, char out[37], const char *what);
+
+/**
  * Reads an integer query parameter within [min, max], or @a dflt when absent.
  * @return true when absent or valid
  */
 bool kg_query_int(const struct kg_ctx *ctx, const char *name, long long min, long long max,
                   long long dflt, struct kg_errors *e, long long *out);
+
+/**
+ * Reads an optional hostname query parameter (a list filter), lowercased.
+ * @param ctx request
+ * @param name parameter name
+ * @param message the error recorded when it is present but not a hostname
+ * @param e errors
+ * @param[out] out receives the lowercase hostname
+ * @return @a out when the parameter is a hostname; NULL when absent or invalid
+ */
+const char *kg_query_hostname(const struct kg_ctx *ctx, const char *name, const char *message,
+                              struct kg_errors *e, char out[KG_HOSTNAME_BUFSZ]);
 
 /**
  * Reads an RFC 3339 query parameter into Unix microseconds.
@@ -94,33 +163,6 @@ bool kg_query_int(const struct kg_ctx *ctx, const char *name, long long min, lon
  * @return true when present and valid
  */
 bool kg_query_time(const struct kg_ctx *ctx, const char *name, struct kg_errors *e, int64_t *out_us);
-
-/** A page request: ?limit= and ?cursor=. */
-struct kg_page {
-  long long limit;      /**< 1..1000, default 100 */
-  char after[512];      /**< decoded cursor: the sort key to continue after, "" = start */
-};
-
-/**
- * Reads ?limit= and ?cursor= (an opaque token made by kg_page_cursor()).
- * @return true when both are valid (errors recorded otherwise)
- */
-bool kg_page_parse(const struct kg_ctx *ctx, struct kg_errors *e, struct kg_page *page);
-
-/**
- * Makes the opaque cursor for the key of the last item of a page.
- * @param key the sort key
- * @return a JSON string (new reference), or JSON null when key is NULL
- */
-json_t *kg_page_cursor(const char *key);
-
-/**
- * Wraps a list answer: {"items": items, "next_cursor": cursor}.
- * @param items array (stolen)
- * @param next_cursor from kg_page_cursor() (stolen)
- * @return the document
- */
-json_t *kg_page_document(json_t *items, json_t *next_cursor);
 
 /**
  * Formats a Unix-seconds time as an RFC 3339 JSON string.

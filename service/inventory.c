@@ -1,6 +1,6 @@
 /**
  * @file inventory.c
- * @brief Resource documents, list pages and input checks of the inventory API.
+ * @brief Resource documents and input checks of the inventory API.
  */
 #include "inventory.h"
 
@@ -80,117 +80,7 @@ kg_token_json(const struct kg_token_record *t)
                    "revoked_at", kg_json_epoch_text(t->revoked_at));
 }
 
-/* ---- list pages ---- */
-
-bool
-kg_list_start(struct kg_list *l, long long limit)
-{
-  json_decref(l->items);
-  l->items = json_array();
-  l->limit = limit;
-  l->rows = 0;
-  l->last_key[0] = '\0';
-  return NULL != l->items;
-}
-
-bool
-kg_list_add(struct kg_list *l, json_t *item, const char *key)
-{
-  if (NULL == item)
-    return false;
-  if (l->rows++ >= l->limit) {
-    json_decref(item);  /* the look-ahead row: it only proves a next page exists */
-    return true;
-  }
-  snprintf(l->last_key, sizeof(l->last_key), "%s", key);
-  return 0 == json_array_append_new(l->items, item);
-}
-
-json_t *
-kg_list_document(struct kg_list *l)
-{
-  json_t *cursor = (l->rows > l->limit) ? kg_page_cursor(l->last_key) : json_null();
-  json_t *items = l->items;
-
-  l->items = NULL;
-  if (NULL == items || NULL == cursor) {
-    json_decref(items);
-    json_decref(cursor);
-    return NULL;
-  }
-  return kg_page_document(items, cursor);
-}
-
-void
-kg_list_free(struct kg_list *l)
-{
-  json_decref(l->items);
-  l->items = NULL;
-}
-
 /* ---- input ---- */
-
-/**
- * Length of the UTF-8 sequence at @a s: 0 when it is invalid or a control
- * character (tab, CR and LF pass when @a breaks).
- */
-static size_t
-utf8_char(const unsigned char *s, size_t avail, bool breaks)
-{
-  unsigned int c = s[0];
-  size_t n;
-  unsigned int cp;
-
-  if (c < 0x80) {
-    bool is_break = '\t' == c || '\n' == c || '\r' == c;
-    return ((c < 0x20 && !(breaks && is_break)) || 0x7f == c) ? 0 : 1;
-  }
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n > avail)
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    if (0x80 != (s[i] & 0xc0))
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3f);
-  }
-  bool overlong = (3 == n && cp < 0x800) || (4 == n && cp < 0x10000);
-  bool invalid = cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f);
-  return (overlong || invalid) ? 0 : n;
-}
-
-/** Counts the characters of @a s (@a len bytes), or -1 when it is not acceptable text. */
-static long
-text_chars(const char *s, size_t len, bool breaks)
-{
-  long chars = 0;
-  if (strlen(s) != len)
-    return -1;  /* an embedded NUL (JSON "\u0000") */
-  for (size_t i = 0; i < len; chars++) {
-    size_t n = utf8_char((const unsigned char *) s + i, len - i, breaks);
-    if (0 == n)
-      return -1;
-    i += n;
-  }
-  return chars;
-}
-
-bool
-kg_text_ok(const char *s, size_t max_bytes)
-{
-  size_t len = strlen(s);
-  return len >= 1 && len <= max_bytes && text_chars(s, len, false) >= 0;
-}
 
 bool
 kg_input_name(const json_t *obj, const char *field, bool required, size_t max_bytes,
@@ -237,7 +127,7 @@ kg_input_description(const json_t *obj, const char *field, struct kg_errors *e,
     kg_errors_add(e, true, field, "must be a string");
     return false;
   }
-  long chars = text_chars(json_string_value(v), json_string_length(v), true);
+  long chars = kg_text_chars(json_string_value(v), json_string_length(v), true);
   if (chars < 0 || chars > KG_DESCRIPTION_MAX) {
     kg_errors_add(e, false, field, "must be at most %d characters of text", KG_DESCRIPTION_MAX);
     return false;
@@ -246,14 +136,20 @@ kg_input_description(const json_t *obj, const char *field, struct kg_errors *e,
   return true;
 }
 
-void
-kg_page_check_text(const struct kg_page *page, size_t max_bytes, struct kg_errors *e)
-{
-  if ('\0' != page->after[0] && !kg_text_ok(page->after, max_bytes))
-    kg_errors_add(e, false, "cursor", "is not a cursor from this API");
-}
-
 /* ---- replies ---- */
+
+enum kg_qs
+kg_host_find(struct kg_ctx *ctx, struct kg_db *db, const char *name, struct kg_host_row *host)
+{
+  bool found;
+  enum kg_qs qs = kg_db_host_row(db, name, false, host, &found);
+
+  if (KG_QS_OK == qs && !found) {
+    kg_reply_problem(ctx, 404, "KMS host %s does not exist", name);
+    return KG_QS_REPLIED;
+  }
+  return qs;
+}
 
 void
 kg_set_location(struct kg_ctx *ctx, const char *prefix, const char *name)

@@ -1,8 +1,8 @@
 /**
  * @file inventory.h
  * @brief Shared pieces of the inventory API (KMS hosts, pools, desktops,
- *        tokens): the JSON documents of each resource, list pages, and the
- *        input checks that input.h does not have.
+ *        tokens): the JSON documents of each resource and the input checks
+ *        that input.h does not have.
  *
  * Each resource document is built in exactly one function here, so that
  * every endpoint that shows a resource shows the same fields.
@@ -20,6 +20,7 @@
 #include "db_tokens.h"
 #include "http.h"
 #include "input.h"
+#include "paging.h"
 #include "responses.h"
 
 /** Longest pool or token name, in bytes (the schema allows 128 characters). */
@@ -63,56 +64,6 @@ json_t *kg_desktop_json(const struct kg_desktop_record *d);
 json_t *kg_token_json(const struct kg_token_record *t);
 
 /**
- * Collects one page of a list. List statements are asked for limit + 1 rows:
- * the extra row only tells that there is a next page.
- */
-struct kg_list {
-  json_t *items;      /**< the page's items */
-  long long limit;    /**< items per page */
-  long long rows;     /**< rows offered so far */
-  char last_key[512]; /**< sort key of the last item kept */
-};
-
-/**
- * Starts (or, in a re-run transaction, restarts) a page.
- * @param l the page
- * @param limit items per page
- * @return true, or false when out of memory
- */
-bool kg_list_start(struct kg_list *l, long long limit);
-
-/**
- * Offers one row to the page.
- * @param l the page
- * @param item the row's document (stolen; NULL means out of memory)
- * @param key the row's sort key (the cursor continues after it)
- * @return true, or false when out of memory
- */
-bool kg_list_add(struct kg_list *l, json_t *item, const char *key);
-
-/**
- * Makes the list document {"items", "next_cursor"} and empties the page.
- * @param l the page
- * @return new document, or NULL when out of memory
- */
-json_t *kg_list_document(struct kg_list *l);
-
-/**
- * Frees what a page still holds.
- * @param l the page
- */
-void kg_list_free(struct kg_list *l);
-
-/**
- * Checks text that will reach SQL from a path, a query or a cursor: valid
- * UTF-8 of 1..@a max_bytes bytes without control characters.
- * @param s the text (NUL-terminated)
- * @param max_bytes longest accepted length
- * @return true when acceptable
- */
-bool kg_text_ok(const char *s, size_t max_bytes);
-
-/**
  * Reads a name member: a string of 1..@a max_bytes bytes without control characters.
  * @param obj the body
  * @param field member name
@@ -150,13 +101,16 @@ bool kg_input_description(const json_t *obj, const char *field, struct kg_errors
                           const char **out);
 
 /**
- * Records a list cursor that cannot be one of ours when it is not plain text
- * (cursors are decoded from hex, so any byte can come back).
- * @param page the parsed page
- * @param max_bytes longest key of the list
- * @param e errors
+ * Reads the KMS host whose sub-resource a path names (activations,
+ * observations, forecast, headroom), answering 404 when there is none.
+ * @param ctx request
+ * @param db connection
+ * @param name lowercase host name
+ * @param[out] host the row
+ * @return KG_QS_OK, KG_QS_REPLIED after the 404, or the failure
  */
-void kg_page_check_text(const struct kg_page *page, size_t max_bytes, struct kg_errors *e);
+enum kg_qs kg_host_find(struct kg_ctx *ctx, struct kg_db *db, const char *name,
+                        struct kg_host_row *host);
 
 /**
  * Sets the Location header to @a prefix followed by @a name URL-encoded.

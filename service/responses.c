@@ -131,6 +131,26 @@ kg_reply_tx_failure(struct kg_ctx *ctx, enum kg_qs qs)
 }
 
 void
+kg_reply_tx_document(struct kg_ctx *ctx, enum kg_qs qs, unsigned int status, json_t *doc)
+{
+  if (KG_QS_OK != qs) {
+    json_decref(doc);  /* possibly built by an attempt whose commit failed */
+    kg_reply_tx_failure(ctx, qs);
+    return;
+  }
+  kg_reply_json(ctx, status, doc);
+}
+
+void
+kg_reply_tx_no_content(struct kg_ctx *ctx, enum kg_qs qs)
+{
+  if (KG_QS_OK != qs)
+    kg_reply_tx_failure(ctx, qs);
+  else
+    kg_reply_no_content(ctx);
+}
+
+void
 kg_errors_init(struct kg_errors *e)
 {
   e->list = json_array();

@@ -59,6 +59,25 @@ void kg_reply_db_unavailable(struct kg_ctx *ctx);
  */
 void kg_reply_tx_failure(struct kg_ctx *ctx, enum kg_qs qs);
 
+/**
+ * Answers a transaction that produces a document: the document when it
+ * committed, the failure otherwise (kg_reply_tx_failure()).
+ * @param ctx request
+ * @param qs the runner's result
+ * @param status HTTP status of a success
+ * @param doc the document (stolen either way; NULL after KG_QS_OK means out
+ *            of memory and answers 500)
+ */
+void kg_reply_tx_document(struct kg_ctx *ctx, enum kg_qs qs, unsigned int status, json_t *doc);
+
+/**
+ * Answers a transaction without a document: 204 when it committed, the
+ * failure otherwise.
+ * @param ctx request
+ * @param qs the runner's result
+ */
+void kg_reply_tx_no_content(struct kg_ctx *ctx, enum kg_qs qs);
+
 /** Collected validation errors of one request body. */
 struct kg_errors {
   json_t *list;      /**< [{"field","message"}] */
