@@ -92,7 +92,8 @@ for spec in "${builds[@]}"; do
   dir="$work/${spec%%:*}"
   [ -x "$dir/kmsgate" ] || continue
   kg_say "API tests against ${spec%%:*}/kmsgate"
-  KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" \
+  sanitized=0; [ "${spec#*:}" = "-DKMSGATE_SANITIZE=ON" ] && sanitized=1
+  KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" KG_SANITIZED=$sanitized \
     run_counted /usr/bin/python3 "$KG_ROOT/tests/api/run.py" "${api_args[@]}"
 done
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "fileutil.h"
 #include "log.h"
 #include "metrics.h"
 #include "responses.h"
@@ -298,28 +299,6 @@ register_routes(void)
   return ulfius_set_default_endpoint(&instance, not_found, NULL) == U_OK ? 0 : -1;
 }
 
-static char *
-read_file(const char *path)
-{
-  FILE *f = fopen(path, "rb");
-  if (NULL == f)
-    return NULL;
-  char *buf = NULL;
-  if (0 == fseek(f, 0, SEEK_END)) {
-    long n = ftell(f);
-    if (n >= 0 && 0 == fseek(f, 0, SEEK_SET) && NULL != (buf = malloc((size_t) n + 1))) {
-      if ((size_t) n != fread(buf, 1, (size_t) n, f)) {
-        free(buf);
-        buf = NULL;
-      } else {
-        buf[n] = '\0';
-      }
-    }
-  }
-  fclose(f);
-  return buf;
-}
-
 static int
 bind_address(const struct kg_config *cfg, struct sockaddr_storage *ss)
 {
@@ -352,8 +331,8 @@ load_tls(const struct kg_config *cfg)
 {
   if (NULL == cfg->tls_cert)
     return 0;
-  tls_cert_pem = read_file(cfg->tls_cert);
-  tls_key_pem = read_file(cfg->tls_key);
+  tls_cert_pem = kg_file_read(cfg->tls_cert, NULL);
+  tls_key_pem = kg_file_read(cfg->tls_key, NULL);
   if (NULL == tls_cert_pem || NULL == tls_key_pem) {
     kg_log(KG_LOG_ERROR, NULL, "cannot read TLS certificate '%s' or key '%s'",
            cfg->tls_cert, cfg->tls_key);

@@ -1,25 +1,32 @@
 /**
  * @file http_forecast.c
- * @brief GET /v1/kms-hosts/{name}/forecast and .../headroom: the baseline
- *        forecast (reserved plans included) and the largest safe
- *        decommission. Read-only: a snapshot is enough, no host lock.
+ * @brief GET /v1/kms-hosts/{name}/forecast, .../headroom and .../forecast.svg:
+ *        the baseline forecast (reserved plans included), the largest safe
+ *        decommission, and the forecast drawn as a chart. Read-only: a
+ *        snapshot is enough, no host lock.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "chart.h"
 #include "db_estate.h"
 #include "forecast.h"
 #include "forecast_json.h"
 #include "inventory.h"
 
-/** What a forecast or headroom request asks and what it answers. */
+/** The three views of one baseline evaluation. */
+enum forecast_view { VIEW_FORECAST, VIEW_HEADROOM, VIEW_CHART };
+
+/** What a forecast, headroom or chart request asks and what it answers. */
 struct forecast_tx {
   struct kg_ctx *ctx;
   char host[KG_HOSTNAME_BUFSZ];
   const char *pool;           /**< headroom: the pool, or NULL for the whole host */
   long long horizon_days;
-  bool headroom;
-  json_t *response;
+  enum forecast_view view;
+  json_t *response;           /**< forecast, headroom */
+  char *svg;                  /**< chart */
 };
 
 static json_t *
@@ -69,9 +76,19 @@ evaluate(struct forecast_tx *tx, struct kg_estate *es)
     fc_result_free(&r);
     return KG_QS_HARD_ERROR;
   }
-  tx->response = tx->headroom ? headroom_document(es, &r, tx->pool) : forecast_document(es, &r);
+  bool made;
+  if (VIEW_CHART == tx->view) {
+    struct kg_chart chart = { es->host.name, es->model.now, r.window_start, r.window_end, r.floor,
+                              es->model.capacity, r.n_steps, r.steps,
+                              r.has_breach ? r.first_breach_at : 0 };
+    made = NULL != (tx->svg = kg_chart_svg(&chart));
+  } else {
+    tx->response = (VIEW_HEADROOM == tx->view) ? headroom_document(es, &r, tx->pool)
+                                               : forecast_document(es, &r);
+    made = NULL != tx->response;
+  }
   fc_result_free(&r);
-  return NULL != tx->response ? KG_QS_OK : KG_QS_HARD_ERROR;
+  return made ? KG_QS_OK : KG_QS_HARD_ERROR;
 }
 
 static enum kg_qs
@@ -83,6 +100,8 @@ forecast_transaction(struct kg_db *db, void *cls)
 
   json_decref(tx->response);
   tx->response = NULL;
+  free(tx->svg);
+  tx->svg = NULL;
   enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
   if (KG_QS_OK != qs)
     return qs;
@@ -94,9 +113,11 @@ forecast_transaction(struct kg_db *db, void *cls)
 }
 
 static void
-serve_forecast(struct kg_ctx *ctx, bool headroom)
+serve_forecast(struct kg_ctx *ctx, enum forecast_view view)
 {
-  struct forecast_tx tx = { .ctx = ctx, .headroom = headroom, .pool = kg_param(ctx, "pool") };
+  static const char *const names[] = { "forecast", "headroom", "forecast_chart" };
+  struct forecast_tx tx = { .ctx = ctx, .view = view,
+                            .pool = VIEW_CHART != view ? kg_param(ctx, "pool") : NULL };
   struct kg_errors e;
 
   if (!kg_path_hostname(ctx, "name", tx.host, "KMS host"))
@@ -108,25 +129,41 @@ serve_forecast(struct kg_ctx *ctx, bool headroom)
   if (kg_errors_reply(ctx, &e))
     return;
   /* REPEATABLE READ: the five reads of the estate see one snapshot. */
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, headroom ? "headroom" : "forecast",
-                                        KG_REPEATABLE_READ, forecast_transaction, &tx);
-  kg_reply_tx_document(ctx, qs, 200, tx.response);
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, names[view], KG_REPEATABLE_READ,
+                                        forecast_transaction, &tx);
+  if (VIEW_CHART != view) {
+    kg_reply_tx_document(ctx, qs, 200, tx.response);
+    return;
+  }
+  if (KG_QS_OK == qs)
+    kg_reply_bytes(ctx, 200, "image/svg+xml; charset=utf-8", tx.svg, strlen(tx.svg));
+  else
+    kg_reply_tx_failure(ctx, qs);
+  free(tx.svg);
 }
 
 static void
 handle_forecast(struct kg_ctx *ctx)
 {
-  serve_forecast(ctx, false);
+  serve_forecast(ctx, VIEW_FORECAST);
 }
 
 static void
 handle_headroom(struct kg_ctx *ctx)
 {
-  serve_forecast(ctx, true);
+  serve_forecast(ctx, VIEW_HEADROOM);
+}
+
+/** The forecast as an SVG chart, for the dashboard (and any wiki page that embeds it). */
+static void
+handle_chart(struct kg_ctx *ctx)
+{
+  serve_forecast(ctx, VIEW_CHART);
 }
 
 const struct kg_route kg_routes_forecast[] = {
   { "GET", "/v1/kms-hosts/:name/forecast", KG_ROLE_READER, KG_BODY_NONE, 0, handle_forecast },
   { "GET", "/v1/kms-hosts/:name/headroom", KG_ROLE_READER, KG_BODY_NONE, 0, handle_headroom },
+  { "GET", "/v1/kms-hosts/:name/forecast.svg", KG_ROLE_READER, KG_BODY_NONE, 0, handle_chart },
   { NULL, NULL, 0, 0, 0, NULL },
 };

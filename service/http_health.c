@@ -1,6 +1,7 @@
 /**
  * @file http_health.c
- * @brief Liveness, readiness and the OpenAPI document.
+ * @brief Liveness, readiness, and the two documents served verbatim: the
+ *        OpenAPI description and the dashboard page.
  */
 #include "http_health.h"
 
@@ -8,41 +9,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "responses.h"
 
 static const struct kg_migration_set *expected_migrations;
-static char *openapi_text;
-static size_t openapi_len;
+
+/** A file served verbatim, read once at start-up. */
+struct static_doc { const char *relative_path; char *text; size_t len; };
+
+static struct static_doc openapi_doc = { "openapi/kmsgate.yaml", NULL, 0 };
+static struct static_doc dashboard_doc = { "service/dashboard.html", NULL, 0 };
+
+static int
+load_doc(const struct kg_config *cfg, struct static_doc *doc)
+{
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, doc->relative_path);
+  doc->text = kg_file_read(path, &doc->len);
+  if (NULL == doc->text) {
+    kg_log(KG_LOG_ERROR, NULL, "cannot read %s", path);
+    return -1;
+  }
+  return 0;
+}
 
 int
 kg_health_init(const struct kg_config *cfg, const struct kg_migration_set *expected)
 {
-  char path[4096];
-
   expected_migrations = expected;
-  snprintf(path, sizeof(path), "%s/openapi/kmsgate.yaml", cfg->data_dir);
-  FILE *f = fopen(path, "rb");
-  if (NULL == f) {
-    kg_log(KG_LOG_ERROR, NULL, "cannot read %s", path);
-    return -1;
-  }
-  int rc = -1;
-  if (0 == fseek(f, 0, SEEK_END)) {
-    long n = ftell(f);
-    if (n > 0 && 0 == fseek(f, 0, SEEK_SET) && NULL != (openapi_text = malloc((size_t) n))) {
-      openapi_len = fread(openapi_text, 1, (size_t) n, f);
-      rc = 0;
-    }
-  }
-  fclose(f);
-  return rc;
+  return (0 == load_doc(cfg, &openapi_doc) && 0 == load_doc(cfg, &dashboard_doc)) ? 0 : -1;
 }
 
 void
 kg_health_shutdown(void)
 {
-  free(openapi_text);
-  openapi_text = NULL;
+  free(openapi_doc.text);
+  free(dashboard_doc.text);
+  openapi_doc.text = dashboard_doc.text = NULL;
 }
 
 static void
@@ -72,14 +75,20 @@ handle_readyz(struct kg_ctx *ctx)
 static void
 handle_openapi(struct kg_ctx *ctx)
 {
-  ulfius_set_binary_body_response(ctx->resp, 200, openapi_text, openapi_len);
-  u_map_put(ctx->resp->map_header, "Content-Type", "application/yaml");
-  ctx->status = 200;
+  kg_reply_bytes(ctx, 200, "application/yaml", openapi_doc.text, openapi_doc.len);
+}
+
+/** The dashboard page; it asks for a read token and fetches the data with it. */
+static void
+handle_dashboard(struct kg_ctx *ctx)
+{
+  kg_reply_bytes(ctx, 200, "text/html; charset=utf-8", dashboard_doc.text, dashboard_doc.len);
 }
 
 const struct kg_route kg_routes_health[] = {
   { "GET", "/healthz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_healthz },
   { "GET", "/readyz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_readyz },
   { "GET", "/openapi.yaml", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_openapi },
+  { "GET", "/", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_dashboard },
   { NULL, NULL, 0, 0, 0, NULL },
 };

@@ -89,9 +89,7 @@ handle_metrics(struct kg_ctx *ctx)
     kg_reply_problem(ctx, 500, "out of memory");
     return;
   }
-  ulfius_set_binary_body_response(ctx->resp, 200, text, strlen(text));
-  u_map_put(ctx->resp->map_header, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-  ctx->status = 200;
+  kg_reply_bytes(ctx, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
   free(text);
 }
 

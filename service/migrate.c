@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "fileutil.h"
 #include "log.h"
 
 /* Any constant works; all kmsgate processes must agree on it. */
@@ -31,24 +32,6 @@ compare_versions(const void *a, const void *b)
   return strcmp(((const struct kg_migration *) a)->version, ((const struct kg_migration *) b)->version);
 }
 
-static char *
-slurp(const char *path, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  if (NULL == f)
-    return NULL;
-  if (0 == fseek(f, 0, SEEK_END)) {
-    long n = ftell(f);
-    if (n >= 0 && 0 == fseek(f, 0, SEEK_SET) && NULL != (buf = malloc((size_t) n + 1))) {
-      *len = fread(buf, 1, (size_t) n, f);
-      buf[*len] = '\0';
-    }
-  }
-  fclose(f);
-  return buf;
-}
-
 static int
 load_one(const char *dir, const char *file, struct kg_migration *m)
 {
@@ -56,7 +39,7 @@ load_one(const char *dir, const char *file, struct kg_migration *m)
   size_t len = 0;
   snprintf(path, sizeof(path), "%s/%s", dir, file);
   snprintf(m->version, sizeof(m->version), "%.*s", (int) (strlen(file) - 4), file);
-  m->sql = slurp(path, &len);
+  m->sql = kg_file_read(path, &len);
   if (NULL == m->sql || 0 != kg_sha256_hex(m->sql, len, m->checksum)) {
     kg_log(KG_LOG_ERROR, NULL, "cannot read migration %s", path);
     return -1;

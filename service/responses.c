@@ -58,6 +58,15 @@ kg_reply_json(struct kg_ctx *ctx, unsigned int status, json_t *body)
 }
 
 void
+kg_reply_bytes(struct kg_ctx *ctx, unsigned int status, const char *content_type,
+               const char *data, size_t len)
+{
+  ulfius_set_binary_body_response(ctx->resp, status, data, len);
+  u_map_put(ctx->resp->map_header, "Content-Type", content_type);
+  ctx->status = status;
+}
+
+void
 kg_reply_no_content(struct kg_ctx *ctx)
 {
   ulfius_set_empty_body_response(ctx->resp, 204);

@@ -19,6 +19,17 @@
 void kg_reply_json(struct kg_ctx *ctx, unsigned int status, json_t *body);
 
 /**
+ * Sends a body that is not JSON (YAML, SVG, HTML, Prometheus text).
+ * @param ctx request
+ * @param status HTTP status
+ * @param content_type its media type
+ * @param data the bytes (copied)
+ * @param len their number
+ */
+void kg_reply_bytes(struct kg_ctx *ctx, unsigned int status, const char *content_type,
+                    const char *data, size_t len);
+
+/**
  * Sends 204 No Content.
  * @param ctx request
  */

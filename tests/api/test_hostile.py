@@ -2,6 +2,7 @@
 answer, the process stays up with flat memory, and valid requests keep being
 served meanwhile (also while slow clients hold connections open)."""
 import json
+import os
 import random
 import socket
 import threading
@@ -165,7 +166,10 @@ def test_thousands_of_malformed_requests(svc):
     expect(answered >= 1000, answered)
     expect(valid["ok"] > 0 and not valid["bad"], valid["bad"][:3])
     expect(svc.proc.poll() is None, "the service died")
-    expect(grown < 64 * 1024, "RSS grew by %d KiB" % grown)
+    # Under AddressSanitizer freed memory sits in quarantine on purpose (and leaks are
+    # its own check at exit): resident memory is only meaningful in the normal build.
+    if os.environ.get("KG_SANITIZED") != "1":
+        expect(grown < 64 * 1024, "RSS grew by %d KiB" % grown)
 
 
 def test_oversized_headers_and_slow_clients(svc):
