@@ -56,7 +56,9 @@ static const struct kg_stmt stmt_ref_share = {
 static const struct kg_stmt stmt_usage = {
   "pool_usage",
   "SELECT (SELECT count(*) FROM desktops WHERE pool_id = $1::bigint),"
-  " (SELECT count(*) FROM plan_provisions WHERE pool_id = $1::bigint)"
+  " (SELECT count(*) FROM plan_provisions WHERE pool_id = $1::bigint),"
+  " (SELECT count(*) FROM plan_provisions pp JOIN plans p ON p.id = pp.plan_id"
+  "  WHERE pp.pool_id = $1::bigint AND p.state = 'reserved' AND p.expires_at > now())"
 };
 
 static const struct kg_stmt stmt_update = {
@@ -177,7 +179,8 @@ kg_db_pool_ref(struct kg_db *db, const char *name, bool exclusive,
 }
 
 enum kg_qs
-kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops, long long *plans)
+kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops, long long *plans,
+                 long long *reserved_plans)
 {
   char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
@@ -187,6 +190,7 @@ kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops, long 
     return qs;
   *desktops = kg_db_int(res, 0, 0);
   *plans = kg_db_int(res, 0, 1);
+  *reserved_plans = kg_db_int(res, 0, 2);
   PQclear(res);
   return KG_QS_OK;
 }

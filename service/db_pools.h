@@ -105,11 +105,12 @@ enum kg_qs kg_db_pool_ref(struct kg_db *db, const char *name, bool exclusive,
  * @param db connection
  * @param pool_id the pool
  * @param[out] desktops its desktops in any state
- * @param[out] plans gate plans that provision into it
+ * @param[out] plans gate plans (any state) that provision into it
+ * @param[out] reserved_plans those of them reserved and unexpired
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops,
-                            long long *plans);
+                            long long *plans, long long *reserved_plans);
 
 /** Changes of PATCH; NULL / false members are kept. */
 struct kg_pool_patch {

@@ -41,6 +41,7 @@ struct gate_input {
   int margin;
   bool reserve;
   int ttl_minutes;
+  bool enforce;                       /**< ?enforce=true: a no-go is a 409 */
 };
 
 /* ---------------- request validation ---------------- */
@@ -68,10 +69,18 @@ parse_decommission(const json_t *d, struct gate_input *in, struct kg_errors *e)
       kg_errors_add(e, true, "decommission.desktops", "must be an array of hostnames");
       return;
     }
-    size_t n = json_array_size(desktops);
+    size_t n = json_array_size(desktops), i;
+    const json_t *item;
     if (0 == n || n > KG_MAX_PLAN_DESKTOPS)
       kg_errors_add(e, false, "decommission.desktops", "must list 1 to %d hostnames",
                     KG_MAX_PLAN_DESKTOPS);
+    json_array_foreach(desktops, i, item) {
+      char name[KG_HOSTNAME_BUFSZ];
+      if (!json_is_string(item))
+        kg_errors_add(e, true, "decommission.desktops", "item %zu must be a string", i);
+      else if (!kg_hostname_normalize(json_string_value(item), name))
+        kg_errors_add(e, false, "decommission.desktops", "item %zu is not a hostname", i);
+    }
     in->desktops = desktops;
     return;
   }
@@ -101,7 +110,7 @@ parse_provisions(const json_t *p, struct gate_input *in, struct kg_errors *e)
     struct kg_errors sub;
     snprintf(prefix, sizeof(prefix), "provision[%zu].", i);
     if (!json_is_object(item)) {
-      kg_errors_add(e, true, prefix, "must be an object {pool, count}");
+      kg_errors_add(e, true, "provision", "item %zu must be an object {pool, count}", i);
       continue;
     }
     kg_errors_init(&sub);
@@ -121,6 +130,25 @@ parse_provisions(const json_t *p, struct gate_input *in, struct kg_errors *e)
     json_decref(sub.list);
   }
   in->n_provisions = json_array_size(p);
+}
+
+/**
+ * Reads ?enforce=: true|1 or false|0. Anything else is refused, so that a
+ * typo in a pipeline never turns an enforced no-go into a silent 200.
+ */
+static bool
+parse_enforce(struct kg_ctx *ctx, struct kg_errors *e, bool *enforce)
+{
+  const char *v = kg_param(ctx, "enforce");
+  *enforce = false;
+  if (NULL == v || 0 == strcmp(v, "false") || 0 == strcmp(v, "0"))
+    return true;
+  if (0 == strcmp(v, "true") || 0 == strcmp(v, "1")) {
+    *enforce = true;
+    return true;
+  }
+  kg_errors_add(e, false, "enforce", "must be true, false, 1 or 0");
+  return false;
 }
 
 static bool
@@ -153,6 +181,7 @@ parse_gate_input(struct kg_ctx *ctx, struct gate_input *in)
   if ((in->has_margin = kg_input_int(body, "margin", false, 0, 10000, &e, &n)))
     in->margin = (int) n;
   kg_input_bool(body, "reserve", false, &e, &in->reserve);
+  parse_enforce(ctx, &e, &in->enforce);
   if (kg_input_int(body, "ttl_minutes", false, 1, 1440, &e, &n))
     in->ttl_minutes = (int) n;
   return !kg_errors_reply(ctx, &e);
@@ -397,12 +426,6 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
   return qs;
 }
 
-static bool
-enforce_requested(const struct kg_ctx *ctx)
-{
-  const char *v = kg_param(ctx, "enforce");
-  return NULL != v && (0 == strcmp(v, "true") || 0 == strcmp(v, "1"));
-}
 
 /** Evaluates the resolved plan, reserves a go when asked, records the decision. */
 static enum kg_qs
@@ -426,7 +449,7 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   fc_result_free(&r);
   if (NULL == tx->response)
     return KG_QS_HARD_ERROR;
-  tx->status = (!tx->go && enforce_requested(tx->ctx)) ? 409 : 200;
+  tx->status = (!tx->go && tx->in->enforce) ? 409 : 200;
   bool reserving = tx->go && tx->in->reserve;
   if (reserving) {
     enum kg_qs qs = reserve_plan(tx, es, plan, at < tx->now ? tx->now : at, plan_id);
@@ -520,7 +543,10 @@ handle_gate(struct kg_ctx *ctx)
   tx.in = in;
   tx.idempotency_key = kg_header(ctx, "Idempotency-Key");
   if (NULL != tx.idempotency_key && (0 == strlen(tx.idempotency_key) || strlen(tx.idempotency_key) > 255)) {
-    kg_reply_problem(ctx, 422, "Idempotency-Key must be 1 to 255 characters");
+    struct kg_errors e;
+    kg_errors_init(&e);
+    kg_errors_add(&e, false, "Idempotency-Key", "must be 1 to 255 characters");
+    kg_errors_reply(ctx, &e);
     free(in);
     return;
   }

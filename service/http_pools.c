@@ -238,14 +238,25 @@ parse_patch(const json_t *body, struct kg_errors *e, struct pool_tx *t)
 static enum kg_qs
 check_move(struct kg_db *db, struct pool_tx *t, const struct kg_pool_ref *ref)
 {
-  long long host_id, desktops, plans;
+  long long host_id, desktops, plans, reserved;
   enum kg_qs qs = lock_host(db, t, &host_id);
 
   if (KG_QS_OK != qs || host_id == ref->kms_host_id)
     return qs;
-  qs = kg_db_pool_usage(db, ref->id, &desktops, &plans);
+  qs = kg_db_pool_usage(db, ref->id, &desktops, &plans, &reserved);
   if (KG_QS_OK != qs)
     return qs;
+  if (reserved > 0) {
+    /* A reserved plan's provisions protect the old host's headroom; moving the
+       pool would silently drop them from that host's evaluations. */
+    json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_host", "message",
+                               "a pool named in a reserved plan cannot move to another KMS host");
+    kg_reply_problem_with(t->ctx, 422, errors,
+                          "pool '%s' is named in %lld reserved plan%s on KMS host '%s'; commit or"
+                          " release %s first", t->name, reserved, 1 == reserved ? "" : "s",
+                          ref->kms_host, 1 == reserved ? "it" : "them");
+    return KG_QS_REPLIED;
+  }
   if (desktops > 0) {
     json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_host", "message",
                                "a pool with desktops cannot move to another KMS host");
@@ -302,7 +313,8 @@ tx_delete(struct kg_db *db, void *cls)
 
   if (KG_QS_OK != qs)
     return qs;
-  if (KG_QS_OK != (qs = kg_db_pool_usage(db, ref.id, &desktops, &plans)))
+  long long reserved;
+  if (KG_QS_OK != (qs = kg_db_pool_usage(db, ref.id, &desktops, &plans, &reserved)))
     return qs;
   if (desktops > 0 || plans > 0) {
     kg_reply_problem_with(t->ctx, 409, json_pack("{s:I,s:I}", "desktops", (json_int_t) desktops,

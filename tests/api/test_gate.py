@@ -185,3 +185,18 @@ def test_decisions_are_recorded_with_the_caller(svc):
     expect(items[0]["decision"] == "go" and items[0]["request"]["kms_host"], items[0])
     reader = svc.create_token("reader", "auditor")
     expect_problem(c.with_token(reader).post("/v1/gate", {"kms_host": "kms01.corp.example"}), 403)
+
+
+def test_gate_input_types_enforce_and_keys(svc):
+    c = svc.client()
+    steady_estate(c)
+    r = c.post("/v1/gate", {"kms_host": "kms01.corp.example", "decommission": {"desktops": [5]}})
+    expect_problem(r, 400, "decommission.desktops")
+    r = c.post("/v1/gate?enforce=yes", {"kms_host": "kms01.corp.example"})
+    expect_problem(r, 422, "enforce")
+    r = c.post("/v1/gate?enforce=0", {"kms_host": "kms01.corp.example"})
+    expect_status(r, 200)
+    r = c.post("/v1/gate", {"kms_host": "kms01.corp.example"}, headers={"Idempotency-Key": "k" * 256})
+    expect_problem(r, 422, "Idempotency-Key")
+    r = c.post("/v1/gate", {"kms_host": "kms01.corp.example", "provision": [7]})
+    expect_problem(r, 400, "provision")

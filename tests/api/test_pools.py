@@ -203,3 +203,22 @@ def test_delete_pool(svc):
     expect_problem(c.delete("/v1/pools/gold"), 404)
     # The name is free again.
     make_pool(c, "gold")
+
+
+def test_pool_named_in_a_reserved_plan_cannot_move(svc):
+    from estate import create_host, create_pool
+    from harness import expect_problem
+    c = svc.client()
+    create_host(c)
+    create_host(c, "kms02.corp.example")
+    create_pool(c, "grow")
+    r = c.post("/v1/gate", {"kms_host": "kms01.corp.example", "margin": 0,
+                            "provision": [{"pool": "grow", "count": 30}], "reserve": True})
+    assert r.status == 201, r
+    r = c.patch("/v1/pools/grow", {"kms_host": "kms02.corp.example"})
+    expect_problem(r, 422, "kms_host")
+    c.post("/v1/plans/%s/release" % r_plan(c), None)
+
+
+def r_plan(c):
+    return c.get("/v1/plans?state=reserved").json["items"][0]["id"]
