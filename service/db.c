@@ -302,6 +302,24 @@ kg_db_param_int(char buf[KG_DB_INT_BUFSZ], long long v)
   return buf;
 }
 
+enum kg_qs
+kg_db_run_autocommit(struct kg_db *db, const char *what, kg_tx_fn fn, void *cls)
+{
+  enum kg_qs qs = KG_QS_HARD_ERROR;
+
+  for (int attempt = 1; attempt <= KG_TX_ATTEMPTS; attempt++) {
+    if (!kg_db_connected(db))
+      return KG_QS_HARD_ERROR;
+    qs = fn(db, cls);
+    if (KG_QS_SOFT_ERROR != qs)
+      break;
+  }
+  if (KG_QS_SOFT_ERROR == qs)
+    kg_log(KG_LOG_WARN, json_pack("{s:s,s:s}", "event", "tx_gave_up", "tx", what),
+           "%s kept failing to serialize", what);
+  return qs;
+}
+
 const char *
 kg_db_text(const PGresult *res, int row, int col)
 {

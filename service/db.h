@@ -127,6 +127,18 @@ enum kg_qs kg_db_run_transaction(struct kg_db *db, const char *what,
 const char *kg_db_param_int(char buf[KG_DB_INT_BUFSZ], long long v);
 
 /**
+ * Runs @a fn with every statement in its own implicit transaction, for work
+ * that reads and then writes one row (a gate that reserves nothing): it
+ * saves the BEGIN/COMMIT round trips. Retries like kg_db_run_transaction().
+ * @param db handle
+ * @param what name used in logs
+ * @param fn the callback; it must be safe to run more than once
+ * @param cls closure for fn
+ * @return KG_QS_OK, KG_QS_REPLIED, or the failure
+ */
+enum kg_qs kg_db_run_autocommit(struct kg_db *db, const char *what, kg_tx_fn fn, void *cls);
+
+/**
  * Small helpers for reading result cells.
  */
 const char *kg_db_text(const PGresult *res, int row, int col);   /**< NULL for SQL NULL */

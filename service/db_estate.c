@@ -29,11 +29,12 @@ static const struct kg_stmt stmt_cmids = {
   " AND c.last_request_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
   " UNION ALL"
   /* Old CMIDs of active desktops too, so those desktops read as lapsing, not unseen. */
-  " SELECT DISTINCT c.cmid, extract(epoch FROM c.last_request_at)::bigint,"
+  " SELECT c.cmid, extract(epoch FROM c.last_request_at)::bigint,"
   " least(c.request_count, 2147483647)"
-  " FROM cmids c JOIN desktops d ON d.kms_host_id = c.kms_host_id AND d.cmid = c.cmid"
-  " WHERE d.kms_host_id = $1 AND d.state = 'active'"
+  " FROM cmids c WHERE c.kms_host_id = $1"
   " AND c.last_request_at <= to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
+  " AND EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = c.kms_host_id"
+  "             AND d.cmid = c.cmid AND d.state = 'active')"
 };
 static const struct kg_stmt stmt_desktops = {
   "estate_desktops",
@@ -44,7 +45,7 @@ static const struct kg_stmt stmt_desktops = {
 };
 static const struct kg_stmt stmt_reserved = {
   "estate_reserved",
-  "SELECT p.id, extract(epoch FROM p.at)::bigint,"
+  "SELECT p.id, extract(epoch FROM p.at)::bigint, extract(epoch FROM p.expires_at)::bigint,"
   " coalesce((SELECT string_agg(desktop_id::text, ',') FROM plan_decommissions"
   "           WHERE plan_id = p.id), ''),"
   " coalesce((SELECT string_agg(pool_id::text || ':' || count, ',') FROM plan_provisions"
@@ -267,8 +268,8 @@ fill_reserved(struct kg_estate *es, const PGresult *res)
   size_t n_desk = 0, n_prov = 0;
 
   for (size_t i = 0; i < n; i++) {
-    n_desk += count_items(PQgetvalue(res, (int) i, 2));
-    n_prov += count_items(PQgetvalue(res, (int) i, 3));
+    n_desk += count_items(PQgetvalue(res, (int) i, 3));
+    n_prov += count_items(PQgetvalue(res, (int) i, 4));
   }
   es->reserved = calloc(n + 1, sizeof(*es->reserved));
   es->reserved_ids = calloc(n + 1, sizeof(*es->reserved_ids));
@@ -286,7 +287,8 @@ fill_reserved(struct kg_estate *es, const PGresult *res)
     struct fc_plan *plan = &es->reserved[i];
     snprintf(es->reserved_ids[i].id, sizeof(es->reserved_ids[i].id), "%s", PQgetvalue(res, (int) i, 0));
     plan->at = kg_db_int(res, (int) i, 1);
-    fill_one_plan(es, ids, plan, PQgetvalue(res, (int) i, 2), PQgetvalue(res, (int) i, 3), desk, prov);
+    es->reserved_ids[i].expires_at = kg_db_int(res, (int) i, 2);
+    fill_one_plan(es, ids, plan, PQgetvalue(res, (int) i, 3), PQgetvalue(res, (int) i, 4), desk, prov);
     desk += plan->n_decommission;
     prov += plan->n_provision;
   }

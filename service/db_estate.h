@@ -16,6 +16,7 @@
 /** A reserved plan of the estate with its identifiers. */
 struct kg_reserved_plan {
   char id[40];
+  int64_t expires_at;               /**< Unix seconds: it stops counting then */
 };
 
 /**
@@ -39,6 +40,40 @@ struct kg_estate {
   struct fc_provision *reserved_provisions;
   PGresult *results[5];             /**< kept so names are borrowed, not copied */
 };
+
+/**
+ * A request's view of a host's estate: the arrays of the (shared, cached)
+ * estate with this request's host row, time and unexpired reserved plans.
+ * `view` is what handlers read and may adjust (e.g. the margin); it must
+ * never be passed to kg_estate_free().
+ */
+struct kg_estate_use {
+  struct kg_estate view;
+  void *shared;                     /**< the cache entry this view borrows from */
+  struct fc_plan *reserved;         /**< the view's own reserved-plan arrays */
+  struct kg_reserved_plan *reserved_ids;
+};
+
+/**
+ * Gets the estate of @a host for an evaluation at @a now: from this
+ * process's cache when the host's estate_version (read by the caller in the
+ * current transaction) is the one it was loaded at, else loaded now (in its
+ * own REPEATABLE READ snapshot when no transaction is open) and cached.
+ * @param db connection
+ * @param host the host row, with its estate_version
+ * @param now evaluation time, Unix seconds
+ * @param horizon_seconds H
+ * @param[out] use the view; release with kg_estate_release(), also after a failure
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
+                             int64_t horizon_seconds, struct kg_estate_use *use);
+
+/**
+ * Gives a view back.
+ * @param use the view
+ */
+void kg_estate_release(struct kg_estate_use *use);
 
 /**
  * Loads the estate of @a host as it is at @a now.

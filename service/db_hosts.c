@@ -13,7 +13,7 @@
 
 #define HOST_COLUMNS                                                              \
   "id, name, family, threshold, capacity, margin, renewal_interval_minutes,"      \
-  " description, " EPOCH("created_at") ", " EPOCH("updated_at")
+  " description, " EPOCH("created_at") ", " EPOCH("updated_at") ", estate_version"
 
 static const struct kg_stmt stmt_insert = {
   "host_insert",
@@ -94,6 +94,7 @@ read_host(const PGresult *res, int row, struct kg_host_record *h)
   h->description = PQgetvalue(res, row, 7);
   h->created_at = kg_db_text(res, row, 8);
   h->updated_at = kg_db_text(res, row, 9);
+  h->estate_version = kg_db_int(res, row, 10);
 }
 
 /** Runs a HOST_COLUMNS statement and hands every row to @a cb. */
@@ -157,6 +158,7 @@ copy_row(struct kg_host_row *row, const struct kg_host_record *h)
   row->capacity = h->capacity;
   row->margin = h->margin;
   row->renewal_minutes = h->renewal_minutes;
+  row->estate_version = h->estate_version;
 }
 
 static bool

@@ -26,6 +26,7 @@ struct kg_host_record {
   const char *description;  /**< "" when none */
   const char *created_at;   /**< epoch seconds text */
   const char *updated_at;   /**< epoch seconds text */
+  long long estate_version; /**< see struct kg_host_row */
 };
 
 /**
@@ -41,6 +42,7 @@ struct kg_host_row {
   char family[8];           /**< "windows" | "office" */
   int threshold, capacity, margin;
   int renewal_minutes;
+  long long estate_version; /**< bumped by every write the forecast reads (migration 0002) */
 };
 
 /**

@@ -130,12 +130,12 @@ kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
 static enum kg_qs
 add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, json_t *doc)
 {
-  struct kg_estate es;
+  struct kg_estate_use use;
   struct fc_result r;
 
   memset(&r, 0, sizeof(r));
-  enum kg_qs qs = kg_estate_load(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &es);
-  if (KG_QS_OK == qs && 0 != fc_evaluate(&es.model, NULL, -1, &r))
+  enum kg_qs qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
+  if (KG_QS_OK == qs && 0 != fc_evaluate(&use.view.model, NULL, -1, &r))
     qs = KG_QS_HARD_ERROR;
   if (KG_QS_OK == qs)
     json_object_update_new(doc, json_pack(
@@ -145,9 +145,9 @@ add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, 
       "lapsing", (int) r.lapsing, "unseen", (int) r.unseen,
       "forecast_min", (int) r.baseline_min, "forecast_min_at", kg_json_time(r.baseline_min_at),
       "first_breach_at", r.has_breach ? kg_json_time(r.first_breach_at) : json_null(),
-      "reserved_plans", (int) es.model.n_reserved));
+      "reserved_plans", (int) use.view.model.n_reserved));
   fc_result_free(&r);
-  kg_estate_free(&es);
+  kg_estate_release(&use);
   return qs;
 }
 

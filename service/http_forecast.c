@@ -96,7 +96,7 @@ forecast_transaction(struct kg_db *db, void *cls)
 {
   struct forecast_tx *tx = cls;
   struct kg_host_row host;
-  struct kg_estate es;
+  struct kg_estate_use use;
 
   json_decref(tx->response);
   tx->response = NULL;
@@ -105,10 +105,10 @@ forecast_transaction(struct kg_db *db, void *cls)
   enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
   if (KG_QS_OK != qs)
     return qs;
-  qs = kg_estate_load(db, &host, (int64_t) time(NULL), 86400LL * tx->horizon_days, &es);
+  qs = kg_estate_acquire(db, &host, (int64_t) time(NULL), 86400LL * tx->horizon_days, &use);
   if (KG_QS_OK == qs)
-    qs = evaluate(tx, &es);
-  kg_estate_free(&es);
+    qs = evaluate(tx, &use.view);
+  kg_estate_release(&use);
   return qs;
 }
 

@@ -500,7 +500,7 @@ gate_transaction(struct kg_db *db, void *cls)
 {
   struct gate_tx *tx = cls;
   struct kg_host_row host;
-  struct kg_estate es;
+  struct kg_estate_use use;
   struct resolved_plan plan;
   bool found, replayed;
 
@@ -518,15 +518,15 @@ gate_transaction(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs || replayed)
     return qs;
   memset(&plan, 0, sizeof(plan));
-  qs = kg_estate_load(db, &host, tx->now, 86400LL * tx->in->horizon_days, &es);
+  qs = kg_estate_acquire(db, &host, tx->now, 86400LL * tx->in->horizon_days, &use);
   if (KG_QS_OK == qs)
-    qs = resolve_plan(tx, &es, &plan);
+    qs = resolve_plan(tx, &use.view, &plan);
   if (KG_QS_OK == qs && tx->in->reserve)
-    qs = check_not_held(tx, &es, &plan);
+    qs = check_not_held(tx, &use.view, &plan);
   if (KG_QS_OK == qs)
-    qs = evaluate_and_record(tx, &es, &plan);
+    qs = evaluate_and_record(tx, &use.view, &plan);
   free(plan.desktops);
-  kg_estate_free(&es);
+  kg_estate_release(&use);
   return qs;
 }
 
@@ -555,12 +555,13 @@ handle_gate(struct kg_ctx *ctx)
     if (NULL == tx.request_json || 0 != kg_sha256_hex(tx.request_json, strlen(tx.request_json), tx.request_hash)) {
       kg_reply_problem(ctx, 500, "out of memory");
     } else {
-      enum kg_qs qs = kg_db_run_transaction(ctx->db, "gate",
-                                            /* reserving: READ COMMITTED after the host lock
-                                               sees every plan reserved before; otherwise one
-                                               snapshot for all reads */
-                                            in->reserve ? KG_READ_COMMITTED : KG_REPEATABLE_READ,
-                                            gate_transaction, &tx);
+      /* Reserving needs the host lock and one READ COMMITTED transaction, which
+         after the lock sees every plan reserved before. A plain evaluation reads
+         the host row, takes the estate (cached, or loaded in one snapshot) and
+         writes one decision row: no multi-statement transaction needed. */
+      enum kg_qs qs = in->reserve
+        ? kg_db_run_transaction(ctx->db, "gate", KG_READ_COMMITTED, gate_transaction, &tx)
+        : kg_db_run_autocommit(ctx->db, "gate", gate_transaction, &tx);
       if (KG_QS_OK == qs && tx.evaluated)
         kg_metrics_gate(tx.go);
       kg_reply_tx_document(ctx, qs, tx.status, tx.response);  /* fails closed: 503, never go */

@@ -40,14 +40,14 @@ render_hosts(struct kg_db *db, char *text, enum kg_qs *qs)
 
   *qs = kg_db_host_rows(db, &hosts, &n);
   for (size_t i = 0; KG_QS_OK == *qs && NULL != text && i < n; i++) {
-    struct kg_estate es;
+    struct kg_estate_use use;
     struct fc_result r;
     memset(&r, 0, sizeof(r));
-    *qs = kg_estate_load(db, &hosts[i], now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &es);
-    if (KG_QS_OK == *qs && 0 == fc_evaluate(&es.model, NULL, -1, &r))
+    *qs = kg_estate_acquire(db, &hosts[i], now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
+    if (KG_QS_OK == *qs && 0 == fc_evaluate(&use.view.model, NULL, -1, &r))
       text = append_host(text, &hosts[i], &r);
     fc_result_free(&r);
-    kg_estate_free(&es);
+    kg_estate_release(&use);
   }
   free(hosts);
   return text;
