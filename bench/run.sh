@@ -5,7 +5,9 @@
 # Everything it starts is stopped on exit. See bench/README.md.
 #
 #   bench/run.sh [MODE] [options]
-#     MODE            all (default) | gate (wrk rows only) | ingest (ingest only)
+#     MODE            all (default) | gate (wrk rows only) | ingest (ingest only) |
+#                     load (mixed load: gates, desktop PUTs, uploads, reads;
+#                     64 connections, 60 s unless --duration/--conns say otherwise)
 #     --quick         short form for tests: 3 s per wrk run, 10,000 CMIDs instead
 #                     of 100,000, 50,000 events ingested (< 60 s)
 #     --duration S    seconds per wrk run (default 15; 3 with --quick)
@@ -27,10 +29,10 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 bench_dir="$KG_ROOT/bench"
 
-mode=all quick=0 duration='' conns=32 threads='' events='' uploaders=4 big='' seed_via=sql keep=0
+mode=all quick=0 duration='' conns='' threads='' events='' uploaders=4 big='' seed_via=sql keep=0
 while [ $# -gt 0 ]; do
   case $1 in
-    all|gate|ingest) mode=$1 ;;
+    all|gate|ingest|load) mode=$1 ;;
     --quick) quick=1 ;;
     --duration) duration=$2; shift ;;
     --conns) conns=$2; shift ;;
@@ -45,6 +47,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ "$mode" = load ]; then
+  conns=${conns:-64}
+  [ "$quick" -eq 1 ] && duration=${duration:-5} || duration=${duration:-60}
+fi
+conns=${conns:-32}
 if [ "$quick" -eq 1 ]; then
   duration=${duration:-3} events=${events:-50000} big=${big:-10000}
 else
@@ -176,6 +183,24 @@ run_wrk() {
   grep '^KGBENCH ' "$out" >>"$results"
   drain
 }
+
+if [ "$mode" = load ]; then
+  load_pool=$(psql "$KMSGATE_DATABASE_URL" -qAtX -c "SELECT p.name FROM pools p JOIN kms_hosts h
+    ON h.id = p.kms_host_id WHERE h.name = '$small_host' ORDER BY p.name LIMIT 1")
+  rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$service_pid/status")
+  run_wrk mixed "$conns" mixed.lua "$small_host" "$load_pool" "$state/names-small.txt"
+  rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$service_pid/status")
+  kill -0 "$service_pid" 2>/dev/null || note_broken "kmsgate died under load"
+  server_errors=$(grep -c '"status":5[0-9][0-9]' "$state/kmsgate.log" || true)
+  [ "$server_errors" -eq 0 ] || note_broken "$server_errors answers with status 5xx"
+  kg_say "mixed load results"
+  line=$(grep '^KGBENCH label=mixed' "$results" || true)
+  printf '%s\n' "$line" | sed 's/^KGBENCH //'
+  printf 'kmsgate resident memory: %s KiB before, %s KiB after (%+d KiB); 5xx in the log: %s\n' \
+    "$rss_before" "$rss_after" "$((rss_after - rss_before))" "$server_errors"
+  [ "$broke" -eq 0 ] && echo "load: ok" || echo "load: FAILED"
+  exit "$broke"
+fi
 
 if [ "$mode" != ingest ]; then
   run_wrk readyz "$conns" readyz.lua

@@ -29,7 +29,7 @@ static const struct kg_stmt stmt_decision_insert = {
   "decision_insert",
   "INSERT INTO decisions (id, kms_host, kms_host_id, decision, http_status, request, response,"
   " caller, token_id, plan_id, idempotency_key, request_hash)"
-  " VALUES ($1::uuid, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::uuid, $10::uuid, $11, $12)"
+  " VALUES ($1::uuid, $2, $3, $4, $5, $6::json, $7::json, $8, $9::uuid, $10::uuid, $11, $12)"
 };
 
 static const struct kg_stmt stmt_decision_find = {

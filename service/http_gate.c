@@ -552,7 +552,10 @@ handle_gate(struct kg_ctx *ctx)
   }
   if (parse_gate_input(ctx, in)) {
     tx.request_json = json_dumps(ctx->body, JSON_COMPACT | JSON_SORT_KEYS);
-    if (NULL == tx.request_json || 0 != kg_sha256_hex(tx.request_json, strlen(tx.request_json), tx.request_hash)) {
+    /* The body's hash identifies a retry; only keyed requests need it. */
+    if (NULL == tx.request_json
+        || (NULL != tx.idempotency_key
+            && 0 != kg_sha256_hex(tx.request_json, strlen(tx.request_json), tx.request_hash))) {
       kg_reply_problem(ctx, 500, "out of memory");
     } else {
       /* Reserving needs the host lock and one READ COMMITTED transaction, which
