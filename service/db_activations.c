@@ -12,11 +12,6 @@
 
 #include "input.h"
 
-static const struct kg_stmt stmt_ingest_lock = {
-  /* Class 2 of the two-key advisory locks is "ingest of host N". */
-  "ingest_lock", "SELECT pg_advisory_xact_lock(2, $1::int)"
-};
-
 static const struct kg_stmt stmt_ingest = {
   "ingest",
   "WITH input AS ("
@@ -29,6 +24,9 @@ static const struct kg_stmt stmt_ingest = {
   "   required_count, is_vm, license_status, minutes_to_expiry, activation_id)"
   "  SELECT $1, cmid, timestamptz 'epoch' + at_us * interval '1 microsecond', client, hresult,"
   "   required_count, is_vm, license_status, minutes_to_expiry, activation_id FROM input"
+  /* Key order: concurrent uploads of overlapping events wait on each other
+     in one order instead of deadlocking. */
+  "  ORDER BY cmid, at_us, client"
   "  ON CONFLICT DO NOTHING"
   "  RETURNING cmid, requested_at, client, required_count),"
   " summary AS ("
@@ -49,14 +47,19 @@ static const struct kg_stmt stmt_ingest = {
   "                 ELSE c.required_count END"
   "  RETURNING 1),"
   /* A desktop carries the CMID of its client name's newest request: a rearm or
-     rebuild replaces it, an older event arriving late never does. */
+     rebuild replaces it, an older event arriving late never does (neither the
+     time the link was made nor the current CMID's latest request may be newer).
+     A renewal of the CMID it already has writes nothing. */
   " latest AS ("
   "  SELECT DISTINCT ON (client) client, cmid, requested_at FROM ins"
   "  ORDER BY client, requested_at DESC),"
   " links AS ("
   "  UPDATE desktops d SET cmid = l.cmid, cmid_seen_at = l.requested_at, updated_at = now()"
   "  FROM latest l WHERE d.kms_host_id = $1 AND d.hostname = l.client"
+  "  AND d.cmid IS DISTINCT FROM l.cmid"
   "  AND (d.cmid_seen_at IS NULL OR d.cmid_seen_at < l.requested_at)"
+  "  AND NOT EXISTS (SELECT 1 FROM cmids o WHERE o.kms_host_id = $1 AND o.cmid = d.cmid"
+  "                  AND o.last_request_at >= l.requested_at)"
   "  RETURNING 1)"
   " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links), (SELECT count(*) FROM summary)"
 };
@@ -167,10 +170,6 @@ kg_db_ingest(struct kg_db *db, long long host_id, const struct kg_event *events,
   memset(out, 0, sizeof(*out));
   memset(arrays, 0, sizeof(arrays));
   params[0] = kg_db_param_int(host, host_id);
-  qs = kg_db_run(db, &stmt_ingest_lock, 1, params);
-  if (KG_QS_OK != qs)
-    return qs;
-  qs = KG_QS_HARD_ERROR;
   for (size_t i = 0; i < n; i++)
     put_event(arrays, &events[i]);
   bool ok = true;

@@ -20,8 +20,9 @@ struct kg_ingest_result {
 /**
  * Stores a batch of events for a host in one statement: new requests, the
  * per-CMID summary, and desktop CMID links. Already stored events are
- * skipped (idempotent). Ingests of one host are serialized by an advisory
- * lock so their summary updates cannot deadlock.
+ * skipped (idempotent). Rows are written in key order so concurrent uploads
+ * wait for each other rather than deadlock; a deadlock that happens anyway
+ * (desktop links) is a serialization failure the transaction runner retries.
  * @param db connection (in a transaction)
  * @param host_id the KMS host
  * @param events the accepted records (client names lowercased by the caller)

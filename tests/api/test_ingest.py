@@ -134,3 +134,32 @@ def test_ingest_errors(svc):
     expect_problem(upload(c, big, "application/json"), 413)
     reader = svc.create_token("reader", "ro")
     expect_problem(c.with_token(reader).post(HOST + "/activations", []), 403)
+
+
+def test_concurrent_overlapping_uploads_store_each_event_once(svc):
+    import threading
+    c = svc.client()
+    create_host(c)
+    create_pool(c, "p1")
+    now = now_s()
+    for i in range(40):
+        put_desktop(c, "vdi-%02d.corp.example" % i, "p1")
+    events = [event("vdi-%02d.corp.example" % (i % 40), "00000000-0000-4000-8000-%012d" % (i % 300),
+                    now - 60 * i) for i in range(3000)]
+    results = []
+
+    def upload(chunk):
+        results.append(c.post(HOST + "/activations", chunk))
+
+    # Four uploads of overlapping halves, in different orders, at once.
+    chunks = [events[:2000], events[1000:], list(reversed(events[:2000])), events[500:2500]]
+    threads = [threading.Thread(target=upload, args=(ch,)) for ch in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expect(all(r.status == 200 for r in results), results)
+    expect(sum(r.json["accepted"] for r in results) == 3000, [r.json for r in results])
+    expect(svc.sql("SELECT count(*) FROM activation_requests") == [["3000"]])
+    rows = svc.sql("SELECT sum(request_count), count(*) FROM cmids")
+    expect(rows == [["3000", "300"]], rows)
