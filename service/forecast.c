@@ -1,20 +1,33 @@
 /**
  * @file forecast.c
  * @brief The KMS count model: one interval per CMID, step functions, and the
- *        largest safe decommission.
+ *        largest safe decommission, split into a per-estate preparation and
+ *        a per-plan evaluation.
  *
  * Because R <= E, the cache entries of a CMID's successive requests overlap:
  * from `now` on, each CMID counts on exactly one half-open interval
  * [last request, end).  count(t) is therefore a running sum of +1/-1 events.
- * The events of the estate with no decommission at all ("base") are sorted
- * once per evaluation; every variant (reserved plans only, plus the plan,
- * each max_decommission probe) only moves the end of some renewing CMIDs
- * from "never" to a finite time and adds new CMIDs, so it is the base
- * merged with a small sorted delta: O(n) per variant after one O(n) radix
- * sort.  Sort keys are small offsets (from the window start, from the
- * latest request, desktop indices), so the radix sort needs two or three
- * passes.  Memory traffic dominates at 100k CMIDs, hence compact per-CMID
- * tables and no per-desktop ones.
+ *
+ * fc_prepare() does everything that depends on the estate only: statuses,
+ * the baseline (no decommission at all, plus the reserved plans) as one
+ * sorted list of events after now with the raw count after each (times as
+ * offsets from now; O(n) radix sort), the decommission order of the whole
+ * host and, as a stable filter of it, of each pool, and for each order the
+ * renewing CMIDs that a prefix of it stops, with their ends for
+ * decommissions at now, sorted by end.
+ *
+ * fc_evaluate_prepared() only looks at what the plan changes: its
+ * provisions and the CMIDs whose end it moves form a small sorted delta
+ * merged with the baseline while walking the window (binary search to the
+ * window start, then O(events in the window)).  The largest decommission
+ * reduces the probe count (baseline + the plan's provisions) to its suffix
+ * minima (T, V); k desktops are safe iff for each minimum at most V - floor
+ * stops at positions < k end by T, so the answer is the least, over the
+ * minima, (V - floor + 1)-th smallest position among the stops ending by
+ * T: a binary search in the end-sorted stops, and a bitmap select only
+ * when the budget is exceeded.  Decommissions later than now recompute the
+ * stop ends (O(n) and a radix sort).  Nothing in the prepared object is
+ * written after fc_prepare(); per-call scratch is malloc'ed.
  */
 #include "forecast.h"
 
@@ -44,7 +57,7 @@ struct facts
   int32_t n_any;
 };
 
-/** Per-CMID state of one evaluation in one record: hot loops touch a CMID once. */
+/** Per-CMID state in one record (the scratch fields are used by fc_prepare() only). */
 struct cmid_state
 {
   int64_t tmax;                   /* scratch: INT64_MIN between uses */
@@ -54,26 +67,14 @@ struct cmid_state
   uint8_t status;                 /* enum fc_status */
 };
 
-/** Per-evaluation tables derived from the estate and its reserved plans. */
+/** Tables derived from the estate and its reserved plans; read-only once prepared. */
 struct model
 {
   const struct fc_estate *e;
-  int64_t floor;
   struct cmid_state *cs;          /* per CMID */
   bool *pool_renewing;            /* per pool: a desktop of it has a renewing CMID */
   struct kv *reserved;            /* reserved decommissions {desktop, time} */
   size_t n_reserved;
-};
-
-/** Events of one variant; those at or before start are folded into initial. */
-struct events
-{
-  struct kv *ev;
-  size_t n;
-  size_t cap;
-  int64_t initial;
-  int64_t start;
-  int64_t end;
 };
 
 /** A renewing CMID that stops renewing, and when its entry then expires. */
@@ -625,7 +626,6 @@ model_init (struct model *m, const struct fc_estate *e)
 {
   memset (m, 0, sizeof *m);
   m->e = e;
-  m->floor = (int64_t) e->threshold + e->margin;
   if (0 != model_alloc (m, e))
   {
     model_free (m);
@@ -683,183 +683,6 @@ fc_cmid_survey (const struct fc_estate *e,
 }
 
 
-/* ------------------------------------------------------------- events */
-
-static void
-events_init (struct events *l, int64_t start, int64_t end)
-{
-  memset (l, 0, sizeof *l);
-  l->start = start;
-  l->end = end;
-}
-
-static int
-events_reserve (struct events *l, size_t extra)
-{
-  struct kv *ev;
-  size_t cap;
-
-  if (l->n + extra <= l->cap)
-    return 0;
-  cap = l->cap < 32 ? 64 : 2 * l->cap;
-  if (cap < l->n + extra)
-    cap = l->n + extra;
-  if (cap > SIZE_MAX / sizeof *ev)
-    return -1;
-  ev = realloc (l->ev, cap * sizeof *ev);
-  if (NULL == ev)
-    return -1;
-  l->ev = ev;
-  l->cap = cap;
-  return 0;
-}
-
-/**
- * Events at or before start only shape the count at start; after end they
- * don't matter.
- */
-static int
-events_add (struct events *l, int64_t at, int64_t delta)
-{
-  if (at <= l->start)
-  {
-    l->initial += delta;
-    return 0;
-  }
-  if (at > l->end)
-    return 0;
-  if (0 != events_reserve (l, 1))
-    return -1;
-  l->ev[l->n].key = (uint64_t) (at - l->start);
-  l->ev[l->n].val = delta;
-  l->n++;
-  return 0;
-}
-
-/** Sorts and folds events at equal times, so a walk sees each time once. */
-static int
-events_finish (struct events *l)
-{
-  size_t out = 0;
-
-  if (0 != radix_sort (l->ev, l->n))
-    return -1;
-  for (size_t i = 0; i < l->n; i++)
-  {
-    if (out > 0 && l->ev[out - 1].key == l->ev[i].key)
-      l->ev[out - 1].val += l->ev[i].val;
-    else
-      l->ev[out++] = l->ev[i];
-    if (0 == l->ev[out - 1].val)
-      out--;
-  }
-  l->n = out;
-  return 0;
-}
-
-static void
-events_free (struct events *l)
-{
-  free (l->ev);
-  l->ev = NULL;
-  l->n = l->cap = 0;
-}
-
-/** Every seen CMID's interval as if no desktop were ever decommissioned. */
-static int
-base_events (const struct model *m, struct events *l)
-{
-  const struct fc_estate *e = m->e;
-
-  if (0 != events_reserve (l, 2 * e->n_cmids))
-    return -1;
-  for (size_t c = 0; c < e->n_cmids; c++)
-  {
-    int64_t end = natural_end (m, c);
-
-    if ( (0 != events_add (l, e->cmids[c].last_request, 1)) ||
-         ( (NEVER != end) && (0 != events_add (l, end, -1)) ) )
-      return -1;
-  }
-  return events_finish (l);
-}
-
-static int
-stop_events (const struct stop *stops, size_t n, struct events *l)
-{
-  for (size_t i = 0; i < n; i++)
-    if (0 != events_add (l, stops[i].end, -1))
-      return -1;
-  return 0;
-}
-
-/**
- * New CMIDs of one plan's provisions.  Shared-CMID pools are only noted in
- * @a first_shared: all their provisions together add at most one CMID.
- */
-static int
-plan_provisions (const struct model *m, const struct fc_plan *plan,
-                 int64_t *first_shared, struct events *l, int64_t *n_new)
-{
-  int64_t t = effective_at (m->e, plan);
-
-  for (size_t i = 0; i < plan->n_provision; i++)
-  {
-    const struct fc_provision *p = &plan->provision[i];
-
-    if (0 == p->count)
-      continue;
-    if (! m->e->pools[p->pool].unique_cmids)
-    {
-      first_shared[p->pool] = min64 (first_shared[p->pool], t);
-      continue;
-    }
-    if (0 != events_add (l, t, p->count))
-      return -1;
-    *n_new += p->count;
-  }
-  return 0;
-}
-
-/**
- * Provisions of the reserved plans and of @a plan (may be NULL).  A
- * shared-CMID pool whose image CMID already renews adds nothing: the
- * clones reuse a CMID that is counted already.
- */
-static int
-add_provisions (const struct model *m, const struct fc_plan *plan,
-                struct events *l, int64_t *n_new)
-{
-  const struct fc_estate *e = m->e;
-  int64_t *first_shared = alloc_array (e->n_pools, sizeof *first_shared);
-  int ret = -1;
-
-  *n_new = 0;
-  if (NULL == first_shared)
-    return -1;
-  for (size_t p = 0; p < e->n_pools; p++)
-    first_shared[p] = NEVER;
-  for (size_t i = 0; i < e->n_reserved; i++)
-    if (0 != plan_provisions (m, &e->reserved[i], first_shared, l, n_new))
-      goto done;
-  if ( (NULL != plan) &&
-       (0 != plan_provisions (m, plan, first_shared, l, n_new)) )
-    goto done;
-  for (size_t p = 0; p < e->n_pools; p++)
-  {
-    if (NEVER == first_shared[p] || m->pool_renewing[p])
-      continue;
-    if (0 != events_add (l, first_shared[p], 1))
-      goto done;
-    (*n_new)++;
-  }
-  ret = 0;
-done:
-  free (first_shared);
-  return ret;
-}
-
-
 /* -------------------------------------------------------------- stops */
 
 /**
@@ -901,151 +724,6 @@ collect_stops (struct model *m, const struct kv *list, size_t n,
   return k;
 }
 
-
-/* --------------------------------------------------------------- walk */
-
-static bool
-merge_next (struct merge *mg, uint64_t *key, int64_t *delta)
-{
-  uint64_t k;
-  int64_t d = 0;
-
-  if (mg->i == mg->na && mg->j == mg->nb)
-    return false;
-  if (mg->j == mg->nb ||
-      (mg->i < mg->na && mg->a[mg->i].key <= mg->b[mg->j].key))
-    k = mg->a[mg->i].key;
-  else
-    k = mg->b[mg->j].key;
-  while (mg->i < mg->na && mg->a[mg->i].key == k)
-    d += mg->a[mg->i++].val;
-  while (mg->j < mg->nb && mg->b[mg->j].key == k)
-    d += mg->b[mg->j++].val;
-  *key = k;
-  *delta = d;
-  return true;
-}
-
-static int64_t
-clamp_count (const struct model *m, int64_t raw)
-{
-  if (raw < 0)
-    return 0;
-  return min64 (raw, m->e->capacity);
-}
-
-static int
-trace_step (const struct model *m, struct trace *tr, int64_t at, int64_t count)
-{
-  if (count < tr->min)
-  {
-    tr->min = count;
-    tr->min_at = at;
-  }
-  if (count < m->floor && ! tr->breach)
-  {
-    tr->breach = true;
-    tr->breach_at = at;
-  }
-  if (! tr->want_steps)
-    return 0;
-  if (tr->n_steps == tr->cap)
-  {
-    size_t cap = 0 == tr->cap ? 16 : 2 * tr->cap;
-    struct fc_step *s;
-
-    if (cap > SIZE_MAX / sizeof *s)
-      return -1;
-    s = realloc (tr->steps, cap * sizeof *s);
-    if (NULL == s)
-      return -1;
-    tr->steps = s;
-    tr->cap = cap;
-  }
-  tr->steps[tr->n_steps].at = at;
-  tr->steps[tr->n_steps].count = saturate32 (count);
-  tr->n_steps++;
-  return 0;
-}
-
-/**
- * The count function of base + delta over [start, end]: steps, minimum,
- * first breach.
- */
-static int
-walk (const struct model *m, const struct events *base,
-      const struct events *delta, struct trace *tr)
-{
-  struct merge mg = { base->ev, base->n, 0, delta->ev, delta->n, 0 };
-  uint64_t end_key = (uint64_t) (base->end - base->start);
-  int64_t raw = base->initial + delta->initial;
-  int64_t cur = clamp_count (m, raw);
-  uint64_t key;
-  int64_t d;
-
-  tr->min = INT64_MAX;
-  tr->breach = false;
-  if (0 != trace_step (m, tr, base->start, cur))
-    return -1;
-  while (merge_next (&mg, &key, &d) && key <= end_key)
-  {
-    int64_t next;
-
-    raw += d;
-    next = clamp_count (m, raw);
-    if (next == cur)
-      continue;
-    cur = next;
-    if (0 != trace_step (m, tr, base->start + (int64_t) key, cur))
-      return -1;
-  }
-  return 0;
-}
-
-/**
- * The raw count of base + delta as one point per step, at the step's last
- * second (kv {offset, raw count}), reduced to the points below every later
- * point, in time order.  Stops only ever subtract from a suffix of time,
- * so within a step the count is lowest at its last second, and a point
- * with a later point at or below it can never hold the minimum: a probe
- * needs to look at these points only.
- */
-static int
-suffix_minima (const struct events *base, const struct events *delta,
-               struct kv **out, size_t *n_out)
-{
-  struct merge mg = { base->ev, base->n, 0, delta->ev, delta->n, 0 };
-  uint64_t end_key = (uint64_t) (base->end - base->start);
-  int64_t raw = base->initial + delta->initial;
-  int64_t later = INT64_MAX;
-  struct kv *p = alloc_array (base->n + delta->n + 1, sizeof *p);
-  size_t n = 0;
-  size_t w;
-  uint64_t key;
-  int64_t d;
-
-  if (NULL == p)
-    return -1;
-  while (merge_next (&mg, &key, &d) && key <= end_key)
-  {
-    p[n].key = key - 1;       /* > 0: offset 0 is folded into initial */
-    p[n++].val = raw;
-    raw += d;
-  }
-  p[n].key = end_key;
-  p[n++].val = raw;
-  w = n;
-  for (size_t i = n; i-- > 0;)
-    if (p[i].val < later)
-    {
-      later = p[i].val;
-      p[--w] = p[i];          /* --w >= i: never overwrites an unread point */
-    }
-  memmove (p, p + w, (n - w) * sizeof *p);
-  *out = p;
-  *n_out = n - w;
-  return 0;
-}
 
 
 /* --------------------------------------------------------- candidates */
@@ -1270,56 +948,73 @@ order_candidates (const struct model *m, int32_t pool, int32_t **out,
   return 0;
 }
 
-size_t
-fc_pick_decommission (const struct fc_estate *e,
-                      int32_t pool,
-                      int32_t *out,
-                      size_t n)
+
+/* ------------------------------------------------------------ prepared */
+
+/**
+ * A renewing CMID that taking one candidate stops: the candidate is the
+ * last remaining active desktop of the CMID in the candidate order.
+ */
+struct pstop
 {
-  struct model m;
+  uint64_t end;          /* its expiry if stopped at now, as an offset from now */
+  int64_t bound;         /* latest reserved decommission of its desktops, or INT64_MIN */
+  int32_t pos;           /* position of that candidate in the order */
+  int32_t cmid;
+};
+
+struct fc_prepared
+{
+  struct fc_estate e;             /* a copy; the arrays stay the caller's */
+  int64_t max_horizon;
+  struct model m;                 /* m.e == &e */
+  /* figures at now, without any plan */
+  int32_t renewing;
+  int32_t lapsing;
+  int32_t unseen;
+  int32_t current_count;
+  /* reserved plans */
+  int64_t reserved_first;         /* earliest effective time, NEVER if none */
+  struct stop *res_stops;         /* CMIDs they stop, by CMID */
+  size_t n_res_stops;
+  int64_t *first_shared;          /* per pool: earliest shared-CMID provision */
+  /* baseline count (base + reserved plans) after now: events
+     {offset from now, delta} at distinct times, ascending, and the raw
+     count after each */
+  struct kv *ev;
+  int64_t *raw;
+  size_t n_ev;
+  int64_t raw_now;                /* raw baseline count at now */
+  /* decommission order: the whole host, then per pool (a stable filter) */
   int32_t *order;
   size_t n_order;
+  int32_t *pool_order;
+  size_t *pool_off;               /* n_pools + 1 offsets into pool_order */
+  /* CMIDs a prefix of the order stops, ascending by end */
+  struct pstop *stops;
+  size_t n_stops;
+  struct pstop *pool_stops;       /* positions within the pool's order */
+  size_t *pool_stop_off;          /* n_pools + 1 offsets into pool_stops */
+};
 
-  if ( (! estate_ok (e)) || (pool < -1) ||
-       (pool >= 0 && ! index_ok (pool, e->n_pools)) ||
-       (n > 0 && NULL == out) )
-    return 0;
-  if (0 != model_init (&m, e))
-    return 0;
-  if (0 != order_candidates (&m, pool, &order, &n_order))
-  {
-    model_free (&m);
-    return 0;
-  }
-  n = n < n_order ? n : n_order;
-  if (n > 0)
-    memcpy (out, order, n * sizeof *out);
-  free (order);
-  model_free (&m);
-  return n;
-}
-
-
-/* ------------------------------------------------ largest decommission */
-
-/**
- * Where the stop window of a probe puts @a t: 0 at or before start, past
- * end_key after end.
- */
-static uint64_t
-stop_key (int64_t t, int64_t start, int64_t end)
+/** Appends events of the baseline, folding those at or before now. */
+struct evbuf
 {
-  if (t <= start)
+  struct kv *ev;
+  size_t n;
+  int64_t now;
+  int64_t raw_now;
+};
+
+static int64_t
+clamp_raw (int64_t capacity, int64_t raw)
+{
+  if (raw < 0)
     return 0;
-  if (t > end)
-    return (uint64_t) (end - start) + 1;
-  return (uint64_t) (t - start);
+  return min64 (raw, capacity);
 }
 
-/**
- * Latest reserved decommission per CMID, into the tmax scratch (reset with
- * forget_reserved_latest()).
- */
+/** Latest reserved decommission per CMID, into the tmax scratch. */
 static void
 load_reserved_latest (struct model *m)
 {
@@ -1348,188 +1043,12 @@ forget_reserved_latest (struct model *m)
   }
 }
 
-/**
- * For each prefix position: the CMID it stops, if taking it leaves that
- * CMID without an active desktop (kv {offset of the new end, position}).
- * The last request is bounded by the latest of the candidates' time and
- * the reserved decommissions of the same CMID.  The end does not depend
- * on k, so the list is sorted once and each probe filters it by position.
- */
-static int
-prefix_stops (struct model *m, const int32_t *order, size_t n, int64_t at,
-              int64_t start, int64_t end, struct kv *out, size_t *n_out)
-{
-  size_t k = 0;
-
-  load_reserved_latest (m);
-  for (size_t i = 0; i < n; i++)
-  {
-    int32_t c = m->e->desktops[order[i]].cmid;
-
-    if (c < 0 || ! renewing (m, c) || ++m->cs[c].hit != m->cs[c].left)
-      continue;
-    out[k].key = stop_key (stop_end (m, c, max64 (at, m->cs[c].tmax)),
-                           start, end);
-    out[k].val = (int64_t) i;
-    k++;
-  }
-  for (size_t i = 0; i < n; i++)
-  {
-    int32_t c = m->e->desktops[order[i]].cmid;
-
-    if (c >= 0)
-      m->cs[c].hit = 0;
-  }
-  forget_reserved_latest (m);
-  *n_out = k;
-  return radix_sort (out, k);
-}
-
-/**
- * go with the first k candidates taken: every suffix minimum, less the
- * stops before it, holds the floor.
- */
-static bool
-probe (const struct model *m, const struct kv *minima, size_t n_minima,
-       const struct kv *stops, size_t n_stops, size_t k)
-{
-  size_t j = 0;
-  int64_t taken = 0;
-
-  for (size_t i = 0; i < n_minima; i++)
-  {
-    for (; j < n_stops && stops[j].key <= minima[i].key; j++)
-      if ((size_t) stops[j].val < k)
-        taken++;
-    if (minima[i].val - taken < m->floor)
-      return false;
-  }
-  return true;
-}
-
-/**
- * Largest k in [0, n] with probe() true, given probe (0) is; probes are
- * monotone in k.
- */
-static size_t
-search_largest (const struct model *m, const struct kv *minima, size_t n_minima,
-                const struct kv *stops, size_t n_stops, size_t n)
-{
-  size_t lo = 0;
-  size_t hi = n + 1;
-
-  while (hi - lo > 1)
-  {
-    size_t mid = lo + (hi - lo) / 2;
-
-    if (probe (m, minima, n_minima, stops, n_stops, mid))
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
-/**
- * Largest k that keeps go.  Binary search works because taking one more
- * desktop never raises count(t).  A floor above the capacity is never
- * reached, one at or below 0 always is; otherwise the clamp does not
- * change whether the raw count reaches the floor.
- */
-static int
-largest_safe (struct model *m, int32_t pool, int64_t at,
-              const struct kv *minima, size_t n_minima,
-              int64_t start, int64_t end, int32_t *result)
-{
-  int32_t *order = NULL;
-  struct kv *stops = NULL;
-  size_t n_order;
-  size_t n_stops;
-
-  *result = 0;
-  if (m->e->capacity < m->floor)
-    return 0;
-  if (0 != order_candidates (m, pool, &order, &n_order))
-    return -1;
-  if (m->floor <= 0)
-    *result = (int32_t) n_order;
-  else
-  {
-    stops = alloc_array (n_order, sizeof *stops);
-    if ( (NULL == stops) ||
-         (0 != prefix_stops (m, order, n_order, at, start, end, stops,
-                             &n_stops)) )
-    {
-      free (order);
-      free (stops);
-      return -1;
-    }
-    if (probe (m, minima, n_minima, stops, n_stops, 0))
-      *result = (int32_t) search_largest (m, minima, n_minima, stops,
-                                          n_stops, n_order);
-  }
-  free (order);
-  free (stops);
-  return 0;
-}
-
-
-/* ----------------------------------------------------------- evaluate */
-
-/** Everything one evaluation holds, so that one cleanup frees it all. */
-struct eval
-{
-  struct model m;
-  const struct fc_plan *plan;
-  struct stop *reserved_stops;
-  size_t n_reserved_stops;
-  struct kv *plan_list;           /* reserved + plan decommissions */
-  size_t n_plan_list;
-  struct stop *plan_stops;
-  size_t n_plan_stops;
-  struct events base;
-  struct events reserved_delta;
-  struct events plan_delta;
-  struct events probe_delta;
-  struct kv *minima;
-  size_t n_minima;
-  int64_t reserved_new;
-  int64_t plan_new;
-};
-
-static void
-eval_free (struct eval *x)
-{
-  model_free (&x->m);
-  free (x->reserved_stops);
-  free (x->plan_list);
-  free (x->plan_stops);
-  events_free (&x->base);
-  events_free (&x->reserved_delta);
-  events_free (&x->plan_delta);
-  events_free (&x->probe_delta);
-  free (x->minima);
-}
-
-static void
-window (const struct fc_estate *e, const struct fc_plan *plan,
-        int64_t *start, int64_t *end)
-{
-  int64_t first = NEVER;
-
-  if (NULL != plan)
-    first = effective_at (e, plan);
-  for (size_t i = 0; i < e->n_reserved; i++)
-    first = min64 (first, effective_at (e, &e->reserved[i]));
-  *start = NEVER == first ? e->now : first;
-  *end = max64 (e->now + e->horizon_seconds, *start);
-}
-
 /** Figures at now that explain the decision, independent of any plan. */
 static void
-describe_now (const struct model *m, struct fc_result *out)
+prep_describe_now (struct fc_prepared *p)
 {
-  const struct fc_estate *e = m->e;
+  const struct fc_estate *e = &p->e;
+  const struct model *m = &p->m;
   int64_t raw = 0;
 
   for (size_t c = 0; c < e->n_cmids; c++)
@@ -1537,92 +1056,959 @@ describe_now (const struct model *m, struct fc_result *out)
     int64_t last = e->cmids[c].last_request;
 
     if (renewing (m, (int32_t) c))
-      out->renewing++;
+      p->renewing++;
     else if (last + FC_EXPIRY_SECONDS > e->now)
-      out->lapsing++;
+      p->lapsing++;
     if (last <= e->now && e->now < natural_end (m, c))
       raw++;
   }
   for (size_t i = 0; i < e->n_desktops; i++)
     if (FC_ACTIVE == e->desktops[i].state && e->desktops[i].cmid < 0)
-      out->unseen++;
-  out->current_count = saturate32 (clamp_count (m, raw));
+      p->unseen++;
+  p->current_count = saturate32 (clamp_raw (e->capacity, raw));
 }
 
-/** Reserved plans alone: their stops, their provisions. */
+/**
+ * What the reserved plans do on their own: the CMIDs they stop (by CMID,
+ * for lookups), the earliest shared-CMID provision per pool.
+ */
 static int
-eval_reserved (struct eval *x)
+prep_reserved (struct fc_prepared *p)
 {
-  struct model *m = &x->m;
+  struct model *m = &p->m;
+  const struct fc_estate *e = &p->e;
+  struct kv *k = alloc_array (m->n_reserved, sizeof *k);
+  size_t n;
 
-  x->reserved_stops = alloc_array (m->n_reserved, sizeof *x->reserved_stops);
-  if (NULL == x->reserved_stops)
-    return -1;
-  x->n_reserved_stops = collect_stops (m, m->reserved, m->n_reserved,
-                                       x->reserved_stops);
-  events_init (&x->reserved_delta, x->base.start, x->base.end);
-  if ( (0 != stop_events (x->reserved_stops, x->n_reserved_stops,
-                          &x->reserved_delta)) ||
-       (0 != add_provisions (m, NULL, &x->reserved_delta, &x->reserved_new)) )
-    return -1;
-  return events_finish (&x->reserved_delta);
-}
-
-/** Reserved plans plus the evaluated plan's decommissions and provisions. */
-static int
-eval_plan (struct eval *x)
-{
-  struct model *m = &x->m;
-
-  if (0 != decommission_list (m->e, x->plan, &x->plan_list, &x->n_plan_list))
-    return -1;
-  x->plan_stops = alloc_array (x->n_plan_list, sizeof *x->plan_stops);
-  if (NULL == x->plan_stops)
-    return -1;
-  x->n_plan_stops = collect_stops (m, x->plan_list, x->n_plan_list,
-                                   x->plan_stops);
-  events_init (&x->plan_delta, x->base.start, x->base.end);
-  if ( (0 != stop_events (x->plan_stops, x->n_plan_stops, &x->plan_delta)) ||
-       (0 != add_provisions (m, x->plan, &x->plan_delta, &x->plan_new)) )
-    return -1;
-  return events_finish (&x->plan_delta);
-}
-
-/** CMIDs that stop only because of the plan, and when the first of them expires. */
-static void
-describe_plan (struct eval *x, struct fc_result *out)
-{
-  struct cmid_state *cs = x->m.cs;
-
-  /* hit marks the CMIDs the reserved plans stop already */
-  for (size_t i = 0; i < x->n_reserved_stops; i++)
-    cs[x->reserved_stops[i].cmid].hit = 1;
-  for (size_t i = 0; i < x->n_plan_stops; i++)
+  p->res_stops = alloc_array (m->n_reserved, sizeof *p->res_stops);
+  p->first_shared = alloc_array (e->n_pools, sizeof *p->first_shared);
+  if ( (NULL == k) || (NULL == p->res_stops) || (NULL == p->first_shared) )
   {
-    const struct stop *s = &x->plan_stops[i];
-
-    if (0 != cs[s->cmid].hit)
-      continue;
-    if (0 == out->plan_lapsing_cmids ||
-        s->end < out->plan_lapsing_first_expiry)
-      out->plan_lapsing_first_expiry = s->end;
-    out->plan_lapsing_cmids++;
+    free (k);
+    return -1;
   }
-  for (size_t i = 0; i < x->n_reserved_stops; i++)
-    cs[x->reserved_stops[i].cmid].hit = 0;
-  out->plan_new_cmids = saturate32 (x->plan_new - x->reserved_new);
+  n = collect_stops (m, m->reserved, m->n_reserved, p->res_stops);
+  for (size_t i = 0; i < n; i++)
+  {
+    k[i].key = (uint64_t) p->res_stops[i].cmid;
+    k[i].val = p->res_stops[i].end;
+  }
+  if (0 != radix_sort (k, n))
+  {
+    free (k);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++)
+  {
+    p->res_stops[i].cmid = (int32_t) k[i].key;
+    p->res_stops[i].end = k[i].val;
+  }
+  p->n_res_stops = n;
+  free (k);
+  p->reserved_first = NEVER;
+  for (size_t q = 0; q < e->n_pools; q++)
+    p->first_shared[q] = NEVER;
+  for (size_t i = 0; i < e->n_reserved; i++)
+  {
+    const struct fc_plan *r = &e->reserved[i];
+    int64_t t = effective_at (e, r);
+
+    p->reserved_first = min64 (p->reserved_first, t);
+    for (size_t j = 0; j < r->n_provision; j++)
+      if (0 != r->provision[j].count &&
+          ! e->pools[r->provision[j].pool].unique_cmids)
+        p->first_shared[r->provision[j].pool] =
+          min64 (p->first_shared[r->provision[j].pool], t);
+  }
+  return 0;
+}
+
+static void
+evbuf_add (struct evbuf *b, int64_t t, int64_t delta)
+{
+  if (t <= b->now)
+  {
+    b->raw_now += delta;
+    return;
+  }
+  b->ev[b->n].key = (uint64_t) (t - b->now);
+  b->ev[b->n].val = delta;
+  b->n++;
+}
+
+/**
+ * The baseline count as events after now: every seen CMID's interval with
+ * no decommission, the reserved plans' stops and provisions.
+ */
+static int
+prep_baseline (struct fc_prepared *p)
+{
+  const struct fc_estate *e = &p->e;
+  const struct model *m = &p->m;
+  struct evbuf b = { NULL, 0, e->now, 0 };
+  size_t cap = e->n_pools + p->n_res_stops;
+  size_t w = 0;
+
+  for (size_t i = 0; i < e->n_reserved; i++)
+  {
+    if (e->reserved[i].n_provision > SIZE_MAX / 4 - cap)
+      return -1;
+    cap += e->reserved[i].n_provision;
+  }
+  if (e->n_cmids > (SIZE_MAX / 4 - cap) / 2)
+    return -1;
+  cap += 2 * e->n_cmids;
+  b.ev = alloc_array (cap, sizeof *b.ev);
+  if (NULL == b.ev)
+    return -1;
+  for (size_t c = 0; c < e->n_cmids; c++)
+  {
+    int64_t end = natural_end (m, c);
+
+    evbuf_add (&b, e->cmids[c].last_request, 1);
+    if (NEVER != end)
+      evbuf_add (&b, end, -1);
+  }
+  for (size_t i = 0; i < p->n_res_stops; i++)
+    evbuf_add (&b, p->res_stops[i].end, -1);
+  for (size_t i = 0; i < e->n_reserved; i++)
+  {
+    const struct fc_plan *r = &e->reserved[i];
+
+    for (size_t j = 0; j < r->n_provision; j++)
+      if (0 != r->provision[j].count &&
+          e->pools[r->provision[j].pool].unique_cmids)
+        evbuf_add (&b, effective_at (e, r), r->provision[j].count);
+  }
+  for (size_t q = 0; q < e->n_pools; q++)
+    if (NEVER != p->first_shared[q] && ! m->pool_renewing[q])
+      evbuf_add (&b, p->first_shared[q], 1);
+  p->ev = b.ev;
+  p->raw_now = b.raw_now;
+  if (0 != radix_sort (b.ev, b.n))
+    return -1;
+  for (size_t i = 0; i < b.n; i++)
+  {
+    if (w > 0 && b.ev[w - 1].key == b.ev[i].key)
+      b.ev[w - 1].val += b.ev[i].val;
+    else
+      b.ev[w++] = b.ev[i];
+    if (0 == b.ev[w - 1].val)
+      w--;
+  }
+  p->n_ev = w;
+  p->raw = alloc_array (w, sizeof *p->raw);
+  if (NULL == p->raw)
+    return -1;
+  for (size_t i = 0; i < w; i++)
+    p->raw[i] = (0 == i ? p->raw_now : p->raw[i - 1]) + b.ev[i].val;
+  return 0;
+}
+
+/** Splits the whole-host order by pool, keeping the order within each. */
+static void
+prep_pool_orders (struct fc_prepared *p, size_t *fill, int32_t *pool_pos)
+{
+  const struct fc_estate *e = &p->e;
+
+  for (size_t i = 0; i < p->n_order; i++)
+    p->pool_off[e->desktops[p->order[i]].pool + 1]++;
+  for (size_t q = 0; q < e->n_pools; q++)
+    p->pool_off[q + 1] += p->pool_off[q];
+  memcpy (fill, p->pool_off, e->n_pools * sizeof *fill);
+  for (size_t i = 0; i < p->n_order; i++)
+  {
+    int32_t q = e->desktops[p->order[i]].pool;
+
+    pool_pos[i] = (int32_t) (fill[q] - p->pool_off[q]);
+    p->pool_order[fill[q]++] = p->order[i];
+  }
+}
+
+/**
+ * The stops of the candidate orders at now, by end: a renewing CMID stops
+ * at its last candidate; in a pool's order only if all its candidates are
+ * in that pool.  The end is bounded by the CMID's reserved decommissions.
+ */
+static int
+prep_stops (struct fc_prepared *p, int32_t *last, int32_t *pool_of,
+            size_t *fill, const int32_t *pool_pos)
+{
+  struct model *m = &p->m;
+  const struct fc_estate *e = &p->e;
+  struct kv *k = alloc_array (e->n_cmids, sizeof *k);
+  size_t ns = 0;
+
+  if (NULL == k)
+    return -1;
+  for (size_t c = 0; c < e->n_cmids; c++)
+  {
+    last[c] = -1;
+    pool_of[c] = -1;
+  }
+  for (size_t i = 0; i < p->n_order; i++)
+  {
+    const struct fc_desktop *d = &e->desktops[p->order[i]];
+
+    if (d->cmid < 0 || ! renewing (m, d->cmid))
+      continue;
+    last[d->cmid] = (int32_t) i;
+    if (-1 == pool_of[d->cmid] || d->pool == pool_of[d->cmid])
+      pool_of[d->cmid] = d->pool;
+    else
+      pool_of[d->cmid] = -2;
+  }
+  for (size_t c = 0; c < e->n_cmids; c++)
+  {
+    if (last[c] < 0)
+      continue;
+    k[ns].key = (uint64_t) (stop_end (m, (int32_t) c,
+                                      max64 (e->now, m->cs[c].tmax))
+                            - e->now);
+    k[ns].val = (int64_t) c;
+    ns++;
+  }
+  p->stops = alloc_array (ns, sizeof *p->stops);
+  p->pool_stops = alloc_array (ns, sizeof *p->pool_stops);
+  if ( (NULL == p->stops) || (NULL == p->pool_stops) ||
+       (0 != radix_sort (k, ns)) )
+  {
+    free (k);
+    return -1;
+  }
+  for (size_t j = 0; j < ns; j++)
+  {
+    int32_t c = (int32_t) k[j].val;
+
+    p->stops[j] = (struct pstop) { k[j].key, m->cs[c].tmax, last[c], c };
+    if (pool_of[c] >= 0)
+      p->pool_stop_off[pool_of[c] + 1]++;
+  }
+  p->n_stops = ns;
+  free (k);
+  for (size_t q = 0; q < e->n_pools; q++)
+    p->pool_stop_off[q + 1] += p->pool_stop_off[q];
+  memcpy (fill, p->pool_stop_off, e->n_pools * sizeof *fill);
+  for (size_t j = 0; j < ns; j++)
+  {
+    int32_t c = p->stops[j].cmid;
+
+    if (pool_of[c] < 0)
+      continue;
+    p->pool_stops[fill[pool_of[c]]] = p->stops[j];
+    p->pool_stops[fill[pool_of[c]]++].pos = pool_pos[last[c]];
+  }
+  return 0;
 }
 
 static int
-eval_traces (struct eval *x, struct fc_result *out)
+prep_candidates (struct fc_prepared *p)
+{
+  const struct fc_estate *e = &p->e;
+  size_t *fill = alloc_array (e->n_pools, sizeof *fill);
+  int32_t *pool_pos = NULL;
+  int32_t *last = alloc_array (e->n_cmids, sizeof *last);
+  int32_t *pool_of = alloc_array (e->n_cmids, sizeof *pool_of);
+  int ret = -1;
+
+  p->pool_off = alloc_zeroed (e->n_pools + 1, sizeof *p->pool_off);
+  p->pool_stop_off = alloc_zeroed (e->n_pools + 1, sizeof *p->pool_stop_off);
+  if ( (NULL == fill) || (NULL == last) || (NULL == pool_of) ||
+       (NULL == p->pool_off) || (NULL == p->pool_stop_off) ||
+       (0 != order_candidates (&p->m, -1, &p->order, &p->n_order)) )
+    goto done;
+  p->pool_order = alloc_array (p->n_order, sizeof *p->pool_order);
+  pool_pos = alloc_array (p->n_order, sizeof *pool_pos);
+  if ( (NULL == p->pool_order) || (NULL == pool_pos) )
+    goto done;
+  prep_pool_orders (p, fill, pool_pos);
+  load_reserved_latest (&p->m);
+  ret = prep_stops (p, last, pool_of, fill, pool_pos);
+  forget_reserved_latest (&p->m);
+done:
+  free (fill);
+  free (pool_pos);
+  free (last);
+  free (pool_of);
+  return ret;
+}
+
+void
+fc_prepared_free (struct fc_prepared *p)
+{
+  if (NULL == p)
+    return;
+  model_free (&p->m);
+  free (p->res_stops);
+  free (p->first_shared);
+  free (p->ev);
+  free (p->raw);
+  free (p->order);
+  free (p->pool_order);
+  free (p->pool_off);
+  free (p->stops);
+  free (p->pool_stops);
+  free (p->pool_stop_off);
+  free (p);
+}
+
+int
+fc_prepare (const struct fc_estate *e,
+            int64_t max_horizon_seconds,
+            struct fc_prepared **out)
+{
+  struct fc_prepared *p;
+
+  if (NULL == out)
+    return -1;
+  *out = NULL;
+  if ( (! estate_ok (e)) || (max_horizon_seconds < 0) ||
+       (max_horizon_seconds > FC_TIME_LIMIT) )
+    return -1;
+  p = calloc (1, sizeof *p);
+  if (NULL == p)
+    return -1;
+  p->e = *e;
+  p->max_horizon = max_horizon_seconds;
+  if (0 != model_init (&p->m, &p->e))
+  {
+    free (p);
+    return -1;
+  }
+  prep_describe_now (p);
+  if ( (0 != prep_reserved (p)) || (0 != prep_baseline (p)) ||
+       (0 != prep_candidates (p)) )
+  {
+    fc_prepared_free (p);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
+size_t
+fc_pick_decommission_prepared (const struct fc_prepared *p,
+                               int32_t pool,
+                               int32_t *out,
+                               size_t n)
+{
+  const int32_t *from;
+  size_t n_from;
+
+  if ( (NULL == p) || (pool < -1) ||
+       (pool >= 0 && ! index_ok (pool, p->e.n_pools)) ||
+       (n > 0 && NULL == out) )
+    return 0;
+  if (pool < 0)
+  {
+    from = p->order;
+    n_from = p->n_order;
+  }
+  else
+  {
+    from = p->pool_order + p->pool_off[pool];
+    n_from = p->pool_off[pool + 1] - p->pool_off[pool];
+  }
+  n = n < n_from ? n : n_from;
+  if (n > 0)
+    memcpy (out, from, n * sizeof *out);
+  return n;
+}
+
+size_t
+fc_pick_decommission (const struct fc_estate *e,
+                      int32_t pool,
+                      int32_t *out,
+                      size_t n)
+{
+  struct fc_prepared *p;
+
+  if ( (NULL == e) || (pool < -1) ||
+       (0 != fc_prepare (e, 0, &p)) )
+    return 0;
+  n = fc_pick_decommission_prepared (p, pool, out, n);
+  fc_prepared_free (p);
+  return n;
+}
+
+
+/* --------------------------------------------------------------- walk */
+
+static bool
+merge_next (struct merge *mg, uint64_t *key, int64_t *delta)
+{
+  uint64_t k;
+  int64_t d = 0;
+
+  if (mg->i == mg->na && mg->j == mg->nb)
+    return false;
+  if (mg->j == mg->nb ||
+      (mg->i < mg->na && mg->a[mg->i].key <= mg->b[mg->j].key))
+    k = mg->a[mg->i].key;
+  else
+    k = mg->b[mg->j].key;
+  while (mg->i < mg->na && mg->a[mg->i].key == k)
+    d += mg->a[mg->i++].val;
+  while (mg->j < mg->nb && mg->b[mg->j].key == k)
+    d += mg->b[mg->j++].val;
+  *key = k;
+  *delta = d;
+  return true;
+}
+
+/** One evaluation against a prepared estate; one cleanup frees it all. */
+struct call
+{
+  const struct fc_prepared *p;
+  const struct fc_plan *plan;
+  int64_t floor;
+  int64_t start;                  /* window */
+  int64_t end;
+  uint64_t start_key;             /* the window as offsets from now */
+  uint64_t end_key;
+  struct kv *prov;                /* the plan's provisions, relative to the baseline */
+  size_t n_prov;
+  struct stop *stops;             /* CMIDs the reserved plans and the plan stop */
+  size_t n_stops;
+  struct kv *planned;             /* planned count relative to the baseline */
+  size_t n_planned;
+  struct kv *minima;
+  size_t n_minima;
+};
+
+static void
+call_free (struct call *x)
+{
+  free (x->prov);
+  free (x->stops);
+  free (x->planned);
+  free (x->minima);
+}
+
+/**
+ * Merges the baseline with @a delta (sorted by offset) from the window
+ * start; *raw receives the raw count at the start.
+ */
+static void
+view_init (const struct call *x, const struct kv *delta, size_t nd,
+           struct merge *mg, int64_t *raw)
+{
+  const struct fc_prepared *p = x->p;
+  size_t lo = 0;
+  size_t hi = p->n_ev;
+  size_t j = 0;
+
+  while (lo < hi)
+  {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (p->ev[mid].key <= x->start_key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *raw = 0 == lo ? p->raw_now : p->raw[lo - 1];
+  while (j < nd && delta[j].key <= x->start_key)
+    *raw += delta[j++].val;
+  *mg = (struct merge) { p->ev, p->n_ev, lo, delta, nd, j };
+}
+
+static int
+trace_step (struct trace *tr, int64_t floor, int64_t at, int64_t count)
+{
+  if (count < tr->min)
+  {
+    tr->min = count;
+    tr->min_at = at;
+  }
+  if (count < floor && ! tr->breach)
+  {
+    tr->breach = true;
+    tr->breach_at = at;
+  }
+  if (! tr->want_steps)
+    return 0;
+  if (tr->n_steps == tr->cap)
+  {
+    size_t cap = 0 == tr->cap ? 16 : 2 * tr->cap;
+    struct fc_step *s;
+
+    if (cap > SIZE_MAX / sizeof *s)
+      return -1;
+    s = realloc (tr->steps, cap * sizeof *s);
+    if (NULL == s)
+      return -1;
+    tr->steps = s;
+    tr->cap = cap;
+  }
+  tr->steps[tr->n_steps].at = at;
+  tr->steps[tr->n_steps].count = saturate32 (count);
+  tr->n_steps++;
+  return 0;
+}
+
+/**
+ * The count function of baseline + delta over the window: steps, minimum,
+ * first breach.
+ */
+static int
+walk (const struct call *x, const struct kv *delta, size_t nd,
+      struct trace *tr)
+{
+  int64_t capacity = x->p->e.capacity;
+  struct merge mg;
+  int64_t raw;
+  int64_t cur;
+  uint64_t key;
+  int64_t d;
+
+  view_init (x, delta, nd, &mg, &raw);
+  cur = clamp_raw (capacity, raw);
+  tr->min = INT64_MAX;
+  tr->breach = false;
+  if (0 != trace_step (tr, x->floor, x->start, cur))
+    return -1;
+  while (merge_next (&mg, &key, &d) && key <= x->end_key)
+  {
+    int64_t next;
+
+    raw += d;
+    next = clamp_raw (capacity, raw);
+    if (next == cur)
+      continue;
+    cur = next;
+    if (0 != trace_step (tr, x->floor, x->p->e.now + (int64_t) key, cur))
+      return -1;
+  }
+  return 0;
+}
+
+/**
+ * The raw count of baseline + delta as one point per step, at the step's
+ * last second (kv {offset from now, raw count}), reduced to the points
+ * below every later point, in time order.  Stops only ever subtract from
+ * a suffix of time, so within a step the count is lowest at its last
+ * second, and a point with a later point at or below it can never hold
+ * the minimum: the largest decommission needs to look at these only.
+ */
+static int
+suffix_minima (struct call *x, const struct kv *delta, size_t nd)
+{
+  struct merge mg;
+  int64_t raw;
+  int64_t later = INT64_MAX;
+  struct kv *p;
+  size_t n = 0;
+  size_t w;
+  uint64_t key;
+  int64_t d;
+
+  view_init (x, delta, nd, &mg, &raw);
+  p = alloc_array ((mg.na - mg.i) + (mg.nb - mg.j) + 1, sizeof *p);
+  if (NULL == p)
+    return -1;
+  while (merge_next (&mg, &key, &d) && key <= x->end_key)
+  {
+    p[n].key = key - 1;       /* > start_key: events at the start are folded */
+    p[n++].val = raw;
+    raw += d;
+  }
+  p[n].key = x->end_key;
+  p[n++].val = raw;
+  w = n;
+  for (size_t i = n; i-- > 0;)
+    if (p[i].val < later)
+    {
+      later = p[i].val;
+      p[--w] = p[i];          /* --w >= i: never overwrites an unread point */
+    }
+  memmove (p, p + w, (n - w) * sizeof *p);
+  x->minima = p;
+  x->n_minima = n - w;
+  return 0;
+}
+
+
+/* ------------------------------------------------ largest decommission */
+
+/**
+ * Where a stop at @a t counts within the window: 0 at or before start,
+ * past the end after it.
+ */
+static uint64_t
+stop_key (int64_t t, int64_t start, int64_t end)
+{
+  if (t <= start)
+    return 0;
+  if (t > end)
+    return (uint64_t) (end - start) + 1;
+  return (uint64_t) (t - start);
+}
+
+/** Position of the (r + 1)-th set bit; it must exist. */
+static size_t
+select_bit (const uint64_t *bits, const uint32_t *blocks, size_t r)
+{
+  size_t b = 0;
+  size_t w;
+  uint64_t word;
+
+  while (blocks[b] <= r)
+    r -= blocks[b++];
+  w = 8 * b;
+  while ((size_t) __builtin_popcountll (bits[w]) <= r)
+    r -= (size_t) __builtin_popcountll (bits[w++]);
+  word = bits[w];
+  while (r-- > 0)
+    word &= word - 1;
+  return 64 * w + (size_t) __builtin_ctzll (word);
+}
+
+/**
+ * Largest k in [0, n] such that for every suffix minimum (T, V), the
+ * stops at positions < k with end <= T number at most V - floor.  For one
+ * minimum that bound on k is the position of the (V - floor + 1)-th
+ * smallest position among the stops ending by T, so the answer is the
+ * least such position.  Stops are sorted by end: the stops ending by T
+ * are a prefix, and positions go into a bitmap (with counts per 512 bits)
+ * only when a budget is exceeded, which leaves a roomy estate at
+ * O(#minima log #stops).
+ */
+static int
+select_largest (const struct kv *minima, size_t n_minima,
+                const struct pstop *s, size_t ns, size_t n, int64_t floor,
+                size_t *result)
+{
+  uint64_t *bits = NULL;
+  uint32_t *blocks = NULL;
+  size_t best = n;
+  size_t j = 0;
+  size_t ins = 0;
+
+  for (size_t i = 0; i < n_minima && best > 0; i++)
+  {
+    int64_t budget = minima[i].val - floor;
+    size_t hi = ns;
+
+    if (budget < 0)
+    {
+      best = 0;
+      break;
+    }
+    while (j < hi)
+    {
+      size_t mid = j + (hi - j) / 2;
+
+      if (s[mid].end <= minima[i].key)
+        j = mid + 1;
+      else
+        hi = mid;
+    }
+    if ((uint64_t) j <= (uint64_t) budget)
+      continue;
+    if (NULL == bits)
+    {
+      size_t words = n / 64 + 1;
+
+      bits = alloc_zeroed (words, sizeof *bits);
+      blocks = alloc_zeroed (words / 8 + 1, sizeof *blocks);
+      if ( (NULL == bits) || (NULL == blocks) )
+      {
+        free (bits);
+        free (blocks);
+        return -1;
+      }
+    }
+    for (; ins < j; ins++)
+    {
+      size_t pos = (size_t) s[ins].pos;
+
+      bits[pos / 64] |= (uint64_t) 1 << (pos % 64);
+      blocks[pos / 512]++;
+    }
+    best = min64 ((int64_t) best,
+                  (int64_t) select_bit (bits, blocks, (size_t) budget));
+  }
+  free (bits);
+  free (blocks);
+  *result = best;
+  return 0;
+}
+
+/**
+ * The stops of an order for decommissions at @a at other than now: ends
+ * recomputed and sorted (only where they fall relative to the window
+ * matters), then select_largest().
+ */
+static int
+select_largest_at (const struct call *x, int64_t at, const struct pstop *s,
+                   size_t ns, size_t n, size_t *result)
+{
+  struct kv *k = alloc_array (ns, sizeof *k);
+  struct pstop *moved = alloc_array (ns, sizeof *moved);
+  int ret = -1;
+
+  if ( (NULL == k) || (NULL == moved) )
+    goto done;
+  for (size_t j = 0; j < ns; j++)
+  {
+    int64_t end = stop_end (&x->p->m, s[j].cmid, max64 (at, s[j].bound));
+
+    k[j].key = stop_key (end, x->start, x->end);
+    k[j].val = (int64_t) j;
+  }
+  if (0 != radix_sort (k, ns))
+    goto done;
+  for (size_t j = 0; j < ns; j++)
+  {
+    moved[j] = s[k[j].val];
+    moved[j].end = x->start_key + k[j].key;
+  }
+  ret = select_largest (x->minima, x->n_minima, moved, ns, n, x->floor,
+                        result);
+done:
+  free (k);
+  free (moved);
+  return ret;
+}
+
+/**
+ * Largest k that keeps go.  Taking one more desktop never raises
+ * count(t).  A floor above the capacity is never reached, one at or below
+ * 0 always is; otherwise the clamp does not change whether the raw count
+ * reaches the floor.
+ */
+static int
+largest_safe (const struct call *x, int32_t pool, int64_t at,
+              int32_t *result)
+{
+  const struct fc_prepared *p = x->p;
+  const struct pstop *s = p->stops;
+  size_t ns = p->n_stops;
+  size_t n = p->n_order;
+  size_t best;
+  int ret;
+
+  *result = 0;
+  if (p->e.capacity < x->floor)
+    return 0;
+  if (pool >= 0)
+  {
+    n = p->pool_off[pool + 1] - p->pool_off[pool];
+    s = p->pool_stops + p->pool_stop_off[pool];
+    ns = p->pool_stop_off[pool + 1] - p->pool_stop_off[pool];
+  }
+  if (x->floor <= 0)
+  {
+    *result = (int32_t) n;
+    return 0;
+  }
+  if (at == p->e.now)
+    ret = select_largest (x->minima, x->n_minima, s, ns, n, x->floor, &best);
+  else
+    ret = select_largest_at (x, at, s, ns, n, &best);
+  if (0 == ret)
+    *result = (int32_t) best;
+  return ret;
+}
+
+
+/* ----------------------------------------------------------- evaluate */
+
+static const struct stop *
+reserved_stop (const struct fc_prepared *p, int32_t cmid)
+{
+  size_t lo = 0;
+  size_t hi = p->n_res_stops;
+
+  while (lo < hi)
+  {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (p->res_stops[mid].cmid < cmid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < p->n_res_stops && p->res_stops[lo].cmid == cmid
+         ? &p->res_stops[lo] : NULL;
+}
+
+/**
+ * The plan's provisions as a change of the baseline.  A shared-CMID pool
+ * whose image CMID already renews adds nothing; otherwise all provisions
+ * of it add one CMID at the earliest of their times.
+ */
+static int
+call_provisions (struct call *x, struct fc_result *out)
+{
+  const struct fc_prepared *p = x->p;
+  const struct fc_plan *plan = x->plan;
+  int64_t t = effective_at (&p->e, plan);
+  uint64_t key = (uint64_t) (t - p->e.now);
+  bool *seen;
+  int64_t n_new = 0;
+  size_t n = 0;
+
+  if (plan->n_provision > SIZE_MAX / 4)
+    return -1;
+  x->prov = alloc_array (2 * plan->n_provision, sizeof *x->prov);
+  seen = alloc_zeroed (p->e.n_pools, sizeof *seen);
+  if ( (NULL == x->prov) || (NULL == seen) )
+  {
+    free (seen);
+    return -1;
+  }
+  for (size_t i = 0; i < plan->n_provision; i++)
+  {
+    const struct fc_provision *pv = &plan->provision[i];
+    int64_t fs = p->first_shared[pv->pool];
+
+    if (0 == pv->count)
+      continue;
+    if (p->e.pools[pv->pool].unique_cmids)
+    {
+      x->prov[n++] = (struct kv) { key, pv->count };
+      n_new += pv->count;
+      continue;
+    }
+    if (seen[pv->pool] || p->m.pool_renewing[pv->pool])
+      continue;
+    seen[pv->pool] = true;
+    if (t >= fs)
+      continue;
+    x->prov[n++] = (struct kv) { key, 1 };
+    if (NEVER == fs)
+      n_new++;
+    else
+      x->prov[n++] = (struct kv) { (uint64_t) (fs - p->e.now), -1 };
+  }
+  free (seen);
+  x->n_prov = n;
+  out->plan_new_cmids = saturate32 (n_new);
+  return radix_sort (x->prov, n);
+}
+
+/**
+ * CMIDs whose active desktops the reserved plans and the plan take all:
+ * {desktop, time} of both, sorted, each desktop at its earliest time, then
+ * {CMID, time} of the renewing ones, sorted and grouped.
+ */
+static int
+call_stops (struct call *x)
+{
+  const struct fc_prepared *p = x->p;
+  const struct fc_plan *plan = x->plan;
+  int64_t t = effective_at (&p->e, plan);
+  size_t n_res = p->m.n_reserved;
+  size_t n;
+  size_t w = 0;
+  size_t nc = 0;
+  struct kv *l;
+  struct kv *c = NULL;
+  int ret = -1;
+
+  if (plan->n_decommission > SIZE_MAX / 4 - n_res)
+    return -1;
+  n = n_res + plan->n_decommission;
+  l = alloc_array (n, sizeof *l);
+  if (NULL == l)
+    return -1;
+  if (n_res > 0)
+    memcpy (l, p->m.reserved, n_res * sizeof *l);
+  for (size_t i = 0; i < plan->n_decommission; i++)
+    l[n_res + i] = (struct kv) { (uint64_t) plan->decommission[i], t };
+  if (0 != radix_sort (l, n))
+    goto done;
+  for (size_t i = 0; i < n; i++)
+  {
+    if (w > 0 && l[w - 1].key == l[i].key)
+      l[w - 1].val = min64 (l[w - 1].val, l[i].val);
+    else
+      l[w++] = l[i];
+  }
+  c = alloc_array (w, sizeof *c);
+  x->stops = alloc_array (w, sizeof *x->stops);
+  if ( (NULL == c) || (NULL == x->stops) )
+    goto done;
+  for (size_t i = 0; i < w; i++)
+  {
+    const struct fc_desktop *d = &p->e.desktops[l[i].key];
+
+    if (FC_ACTIVE == d->state && d->cmid >= 0 && renewing (&p->m, d->cmid))
+      c[nc++] = (struct kv) { (uint64_t) d->cmid, l[i].val };
+  }
+  if (0 != radix_sort (c, nc))
+    goto done;
+  for (size_t i = 0, j; i < nc; i = j)
+  {
+    int32_t cmid = (int32_t) c[i].key;
+    int64_t tmax = c[i].val;
+
+    for (j = i + 1; j < nc && c[j].key == c[i].key; j++)
+      tmax = max64 (tmax, c[j].val);
+    if ((int32_t) (j - i) == p->m.cs[cmid].f.n_active)
+    {
+      x->stops[x->n_stops].cmid = cmid;
+      x->stops[x->n_stops++].end = stop_end (&p->m, cmid, tmax);
+    }
+  }
+  ret = 0;
+done:
+  free (l);
+  free (c);
+  return ret;
+}
+
+/**
+ * The planned count relative to the baseline: the plan's provisions, and
+ * each CMID whose end the plan moves (a reserved plan's stop can only
+ * move earlier); also the CMIDs that stop only because of the plan.
+ */
+static int
+call_planned (struct call *x, struct fc_result *out)
+{
+  const struct fc_prepared *p = x->p;
+  int64_t now = p->e.now;
+  size_t n = x->n_prov;
+
+  if (x->n_stops > SIZE_MAX / 4 - x->n_prov)
+    return -1;
+  x->planned = alloc_array (x->n_prov + 2 * x->n_stops, sizeof *x->planned);
+  if (NULL == x->planned)
+    return -1;
+  if (x->n_prov > 0)
+    memcpy (x->planned, x->prov, x->n_prov * sizeof *x->planned);
+  for (size_t i = 0; i < x->n_stops; i++)
+  {
+    const struct stop *s = &x->stops[i];
+    const struct stop *r = reserved_stop (p, s->cmid);
+
+    if (NULL == r)
+    {
+      if (0 == out->plan_lapsing_cmids ||
+          s->end < out->plan_lapsing_first_expiry)
+        out->plan_lapsing_first_expiry = s->end;
+      out->plan_lapsing_cmids++;
+    }
+    else if (r->end == s->end)
+      continue;
+    else
+      x->planned[n++] = (struct kv) { (uint64_t) (r->end - now), 1 };
+    x->planned[n++] = (struct kv) { (uint64_t) (s->end - now), -1 };
+  }
+  x->n_planned = n;
+  return radix_sort (x->planned, n);
+}
+
+static int
+call_traces (struct call *x, struct fc_result *out)
 {
   struct trace baseline = { 0 };
   struct trace planned = { .want_steps = true };
-  const struct events *delta = NULL == x->plan ? &x->reserved_delta
-                               : &x->plan_delta;
 
-  if ( (0 != walk (&x->m, &x->base, &x->reserved_delta, &baseline)) ||
-       (0 != walk (&x->m, &x->base, delta, &planned)) )
+  if ( (0 != walk (x, NULL, 0, &baseline)) ||
+       (0 != walk (x, x->planned, x->n_planned, &planned)) )
   {
     free (planned.steps);
     return -1;
@@ -1633,57 +2019,77 @@ eval_traces (struct eval *x, struct fc_result *out)
   out->projected_min_at = planned.min_at;
   out->has_breach = planned.breach;
   out->first_breach_at = planned.breach ? planned.breach_at : 0;
-  out->go = planned.min >= x->m.floor;
+  out->go = planned.min >= x->floor;
   out->steps = planned.steps;
   out->n_steps = planned.n_steps;
   return 0;
 }
 
-/**
- * The plan's provisions and the reserved plans stay; its decommissions are
- * replaced.
- */
 static int
-eval_max_decommission (struct eval *x, int32_t pool, struct fc_result *out)
+call_run (struct call *x, int64_t horizon, int32_t pool,
+          struct fc_result *out)
 {
-  int64_t unused;
+  const struct fc_prepared *p = x->p;
+  int64_t now = p->e.now;
+  int64_t first = p->reserved_first;
 
-  events_init (&x->probe_delta, x->base.start, x->base.end);
-  if ( (0 != stop_events (x->reserved_stops, x->n_reserved_stops,
-                          &x->probe_delta)) ||
-       (0 != add_provisions (&x->m, x->plan, &x->probe_delta, &unused)) ||
-       (0 != events_finish (&x->probe_delta)) ||
-       (0 != suffix_minima (&x->base, &x->probe_delta, &x->minima,
-                            &x->n_minima)) )
+  out->floor = saturate32 (x->floor);
+  if (NULL != x->plan)
+    first = min64 (first, effective_at (&p->e, x->plan));
+  x->start = NEVER == first ? now : first;
+  x->end = max64 (now + horizon, x->start);
+  x->start_key = (uint64_t) (x->start - now);
+  x->end_key = (uint64_t) (x->end - now);
+  out->window_start = x->start;
+  out->window_end = x->end;
+  out->renewing = p->renewing;
+  out->lapsing = p->lapsing;
+  out->unseen = p->unseen;
+  out->current_count = p->current_count;
+  if ( (NULL != x->plan) &&
+       ( (0 != call_provisions (x, out)) || (0 != call_stops (x)) ||
+         (0 != call_planned (x, out)) ) )
+    return -1;
+  if ( (0 != call_traces (x, out)) ||
+       (0 != suffix_minima (x, x->prov, x->n_prov)) )
     return -1;
   out->max_decommission_at = NULL == x->plan
-                             ? x->base.start
-                             : effective_at (x->m.e, x->plan);
-  return largest_safe (&x->m, pool, out->max_decommission_at, x->minima,
-                       x->n_minima, x->base.start, x->base.end,
+                             ? x->start
+                             : effective_at (&p->e, x->plan);
+  return largest_safe (x, pool, out->max_decommission_at,
                        &out->max_decommission);
 }
 
-static int
-eval_run (struct eval *x, int32_t pool, struct fc_result *out)
+int
+fc_evaluate_prepared (const struct fc_prepared *p,
+                      int32_t margin,
+                      int64_t horizon_seconds,
+                      const struct fc_plan *plan,
+                      int32_t max_decommission_pool,
+                      struct fc_result *out)
 {
-  const struct fc_estate *e = x->m.e;
+  struct call x;
+  int ret;
 
-  out->floor = saturate32 (x->m.floor);
-  window (e, x->plan, &out->window_start, &out->window_end);
-  describe_now (&x->m, out);
-  events_init (&x->base, out->window_start, out->window_end);
-  if ( (0 != base_events (&x->m, &x->base)) || (0 != eval_reserved (x)) )
+  if (NULL == out)
     return -1;
-  if (NULL != x->plan)
-  {
-    if (0 != eval_plan (x))
-      return -1;
-    describe_plan (x, out);
-  }
-  if (0 != eval_traces (x, out))
+  memset (out, 0, sizeof *out);
+  if ( (NULL == p) || (horizon_seconds < 0) ||
+       (horizon_seconds > p->max_horizon) ||
+       (NULL != plan && ! plan_ok (&p->e, plan)) ||
+       (max_decommission_pool < -1) ||
+       (max_decommission_pool >= 0 &&
+        ! index_ok (max_decommission_pool, p->e.n_pools)) )
     return -1;
-  return eval_max_decommission (x, pool, out);
+  memset (&x, 0, sizeof x);
+  x.p = p;
+  x.plan = plan;
+  x.floor = (int64_t) p->e.threshold + margin;
+  ret = call_run (&x, horizon_seconds, max_decommission_pool, out);
+  call_free (&x);
+  if (0 != ret)
+    fc_result_free (out);
+  return ret;
 }
 
 int
@@ -1692,25 +2098,20 @@ fc_evaluate (const struct fc_estate *e,
              int32_t max_decommission_pool,
              struct fc_result *out)
 {
-  struct eval x;
+  struct fc_prepared *p;
   int ret;
 
   if (NULL == out)
     return -1;
   memset (out, 0, sizeof *out);
-  if ( (! estate_ok (e)) || (NULL != plan && ! plan_ok (e, plan)) ||
-       (max_decommission_pool < -1) ||
+  if ( (NULL == e) || (max_decommission_pool < -1) ||
        (max_decommission_pool >= 0 &&
-        ! index_ok (max_decommission_pool, e->n_pools)) )
+        ! index_ok (max_decommission_pool, e->n_pools)) ||
+       (0 != fc_prepare (e, e->horizon_seconds, &p)) )
     return -1;
-  memset (&x, 0, sizeof x);
-  x.plan = plan;
-  if (0 != model_init (&x.m, e))
-    return -1;
-  ret = eval_run (&x, max_decommission_pool, out);
-  eval_free (&x);
-  if (0 != ret)
-    fc_result_free (out);
+  ret = fc_evaluate_prepared (p, e->margin, e->horizon_seconds, plan,
+                              max_decommission_pool, out);
+  fc_prepared_free (p);
   return ret;
 }
 

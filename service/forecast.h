@@ -216,4 +216,77 @@ fc_pick_decommission (const struct fc_estate *e,
                       int32_t *out,
                       size_t n);
 
+/**
+ * Everything fc_evaluate() computes that does not depend on the plan, the
+ * margin or the horizon: CMID statuses, the baseline count (with the
+ * reserved plans) as sorted events, the decommission order of the whole
+ * host and of every pool, and the CMIDs each prefix of those orders stops
+ * when taken at now.  Opaque and immutable once built: any number of
+ * threads may use one read-only at the same time.
+ *
+ * Ownership: the prepared object copies the struct fc_estate itself (so
+ * that may be a temporary) but BORROWS its arrays: cmids, pools, desktops
+ * and the desktops' hostnames, and the reserved plans with their
+ * decommission and provision arrays must stay alive and unchanged until
+ * fc_prepared_free().
+ */
+struct fc_prepared;
+
+/**
+ * Prepares @a e for many fc_evaluate_prepared() calls.  Costs about what
+ * one fc_evaluate() costs; uses e->now, capacity, threshold, host renewal
+ * and reserved plans, but neither e->margin nor e->horizon_seconds.
+ * @param e the estate (validated like fc_evaluate() does)
+ * @param max_horizon_seconds the largest horizon later calls may ask for, >= 0
+ * @param[out] out receives the prepared estate, NULL on error
+ * @return 0 on success, -1 on invalid input or out of memory
+ */
+int
+fc_prepare (const struct fc_estate *e,
+            int64_t max_horizon_seconds,
+            struct fc_prepared **out);
+
+/**
+ * Releases a prepared estate; NULL is allowed.
+ * @param p the prepared estate
+ */
+void
+fc_prepared_free (struct fc_prepared *p);
+
+/**
+ * Same results as fc_evaluate (e, plan, max_decommission_pool, out) where e
+ * is the prepared estate with its margin replaced by @a margin and its
+ * horizon by @a horizon_seconds.  Reads @a p only.  Fast path: a plan at or
+ * before now (or no plan and no future reserved plan); a later plan time
+ * recomputes the stops of the decommission order: O(n), about 2 ms at 100k.
+ * @param p the prepared estate
+ * @param margin floor = threshold + margin
+ * @param horizon_seconds H, 0 .. the prepared max_horizon_seconds
+ * @param plan the plan to evaluate, or NULL for the baseline
+ * @param max_decommission_pool pool index, or -1 for the whole host
+ * @param[out] out the result; release with fc_result_free(), also after an error
+ * @return 0 on success, -1 on out of memory or invalid input
+ */
+int
+fc_evaluate_prepared (const struct fc_prepared *p,
+                      int32_t margin,
+                      int64_t horizon_seconds,
+                      const struct fc_plan *plan,
+                      int32_t max_decommission_pool,
+                      struct fc_result *out);
+
+/**
+ * fc_pick_decommission() of the prepared estate, without recomputing it.
+ * @param p the prepared estate
+ * @param pool pool index, or -1 for the whole host
+ * @param[out] out receives up to @a n desktop indices
+ * @param n capacity of @a out
+ * @return number of indices written; 0 also on invalid input
+ */
+size_t
+fc_pick_decommission_prepared (const struct fc_prepared *p,
+                               int32_t pool,
+                               int32_t *out,
+                               size_t n);
+
 #endif

@@ -1626,6 +1626,153 @@ test_random_against_reference (void **state)
 }
 
 
+/* ------------------------------------------------- prepared estates */
+
+static void
+assert_same_result (const struct fc_result *a, const struct fc_result *b)
+{
+  assert_int_equal (a->floor, b->floor);
+  assert_int_equal (a->current_count, b->current_count);
+  assert_int_equal (a->window_start, b->window_start);
+  assert_int_equal (a->window_end, b->window_end);
+  assert_int_equal (a->baseline_min, b->baseline_min);
+  assert_int_equal (a->baseline_min_at, b->baseline_min_at);
+  assert_int_equal (a->projected_min, b->projected_min);
+  assert_int_equal (a->projected_min_at, b->projected_min_at);
+  assert_int_equal (a->has_breach, b->has_breach);
+  assert_int_equal (a->first_breach_at, b->first_breach_at);
+  assert_int_equal (a->go, b->go);
+  assert_int_equal (a->max_decommission, b->max_decommission);
+  assert_int_equal (a->max_decommission_at, b->max_decommission_at);
+  assert_int_equal (a->renewing, b->renewing);
+  assert_int_equal (a->lapsing, b->lapsing);
+  assert_int_equal (a->unseen, b->unseen);
+  assert_int_equal (a->plan_lapsing_cmids, b->plan_lapsing_cmids);
+  assert_int_equal (a->plan_lapsing_first_expiry,
+                    b->plan_lapsing_first_expiry);
+  assert_int_equal (a->plan_new_cmids, b->plan_new_cmids);
+  assert_int_equal (a->n_steps, b->n_steps);
+  for (size_t i = 0; i < a->n_steps; i++)
+  {
+    assert_int_equal (a->steps[i].at, b->steps[i].at);
+    assert_int_equal (a->steps[i].count, b->steps[i].count);
+  }
+}
+
+/**
+ * fc_evaluate_prepared (p, margin, horizon, ...) against fc_evaluate() of
+ * the estate with that margin and horizon, and (the estate being small)
+ * against the naive reference.
+ */
+static void
+compare_prepared (struct fx *f, const struct fc_prepared *p, int32_t margin,
+                  int64_t horizon, const struct fc_plan *plan, int32_t pool)
+{
+  struct fc_estate saved = f->e;
+  struct fc_result a;
+  struct fc_result b;
+
+  f->e.margin = margin;
+  f->e.horizon_seconds = horizon;
+  assert_int_equal (0, fc_evaluate (&f->e, plan, pool, &a));
+  assert_int_equal (0, fc_evaluate_prepared (p, margin, horizon, plan, pool,
+                                             &b));
+  assert_same_result (&a, &b);
+  fc_result_free (&a);
+  fc_result_free (&b);
+  compare_one (f, plan, pool);
+  f->e = saved;
+}
+
+static void
+test_prepared_matches_evaluate (void **state)
+{
+  uint64_t s = 0xD1B54A32D192ED03ULL;
+
+  (void) state;
+  for (int iter = 0; iter < RANDOM_ITERATIONS; iter++)
+  {
+    struct fx *f = fx_new ((int32_t) rnd_range (&s, 3, 30),
+                           (int32_t) rnd_range (&s, 1, 15));
+    struct fc_prepared *p;
+    int64_t max_h;
+    int32_t pick_a[MAXN];
+    int32_t pick_b[MAXN];
+
+    random_estate (&s, f);
+    max_h = rnd_range (&s, 0, 60) * DAY + rnd_range (&s, 0, 1) * HOUR;
+    assert_int_equal (0, fc_prepare (&f->e, max_h, &p));
+    for (int32_t pool = -1; pool < (int32_t) f->e.n_pools; pool++)
+    {
+      size_t na = fc_pick_decommission (&f->e, pool, pick_a, MAXN);
+      size_t nb = fc_pick_decommission_prepared (p, pool, pick_b, MAXN);
+
+      assert_int_equal (na, nb);
+      for (size_t i = 0; i < na; i++)
+        assert_int_equal (pick_a[i], pick_b[i]);
+    }
+    for (int k = 0; k < 8; k++)
+    {
+      int32_t dec[8];
+      struct fc_provision prov[4];
+      struct fc_plan plan = { 0 };
+      int32_t margin = (int32_t) rnd_range (&s, -5, 5);
+      int64_t horizon = 0 == rnd (&s) % 4 ? max_h : rnd_range (&s, 0, max_h);
+      int32_t pool = 0 == rnd (&s) % 2 ? -1
+                     : (int32_t) rnd_range (&s, 0,
+                                            (int64_t) f->e.n_pools - 1);
+
+      random_plan (&s, f, &plan.at, dec, &plan.n_decommission, prov,
+                   &plan.n_provision);
+      if (0 == rnd (&s) % 3)
+        plan.at = NOW - rnd_range (&s, 0, 1) * HOUR;
+      plan.decommission = dec;
+      plan.provision = prov;
+      compare_prepared (f, p, margin, horizon, 0 == k ? NULL : &plan, pool);
+    }
+    fc_prepared_free (p);
+    free (f);
+  }
+}
+
+/** Bad arguments to the prepared API fail cleanly. */
+static void
+test_prepared_invalid (void **state)
+{
+  struct fx *f = steady_pool ();
+  struct fc_prepared *p = (struct fc_prepared *) &p;
+  int32_t bad = 30;
+  struct fc_plan p1 = plan_of (NOW, 1, &bad, 0, NULL);
+  struct fc_result r;
+  int32_t pick[4];
+
+  (void) state;
+  assert_int_equal (-1, fc_prepare (NULL, DAY, &p));
+  assert_null (p);
+  assert_int_equal (-1, fc_prepare (&f->e, -1, &p));
+  assert_int_equal (-1, fc_prepare (&f->e, DAY, NULL));
+  assert_int_equal (0, fc_prepare (&f->e, 10 * DAY, &p));
+  assert_int_equal (-1, fc_evaluate_prepared (p, 0, 10 * DAY + 1, NULL, -1,
+                                              &r));
+  assert_int_equal (-1, fc_evaluate_prepared (p, 0, -1, NULL, -1, &r));
+  assert_int_equal (-1, fc_evaluate_prepared (p, 0, DAY, &p1, -1, &r));
+  assert_int_equal (-1, fc_evaluate_prepared (p, 0, DAY, NULL, 5, &r));
+  assert_int_equal (-1, fc_evaluate_prepared (NULL, 0, DAY, NULL, -1, &r));
+  assert_int_equal (-1, fc_evaluate_prepared (p, 0, DAY, NULL, -1, NULL));
+  assert_int_equal (0, fc_pick_decommission_prepared (p, 5, pick, 4));
+  assert_int_equal (0, fc_pick_decommission_prepared (NULL, -1, pick, 4));
+  assert_int_equal (4, fc_pick_decommission_prepared (p, -1, pick, 4));
+  assert_int_equal (0, fc_evaluate_prepared (p, 0, 10 * DAY, NULL, -1, &r));
+  fc_result_free (&r);
+  fc_prepared_free (p);
+  fc_prepared_free (NULL);
+  f->desktops[3].cmid = 99;
+  assert_int_equal (-1, fc_prepare (&f->e, DAY, &p));
+  assert_null (p);
+  free (f);
+}
+
+
 /* ------------------------------------------------------ 100k estate */
 
 #define BIG 100000
@@ -1780,6 +1927,52 @@ test_big_estate_invariants (void **state)
   free (order);
 }
 
+/**
+ * One prepared 100k estate against fc_evaluate() for plans at now and
+ * later, several margins, horizons and pools.
+ */
+static void
+test_big_prepared (void **state)
+{
+  struct big b;
+  int32_t *order = malloc (BIG * sizeof *order);
+  struct fc_provision prov[2] = { { 0, 100 }, { 2, 3 } };
+  struct fc_prepared *p;
+  size_t n;
+
+  (void) state;
+  assert_non_null (order);
+  big_build (&b);
+  n = fc_pick_decommission (&b.e, -1, order, BIG);
+  assert_int_equal (0, fc_prepare (&b.e, 60 * DAY, &p));
+  for (int k = 0; k < 6; k++)
+  {
+    struct fc_plan plan = plan_of (0 == k % 2 ? NOW : NOW + k * DAY,
+                                   (size_t) (1 + 700 * k), order + 3000 * k,
+                                   (size_t) (k % 3), prov);
+    int32_t margin = 1500 * k - 3000;
+    int64_t horizon = (45 + 3 * k) * DAY;
+    int32_t pool = k % 3 - 1;
+    struct fc_result a;
+    struct fc_result r;
+
+    assert_true ((size_t) (3000 * k + 1 + 700 * k) <= n);
+    b.e.margin = margin;
+    b.e.horizon_seconds = horizon;
+    assert_int_equal (0, fc_evaluate (&b.e, 0 == k ? NULL : &plan, pool, &a));
+    assert_int_equal (0, fc_evaluate_prepared (p, margin, horizon,
+                                               0 == k ? NULL : &plan, pool,
+                                               &r));
+    assert_invariants (&b.e, &r);
+    assert_same_result (&a, &r);
+    fc_result_free (&a);
+    fc_result_free (&r);
+  }
+  fc_prepared_free (p);
+  big_free (&b);
+  free (order);
+}
+
 int
 main (void)
 {
@@ -1815,6 +2008,9 @@ main (void)
     cmocka_unit_test (test_empty_estate),
     cmocka_unit_test (test_random_against_reference),
     cmocka_unit_test (test_big_estate_invariants),
+    cmocka_unit_test (test_prepared_matches_evaluate),
+    cmocka_unit_test (test_prepared_invalid),
+    cmocka_unit_test (test_big_prepared),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
