@@ -49,10 +49,12 @@ struct kg_estate {
  */
 struct kg_estate_use {
   struct kg_estate view;
-  void *shared;                     /**< the cache entry this view borrows from */
-  struct fc_plan *reserved;         /**< the view's own reserved-plan arrays */
-  struct kg_reserved_plan *reserved_ids;
+  struct shared_estate *shared;     /**< the cache entry this view borrows from */
+  struct prepared *prepared;        /**< the model prepared for this second */
 };
+
+/** The longest horizon a request may ask for (horizon_days 365). */
+#define KG_MAX_HORIZON_SECONDS (365LL * 86400)
 
 /**
  * Gets the estate of @a host for an evaluation at @a now: from this
@@ -68,6 +70,29 @@ struct kg_estate_use {
  */
 enum kg_qs kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
                              int64_t horizon_seconds, struct kg_estate_use *use);
+
+/**
+ * Evaluates a plan on a view: fc_evaluate() of view.model (its margin and
+ * horizon included), from the model prepared for this second.
+ * @param use the view
+ * @param plan the plan, or NULL for the baseline
+ * @param max_decommission_pool pool index, or -1 for the whole host
+ * @param[out] out the result; release with fc_result_free(), also after an error
+ * @return 0 on success, -1 on failure
+ */
+int kg_estate_evaluate(const struct kg_estate_use *use, const struct fc_plan *plan,
+                       int32_t max_decommission_pool, struct fc_result *out);
+
+/**
+ * fc_pick_decommission() on a view, from the prepared model.
+ * @param use the view
+ * @param pool pool index, or -1 for the whole host
+ * @param[out] out receives up to @a n desktop indices
+ * @param n capacity of @a out
+ * @return number of indices written
+ */
+size_t kg_estate_pick_decommission(const struct kg_estate_use *use, int32_t pool,
+                                   int32_t *out, size_t n);
 
 /**
  * Gives a view back.

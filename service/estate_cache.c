@@ -22,10 +22,28 @@
 #define CACHE_SLOTS 64
 #define MAX_AGE_SECONDS 60
 
+/**
+ * The model prepared for one second: statuses and the baseline depend on
+ * now, the reserved plans unexpired then, capacity, threshold and the host's
+ * renewal interval; requests in that second differ only in their plan.
+ */
+struct prepared {
+  struct fc_prepared *model;
+  atomic_int refs;
+  int64_t now;
+  int32_t capacity, threshold;
+  int64_t host_renewal_seconds;
+  struct fc_plan *reserved;               /**< unexpired at now (the model borrows them) */
+  struct kg_reserved_plan *reserved_ids;
+  size_t n_reserved;
+};
+
 /** A loaded estate shared by the requests that use it. */
 struct shared_estate {
   struct kg_estate es;
   atomic_int refs;        /**< the cache's reference plus one per view */
+  pthread_mutex_t lock;   /**< guards `current` */
+  struct prepared *current;
   long long host_id;
   long long version;
   int renewal_minutes;    /**< pools without their own interval use the host's */
@@ -36,9 +54,22 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shared_estate *slots[CACHE_SLOTS];
 
 static void
+unref_prepared(struct prepared *pr)
+{
+  if (NULL != pr && 1 == atomic_fetch_sub(&pr->refs, 1)) {
+    fc_prepared_free(pr->model);
+    free(pr->reserved);
+    free(pr->reserved_ids);
+    free(pr);
+  }
+}
+
+static void
 unref(struct shared_estate *se)
 {
   if (NULL != se && 1 == atomic_fetch_sub(&se->refs, 1)) {
+    unref_prepared(se->current);
+    pthread_mutex_destroy(&se->lock);
     kg_estate_free(&se->es);
     free(se);
   }
@@ -119,6 +150,7 @@ load(struct kg_db *db, const struct kg_host_row *host, int64_t now, struct share
   if (NULL == se)
     return KG_QS_HARD_ERROR;
   atomic_init(&se->refs, 1);
+  pthread_mutex_init(&se->lock, NULL);
   se->host_id = host->id;
   se->version = host->estate_version;
   se->renewal_minutes = host->renewal_minutes;
@@ -139,37 +171,86 @@ load(struct kg_db *db, const struct kg_host_row *host, int64_t now, struct share
   return KG_QS_OK;
 }
 
-/** Fills the view: shared arrays, this request's host, time and reserved plans. */
-static int
-make_view(struct kg_estate_use *use, const struct shared_estate *se,
-          const struct kg_host_row *host, int64_t now, int64_t horizon_seconds)
+/** The model inputs of the shared estate at @a now for @a host. */
+static void
+model_at(const struct shared_estate *se, const struct kg_host_row *host, int64_t now,
+         const struct prepared *pr, struct fc_estate *m)
+{
+  *m = se->es.model;
+  m->now = now;
+  m->capacity = host->capacity;
+  m->threshold = host->threshold;
+  m->margin = host->margin;
+  m->host_renewal_seconds = 60LL * host->renewal_minutes;
+  m->horizon_seconds = KG_MAX_HORIZON_SECONDS;
+  m->reserved = pr->reserved;
+  m->n_reserved = pr->n_reserved;
+}
+
+static struct prepared *
+prepare(const struct shared_estate *se, const struct kg_host_row *host, int64_t now)
 {
   const struct kg_estate *es = &se->es;
-  size_t n = es->model.n_reserved, kept = 0;
+  size_t n = es->model.n_reserved;
+  struct prepared *pr = calloc(1, sizeof(*pr));
 
-  use->reserved = calloc(n + 1, sizeof(*use->reserved));
-  use->reserved_ids = calloc(n + 1, sizeof(*use->reserved_ids));
-  if (NULL == use->reserved || NULL == use->reserved_ids)
-    return -1;
+  if (NULL == pr)
+    return NULL;
+  atomic_init(&pr->refs, 1);
+  pr->now = now;
+  pr->capacity = host->capacity;
+  pr->threshold = host->threshold;
+  pr->host_renewal_seconds = 60LL * host->renewal_minutes;
+  pr->reserved = calloc(n + 1, sizeof(*pr->reserved));
+  pr->reserved_ids = calloc(n + 1, sizeof(*pr->reserved_ids));
+  if (NULL == pr->reserved || NULL == pr->reserved_ids) {
+    unref_prepared(pr);
+    return NULL;
+  }
   for (size_t i = 0; i < n; i++)
     if (es->reserved_ids[i].expires_at > now) {
-      use->reserved[kept] = es->reserved[i];
-      use->reserved_ids[kept++] = es->reserved_ids[i];
+      pr->reserved[pr->n_reserved] = es->reserved[i];
+      pr->reserved_ids[pr->n_reserved++] = es->reserved_ids[i];
     }
-  use->view = *es;
-  memset(use->view.results, 0, sizeof(use->view.results));
-  use->view.host = *host;
-  use->view.reserved = use->reserved;
-  use->view.reserved_ids = use->reserved_ids;
-  use->view.model.reserved = use->reserved;
-  use->view.model.n_reserved = kept;
-  use->view.model.now = now;
-  use->view.model.capacity = host->capacity;
-  use->view.model.threshold = host->threshold;
-  use->view.model.margin = host->margin;
-  use->view.model.host_renewal_seconds = 60LL * host->renewal_minutes;
-  use->view.model.horizon_seconds = horizon_seconds;
-  return 0;
+  struct fc_estate m;
+  model_at(se, host, now, pr, &m);
+  if (0 != fc_prepare(&m, KG_MAX_HORIZON_SECONDS, &pr->model)) {
+    unref_prepared(pr);
+    return NULL;
+  }
+  return pr;
+}
+
+static bool
+prepared_fits(const struct prepared *pr, const struct kg_host_row *host, int64_t now)
+{
+  return NULL != pr && pr->now == now && pr->capacity == host->capacity
+         && pr->threshold == host->threshold
+         && pr->host_renewal_seconds == 60LL * host->renewal_minutes;
+}
+
+/** The shared estate's model prepared for this second, made when missing. */
+static struct prepared *
+prepared_for(struct shared_estate *se, const struct kg_host_row *host, int64_t now)
+{
+  struct prepared *pr = NULL;
+  pthread_mutex_lock(&se->lock);
+  if (prepared_fits(se->current, host, now)) {
+    pr = se->current;
+    atomic_fetch_add(&pr->refs, 1);
+  }
+  pthread_mutex_unlock(&se->lock);
+  if (NULL != pr)
+    return pr;
+  if (NULL == (pr = prepare(se, host, now)))
+    return NULL;
+  atomic_fetch_add(&pr->refs, 1);
+  pthread_mutex_lock(&se->lock);
+  struct prepared *old = se->current;
+  se->current = pr;
+  pthread_mutex_unlock(&se->lock);
+  unref_prepared(old);
+  return pr;
 }
 
 enum kg_qs
@@ -184,14 +265,40 @@ kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
       return qs;
   }
   use->shared = se;
-  return 0 == make_view(use, se, host, now, horizon_seconds) ? KG_QS_OK : KG_QS_HARD_ERROR;
+  struct prepared *pr = prepared_for(se, host, now);
+  if (NULL == pr)
+    return KG_QS_HARD_ERROR;
+  use->prepared = pr;
+  use->view = se->es;
+  memset(use->view.results, 0, sizeof(use->view.results));
+  use->view.host = *host;
+  use->view.reserved = pr->reserved;
+  use->view.reserved_ids = pr->reserved_ids;
+  model_at(se, host, now, pr, &use->view.model);
+  use->view.model.horizon_seconds = horizon_seconds;
+  return KG_QS_OK;
+}
+
+int
+kg_estate_evaluate(const struct kg_estate_use *use, const struct fc_plan *plan,
+                   int32_t max_decommission_pool, struct fc_result *out)
+{
+  const struct prepared *pr = use->prepared;
+  return fc_evaluate_prepared(pr->model, use->view.model.margin, use->view.model.horizon_seconds,
+                              plan, max_decommission_pool, out);
+}
+
+size_t
+kg_estate_pick_decommission(const struct kg_estate_use *use, int32_t pool, int32_t *out, size_t n)
+{
+  const struct prepared *pr = use->prepared;
+  return fc_pick_decommission_prepared(pr->model, pool, out, n);
 }
 
 void
 kg_estate_release(struct kg_estate_use *use)
 {
-  free(use->reserved);
-  free(use->reserved_ids);
+  unref_prepared(use->prepared);
   unref(use->shared);
   memset(use, 0, sizeof(*use));
 }

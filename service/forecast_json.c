@@ -135,7 +135,7 @@ add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, 
 
   memset(&r, 0, sizeof(r));
   enum kg_qs qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
-  if (KG_QS_OK == qs && 0 != fc_evaluate(&use.view.model, NULL, -1, &r))
+  if (KG_QS_OK == qs && 0 != kg_estate_evaluate(&use, NULL, -1, &r))
     qs = KG_QS_HARD_ERROR;
   if (KG_QS_OK == qs)
     json_object_update_new(doc, json_pack(

@@ -26,6 +26,7 @@ struct forecast_tx {
   long long horizon_days;
   enum forecast_view view;
   json_t *response;           /**< forecast, headroom */
+  const struct kg_estate_use *use;  /**< this attempt's estate; its view is `es` */
   char *svg;                  /**< chart */
 };
 
@@ -72,7 +73,7 @@ evaluate(struct forecast_tx *tx, struct kg_estate *es)
     return KG_QS_REPLIED;
   }
   memset(&r, 0, sizeof(r));
-  if (0 != fc_evaluate(&es->model, NULL, pool, &r)) {
+  if (0 != kg_estate_evaluate(tx->use, NULL, pool, &r)) {
     fc_result_free(&r);
     return KG_QS_HARD_ERROR;
   }
@@ -106,6 +107,7 @@ forecast_transaction(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs)
     return qs;
   qs = kg_estate_acquire(db, &host, (int64_t) time(NULL), 86400LL * tx->horizon_days, &use);
+  tx->use = &use;
   if (KG_QS_OK == qs)
     qs = evaluate(tx, &use.view);
   kg_estate_release(&use);

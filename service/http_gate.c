@@ -196,6 +196,7 @@ struct gate_tx {
   int64_t now;
   const char *idempotency_key;
   char request_hash[65];
+  const struct kg_estate_use *use;    /**< this attempt's estate; tx->use->view is `es` */
   char *request_json;
   /* the answer */
   unsigned int status;
@@ -257,7 +258,7 @@ resolve_pool_decommission(struct gate_tx *tx, const struct kg_estate *es, struct
   if (pool < 0)
     return reply_invalid(tx->ctx, "decommission.pool", "pool %s does not exist on this KMS host",
                          tx->in->decommission_pool);
-  plan->n_desktops = fc_pick_decommission(&es->model, pool, plan->desktops,
+  plan->n_desktops = kg_estate_pick_decommission(tx->use, pool, plan->desktops,
                                           (size_t) tx->in->decommission_count);
   if (plan->n_desktops < (size_t) tx->in->decommission_count) {
     char msg[160];
@@ -440,7 +441,7 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   memset(&r, 0, sizeof(r));
   if (tx->in->has_margin)
     es->model.margin = tx->in->margin;
-  if (0 != fc_evaluate(&es->model, &model_plan, plan->max_pool, &r)) {
+  if (0 != kg_estate_evaluate(tx->use, &model_plan, plan->max_pool, &r)) {
     fc_result_free(&r);
     return KG_QS_HARD_ERROR;
   }
@@ -519,6 +520,7 @@ gate_transaction(struct kg_db *db, void *cls)
     return qs;
   memset(&plan, 0, sizeof(plan));
   qs = kg_estate_acquire(db, &host, tx->now, 86400LL * tx->in->horizon_days, &use);
+  tx->use = &use;
   if (KG_QS_OK == qs)
     qs = resolve_plan(tx, &use.view, &plan);
   if (KG_QS_OK == qs && tx->in->reserve)

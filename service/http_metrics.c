@@ -44,7 +44,7 @@ render_hosts(struct kg_db *db, char *text, enum kg_qs *qs)
     struct fc_result r;
     memset(&r, 0, sizeof(r));
     *qs = kg_estate_acquire(db, &hosts[i], now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
-    if (KG_QS_OK == *qs && 0 == fc_evaluate(&use.view.model, NULL, -1, &r))
+    if (KG_QS_OK == *qs && 0 == kg_estate_evaluate(&use, NULL, -1, &r))
       text = append_host(text, &hosts[i], &r);
     fc_result_free(&r);
     kg_estate_release(&use);
