@@ -25,11 +25,26 @@ static const struct kg_stmt stmt_plan_insert = {
   " SELECT id FROM p"
 };
 
+#define DECISION_INSERT \
+  "INSERT INTO decisions (id, kms_host, kms_host_id, decision, http_status, request, response," \
+  " caller, token_id, plan_id, idempotency_key, request_hash)"
+
 static const struct kg_stmt stmt_decision_insert = {
   "decision_insert",
-  "INSERT INTO decisions (id, kms_host, kms_host_id, decision, http_status, request, response,"
-  " caller, token_id, plan_id, idempotency_key, request_hash)"
+  DECISION_INSERT
   " VALUES ($1::uuid, $2, $3, $4, $5, $6::json, $7::json, $8, $9::uuid, $10::uuid, $11, $12)"
+};
+
+/* The audit record of an evaluation that reserved nothing, in a statement of its
+   own: committed without waiting for the WAL flush (set_config(..., true) is SET
+   LOCAL, and the statement is its own transaction). A database crash can lose
+   the last moments of such records, never a plan; the gate's hot path saves
+   the flush. */
+static const struct kg_stmt stmt_decision_insert_async = {
+  "decision_insert_async",
+  DECISION_INSERT
+  " SELECT $1::uuid, $2, $3, $4, $5, $6::json, $7::json, $8, $9::uuid, $10::uuid, $11, $12"
+  " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
 };
 
 static const struct kg_stmt stmt_decision_find = {
@@ -86,7 +101,8 @@ kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d)
     kg_db_param_int(status, d->http_status), d->request_json, d->response_json, d->caller,
     d->token_id, d->plan_id, d->idempotency_key, d->request_hash,
   };
-  enum kg_qs qs = kg_db_run(db, &stmt_decision_insert, 12, params);
+  enum kg_qs qs = kg_db_run(db, d->durable ? &stmt_decision_insert : &stmt_decision_insert_async,
+                            12, params);
   if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505"))
     return KG_QS_SOFT_ERROR;  /* a concurrent retry with the same key won: rerun and replay it */
   return qs;

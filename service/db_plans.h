@@ -49,6 +49,8 @@ struct kg_new_decision {
   const char *plan_id;          /**< or NULL */
   const char *idempotency_key;  /**< or NULL */
   const char *request_hash;     /**< or NULL */
+  bool durable;                 /**< false: a plain evaluation's record, inserted outside any
+                                     transaction, committed without waiting for the flush */
 };
 
 /**

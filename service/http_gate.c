@@ -421,6 +421,9 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
     .caller = tx->ctx->who.name, .token_id = tx->ctx->who.token_id, .plan_id = plan_id,
     .idempotency_key = tx->idempotency_key,
     .request_hash = tx->idempotency_key ? tx->request_hash : NULL,
+    /* Only the autocommit path (nothing reserved) may skip the flush: inside the
+       reserving transaction the setting would cover the plan too. */
+    .durable = tx->in->reserve,
   };
   enum kg_qs qs = kg_db_decision_insert(tx->ctx->db, &d);
   free(response_json);
