@@ -197,6 +197,7 @@ struct gate_tx {
   const char *idempotency_key;
   char request_hash[65];
   const struct kg_estate_use *use;    /**< this attempt's estate; tx->use->view is `es` */
+  char *response_text;                /**< tx->response as sent and recorded, once evaluated */
   char *request_json;
   /* the answer */
   unsigned int status;
@@ -411,7 +412,9 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
   if (0 != kg_uuid_v4(decision_id))
     return KG_QS_HARD_ERROR;
   json_object_set_new(tx->response, "decision_id", json_string(decision_id));
-  char *response_json = json_dumps(tx->response, JSON_COMPACT);
+  /* The text stored is the text answered: encoded once. */
+  free(tx->response_text);
+  char *response_json = tx->response_text = json_dumps(tx->response, JSON_COMPACT);
   if (NULL == response_json)
     return KG_QS_HARD_ERROR;
   struct kg_new_decision d = {
@@ -426,7 +429,6 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
     .durable = tx->in->reserve,
   };
   enum kg_qs qs = kg_db_decision_insert(tx->ctx->db, &d);
-  free(response_json);
   return qs;
 }
 
@@ -572,11 +574,18 @@ handle_gate(struct kg_ctx *ctx)
         : kg_db_run_autocommit(ctx->db, "gate", gate_transaction, &tx);
       if (KG_QS_OK == qs && tx.evaluated)
         kg_metrics_gate(tx.go);
-      kg_reply_tx_document(ctx, qs, tx.status, tx.response);  /* fails closed: 503, never go */
-      tx.response = NULL;
+      if (KG_QS_OK == qs && tx.evaluated) {
+        kg_reply_bytes(ctx, tx.status, "application/json", tx.response_text,
+                       strlen(tx.response_text));
+      } else {
+        /* A replayed answer, or the failure: fails closed (503), never go. */
+        kg_reply_tx_document(ctx, qs, tx.status, tx.response);
+        tx.response = NULL;  /* taken by the reply */
+      }
     }
   }
   json_decref(tx.response);
+  free(tx.response_text);
   free(tx.request_json);
   free(in);
 }
