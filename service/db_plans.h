@@ -78,11 +78,11 @@ enum kg_qs kg_db_decision_find(struct kg_db *db, const char *token_id, const cha
                                char request_hash[65]);
 
 /**
- * Makes a random (version 4) UUID.
+ * Makes a time-ordered (version 7) UUID for new plans and decisions.
  * @param out receives the text form
- * @return 0 on success, -1 without randomness
+ * @return 0 on success, -1 without randomness or clock
  */
-int kg_uuid_v4(char out[37]);
+int kg_uuid_v7(char out[37]);
 
 /** Filters of GET /v1/plans. */
 struct kg_plan_filter {

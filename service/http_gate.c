@@ -376,7 +376,7 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
   int counts[KG_MAX_PROVISIONS];
   size_t n_pools = 0;
 
-  if (NULL == desktop_ids || 0 != kg_uuid_v4(plan_id)) {
+  if (NULL == desktop_ids || 0 != kg_uuid_v7(plan_id)) {
     free(desktop_ids);
     return KG_QS_HARD_ERROR;
   }
@@ -409,7 +409,7 @@ static enum kg_qs
 record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan_id)
 {
   char decision_id[37];
-  if (0 != kg_uuid_v4(decision_id))
+  if (0 != kg_uuid_v7(decision_id))
     return KG_QS_HARD_ERROR;
   json_object_set_new(tx->response, "decision_id", json_string(decision_id));
   /* The text stored is the text answered: encoded once. */
