@@ -32,7 +32,8 @@ count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 # adds its counts; a command that ends without that line counts as one failure.
 run_counted() {
   local out line p f
-  out=$("$@" 2>&1 | tee /dev/stderr)
+  # -a: opening /dev/stderr again must not truncate a log file it points to
+  out=$("$@" 2>&1 | tee -a /dev/stderr)
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
   if [ -z "$line" ]; then count 0 1; return; fi
   read -r p _ f _ <<<"${line//,/}"
