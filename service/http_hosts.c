@@ -164,7 +164,7 @@ handle_list(struct kg_ctx *ctx)
     kg_page_check_text(&t.page, KG_HOSTNAME_BUFSZ - 1, &e);
   if (kg_errors_reply(ctx, &e))
     return;
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_list", KG_READ_COMMITTED, tx_list, &t);
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_list", KG_REPEATABLE_READ, tx_list, &t);
   kg_reply_tx_list(ctx, qs, &t.list);
 }
 
@@ -184,9 +184,10 @@ tx_get(struct kg_db *db, void *cls)
 
 /** Runs @a fn and answers the host it leaves in t->doc. */
 static void
-run_and_reply(struct kg_ctx *ctx, struct host_tx *t, const char *what, kg_tx_fn fn)
+run_and_reply(struct kg_ctx *ctx, struct host_tx *t, const char *what,
+              enum kg_isolation isolation, kg_tx_fn fn)
 {
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, what, KG_READ_COMMITTED, fn, t);
+  enum kg_qs qs = kg_db_run_transaction(ctx->db, what, isolation, fn, t);
   kg_reply_tx_document(ctx, qs, 200, t->doc);
 }
 
@@ -196,7 +197,8 @@ handle_get(struct kg_ctx *ctx)
   struct host_tx t = { .ctx = ctx };
 
   if (path_host(ctx, &t))
-    run_and_reply(ctx, &t, "host_get", tx_get);
+    /* One snapshot: the row and the estate behind its live fields agree. */
+    run_and_reply(ctx, &t, "host_get", KG_REPEATABLE_READ, tx_get);
 }
 
 /* ---- PATCH /v1/kms-hosts/{name} ---- */
@@ -249,7 +251,7 @@ handle_patch(struct kg_ctx *ctx)
   parse_patch(ctx->body, &e, &t.patch);
   if (kg_errors_reply(ctx, &e))
     return;
-  run_and_reply(ctx, &t, "host_patch", tx_patch);
+  run_and_reply(ctx, &t, "host_patch", KG_READ_COMMITTED, tx_patch);
 }
 
 /* ---- DELETE /v1/kms-hosts/{name} ---- */
