@@ -1,24 +1,9 @@
 """KMS hosts: create, list, read, patch, delete, and the duplicate-CMID report."""
+from estate import create_host as make_host, create_pool as make_pool
 from harness import expect, expect_problem, expect_status, q
 
 HOST_FIELDS = {"name", "family", "threshold", "capacity", "margin", "floor",
                "renewal_interval_minutes", "description", "created_at", "updated_at"}
-
-
-def make_host(c, name="kms01.corp.example", family="windows", **extra):
-    body = {"name": name, "family": family}
-    body.update(extra)
-    r = c.post("/v1/kms-hosts", body)
-    expect_status(r, 201)
-    return r.json
-
-
-def make_pool(c, name, host, **extra):
-    body = {"name": name, "kms_host": host, "platform": "horizon"}
-    body.update(extra)
-    r = c.post("/v1/pools", body)
-    expect_status(r, 201)
-    return r.json
 
 
 def test_create_windows_host_with_defaults(svc):

@@ -1,31 +1,10 @@
 """Pools: create, list, read (with desktop counts), patch, delete."""
+from estate import create_host as make_host, create_pool as make_pool, put_desktop
 from harness import expect, expect_problem, expect_status, q
 
 POOL_FIELDS = {"name", "kms_host", "platform", "renewal_interval_minutes",
                "effective_renewal_interval_minutes", "unique_cmids", "desktops",
                "created_at", "updated_at"}
-
-
-def make_host(c, name="kms01.corp.example", family="windows", **extra):
-    body = {"name": name, "family": family}
-    body.update(extra)
-    expect_status(c.post("/v1/kms-hosts", body), 201)
-
-
-def make_pool(c, name, host="kms01.corp.example", **extra):
-    body = {"name": name, "kms_host": host, "platform": "horizon"}
-    body.update(extra)
-    r = c.post("/v1/pools", body)
-    expect_status(r, 201)
-    return r.json
-
-
-def put_desktop(c, hostname, pool, **extra):
-    body = {"pool": pool}
-    body.update(extra)
-    r = c.put("/v1/desktops/" + hostname, body)
-    expect(r.status in (200, 201), r)
-    return r.json
 
 
 def test_create_pool_with_defaults(svc):
