@@ -138,40 +138,36 @@ def _check_race(svc, responses, c):
     expect(forecast["min"] == 25, forecast)
 
 
-@no_service
-def test_two_replicas_never_spend_the_same_headroom():
+def _race_on_two_replicas(keyed):
+    """Two `kmsgate serve` processes on one database, 200 reserving gates
+    spread over both; checks the race and returns the responses in order."""
     first = Service(threads=8).start()
     second = Service(database=first.database, migrate=False, threads=8).start()
     try:
         c = first.client()
         names = estate_with_headroom_7(c)
-        responses = _race([first.port, second.port], first.admin_token, names, 200, keyed=False)
+        responses = _race([first.port, second.port], first.admin_token, names, 200, keyed=keyed)
         _check_race(first, responses, c)
+        return responses
     finally:
         expect(second.stop() == 0)
         expect(first.stop() == 0)
         first.drop()
+
+
+@no_service
+def test_two_replicas_never_spend_the_same_headroom():
+    _race_on_two_replicas(keyed=False)
 
 
 @no_service
 def test_retries_with_idempotency_keys_reserve_nothing_twice():
-    first = Service(threads=8).start()
-    second = Service(database=first.database, migrate=False, threads=8).start()
-    try:
-        c = first.client()
-        names = estate_with_headroom_7(c)
-        responses = _race([first.port, second.port], first.admin_token, names, 200, keyed=True)
-        _check_race(first, responses, c)
-        by_key = {}
-        for i, r in enumerate(responses):
-            by_key.setdefault(i % 100, []).append(r)
-        for pair in by_key.values():
-            a, b = pair
-            expect(a.status == b.status, (a, b))
-            if a.status in (200, 201):
-                expect(json.dumps(a.json, sort_keys=True) == json.dumps(b.json, sort_keys=True),
-                       (a.json, b.json))
-    finally:
-        expect(second.stop() == 0)
-        expect(first.stop() == 0)
-        first.drop()
+    responses = _race_on_two_replicas(keyed=True)
+    by_key = {}
+    for i, r in enumerate(responses):
+        by_key.setdefault(i % 100, []).append(r)
+    for a, b in by_key.values():
+        expect(a.status == b.status, (a, b))
+        if a.status in (200, 201):
+            expect(json.dumps(a.json, sort_keys=True) == json.dumps(b.json, sort_keys=True),
+                   (a.json, b.json))
