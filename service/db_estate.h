@@ -72,6 +72,19 @@ enum kg_qs kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, i
                              int64_t horizon_seconds, struct kg_estate_use *use);
 
 /**
+ * The host row a cached estate was loaded with, for an evaluation that does
+ * not read the host first. It may be stale: whatever the caller writes on
+ * the strength of it must check in the same statement that the host's
+ * estate_version is still host->estate_version (see
+ * kg_db_decision_insert_if_current()).
+ * @param name the host's name (lowercase)
+ * @param now evaluation time, Unix seconds (entries older than a minute do not count)
+ * @param[out] host the row, when found
+ * @return true when this process holds a usable estate of the host
+ */
+bool kg_estate_cached_host(const char *name, int64_t now, struct kg_host_row *host);
+
+/**
  * Evaluates a plan on a view: fc_evaluate() of view.model (its margin and
  * horizon included), from the model prepared for this second.
  * @param use the view

@@ -27,25 +27,38 @@ static const struct kg_stmt stmt_plan_insert = {
 };
 
 #define DECISION_INSERT \
-  "INSERT INTO decisions (id, kms_host, kms_host_id, decision, http_status, request, response," \
+  "INSERT INTO decisions (id, kms_host, decision, http_status, request, response," \
   " caller, token_id, plan_id, idempotency_key, request_hash)"
+#define DECISION_VALUES \
+  "$1::uuid, $2, $3::gate_decision, $4::int, $5, $6, $7, $8::uuid, $9::uuid, $10, $11"
 
 static const struct kg_stmt stmt_decision_insert = {
   "decision_insert",
-  DECISION_INSERT
-  " VALUES ($1::uuid, $2, $3, $4, $5, $6::json, $7::json, $8, $9::uuid, $10::uuid, $11, $12)"
+  DECISION_INSERT " VALUES (" DECISION_VALUES ")"
 };
 
 /* The audit record of an evaluation that reserved nothing, in a statement of its
-   own: committed without waiting for the WAL flush (set_config(..., true) is SET
-   LOCAL, and the statement is its own transaction). A database crash can lose
-   the last moments of such records, never a plan; the gate's hot path saves
-   the flush. */
+   own: committed without waiting for the WAL flush. set_config(..., true) is
+   SET LOCAL of the statement's own transaction; RETURNING runs before that
+   transaction commits, which is when the setting is read, and costs the
+   insert nothing (a subquery to call it cost a join). A database crash can
+   lose the last moments of such records, never a plan; the gate's hot path
+   saves the flush. */
 static const struct kg_stmt stmt_decision_insert_async = {
   "decision_insert_async",
-  DECISION_INSERT
-  " SELECT $1::uuid, $2, $3, $4, $5, $6::json, $7::json, $8, $9::uuid, $10::uuid, $11, $12"
-  " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+  DECISION_INSERT " VALUES (" DECISION_VALUES ")"
+  " RETURNING set_config('synchronous_commit', 'off', true)"
+};
+
+/* The same, written only while the host's estate is still the version the
+   evaluation used, which may have come from this process's cache: the check
+   and the write are one statement, so no decision is stored for an estate
+   that had changed, and the gate needs no read of the host first. */
+static const struct kg_stmt stmt_decision_insert_if_current = {
+  "decision_insert_if_current",
+  DECISION_INSERT " SELECT " DECISION_VALUES
+  " FROM kms_hosts WHERE id = $12::bigint AND estate_version = $13::bigint"
+  " RETURNING set_config('synchronous_commit', 'off', true)"
 };
 
 static const struct kg_stmt stmt_decision_find = {
@@ -96,16 +109,34 @@ kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
 enum kg_qs
 kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d)
 {
-  char host[KG_DB_INT_BUFSZ], status[KG_DB_INT_BUFSZ];
+  char status[KG_DB_INT_BUFSZ];
   const char *params[] = {
-    d->id, d->kms_host, kg_db_param_int(host, d->kms_host_id), d->decision,
-    kg_db_param_int(status, d->http_status), d->request_json, d->response_json, d->caller,
-    d->token_id, d->plan_id, d->idempotency_key, d->request_hash,
+    d->id, d->kms_host, d->decision, kg_db_param_int(status, d->http_status),
+    d->request_json, d->response_json, d->caller, d->token_id, d->plan_id, d->idempotency_key, d->request_hash,
   };
   enum kg_qs qs = kg_db_run(db, d->durable ? &stmt_decision_insert : &stmt_decision_insert_async,
-                            12, params);
+                            11, params);
   if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505"))
     return KG_QS_SOFT_ERROR;  /* a concurrent retry with the same key won: rerun and replay it */
+  return qs;
+}
+
+enum kg_qs
+kg_db_decision_insert_if_current(struct kg_db *db, const struct kg_new_decision *d,
+                                 long long host_id, long long estate_version, bool *inserted)
+{
+  char status[KG_DB_INT_BUFSZ], host[KG_DB_INT_BUFSZ], version[KG_DB_INT_BUFSZ];
+  const char *params[] = {
+    d->id, d->kms_host, d->decision, kg_db_param_int(status, d->http_status),
+    d->request_json, d->response_json, d->caller, d->token_id, d->plan_id,
+    d->idempotency_key, d->request_hash, kg_db_param_int(host, host_id),
+    kg_db_param_int(version, estate_version),
+  };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_decision_insert_if_current, 13, params, &qs);
+
+  *inserted = NULL != res && 1 == PQntuples(res);
+  PQclear(res);
   return qs;
 }
 

@@ -39,7 +39,6 @@ enum kg_qs kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan);
 struct kg_new_decision {
   const char *id;               /**< uuid made by the caller */
   const char *kms_host;
-  long long kms_host_id;
   const char *decision;         /**< "go" or "no-go" */
   unsigned int http_status;
   const char *request_json;
@@ -61,6 +60,21 @@ struct kg_new_decision {
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d);
+
+/**
+ * Records a plain evaluation's decision (durable and idempotency_key are
+ * ignored: no flush is waited for) only if the host's estate_version is
+ * still @a estate_version.
+ * @param db connection (not in a transaction)
+ * @param d the decision
+ * @param host_id the host evaluated
+ * @param estate_version the version of the estate and host row evaluated
+ * @param[out] inserted false when the estate had changed (nothing stored)
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_decision_insert_if_current(struct kg_db *db, const struct kg_new_decision *d,
+                                            long long host_id, long long estate_version,
+                                            bool *inserted);
 
 /**
  * Finds an earlier decision made with the same token and Idempotency-Key.

@@ -97,6 +97,24 @@ lookup(const struct kg_host_row *host, int64_t now)
   return hit;
 }
 
+bool
+kg_estate_cached_host(const char *name, int64_t now, struct kg_host_row *host)
+{
+  bool hit = false;
+  pthread_mutex_lock(&cache_lock);
+  for (size_t i = 0; i < CACHE_SLOTS && !hit; i++) {
+    const struct shared_estate *se = slots[i];
+    if (NULL != se && se->version >= 0 && now - se->loaded_at < MAX_AGE_SECONDS
+        && now >= se->loaded_at && 0 == strcmp(se->es.host.name, name)) {
+      *host = se->es.host;
+      host->estate_version = se->version;
+      hit = true;
+    }
+  }
+  pthread_mutex_unlock(&cache_lock);
+  return hit;
+}
+
 /** Puts @a se in the host's slot (or the oldest slot), dropping what was there. */
 static void
 store(struct shared_estate *se)

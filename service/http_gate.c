@@ -204,6 +204,8 @@ struct gate_tx {
   json_t *response;
   bool evaluated;
   bool go;
+  bool tried_cached;                  /**< an attempt already used the cached host row */
+  bool using_cached;                  /**< this attempt evaluates on the cached host row */
 };
 
 /** The plan resolved against the estate. */
@@ -405,6 +407,13 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
   return qs;
 }
 
+/** Neither reserving nor keyed: nothing to lock, nothing to replay. */
+static bool
+is_plain(const struct gate_tx *tx)
+{
+  return !tx->in->reserve && NULL == tx->idempotency_key;
+}
+
 static enum kg_qs
 record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan_id)
 {
@@ -418,7 +427,7 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
   if (NULL == response_json)
     return KG_QS_HARD_ERROR;
   struct kg_new_decision d = {
-    .id = decision_id, .kms_host = es->host.name, .kms_host_id = es->host.id,
+    .id = decision_id, .kms_host = es->host.name,
     .decision = tx->go ? "go" : "no-go", .http_status = tx->status,
     .request_json = tx->request_json, .response_json = response_json,
     .caller = tx->ctx->who.name, .token_id = tx->ctx->who.token_id, .plan_id = plan_id,
@@ -428,7 +437,13 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
        reserving transaction the setting would cover the plan too. */
     .durable = tx->in->reserve,
   };
-  enum kg_qs qs = kg_db_decision_insert(tx->ctx->db, &d);
+  if (!tx->using_cached)
+    return kg_db_decision_insert(tx->ctx->db, &d);
+  bool inserted;
+  enum kg_qs qs = kg_db_decision_insert_if_current(tx->ctx->db, &d, es->host.id,
+                                                   es->host.estate_version, &inserted);
+  if (KG_QS_OK == qs && !inserted)
+    return KG_QS_SOFT_ERROR;  /* the estate changed meanwhile: evaluate again on the new one */
   return qs;
 }
 
@@ -513,9 +528,22 @@ gate_transaction(struct kg_db *db, void *cls)
   json_decref(tx->response);
   tx->response = NULL;
   tx->evaluated = false;
+  /* A plain evaluation's first attempt trusts the host row cached with this
+     process's estate, saving the read: its decision is stored only if that
+     row is still current, else the next attempt reads it (record_decision).
+     Only the first: while the estate keeps changing (uploads, desktop
+     writes) an evaluation on a freshly read row is as good as any. */
+  enum kg_qs qs = KG_QS_OK;
+  found = false;
+  tx->using_cached = false;
+  if (is_plain(tx) && !tx->tried_cached) {
+    tx->tried_cached = true;
+    found = tx->using_cached = kg_estate_cached_host(tx->in->kms_host, tx->now, &host);
+  }
   /* Lock first: the idempotency lookup and the evaluation must both see
      everything committed by evaluations that ran before this one. */
-  enum kg_qs qs = kg_db_host_row(db, tx->in->kms_host, tx->in->reserve, &host, &found);
+  if (!found)
+    qs = kg_db_host_row(db, tx->in->kms_host, tx->in->reserve, &host, &found);
   if (KG_QS_OK != qs)
     return qs;
   if (!found)

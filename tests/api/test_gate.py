@@ -3,7 +3,7 @@ with activation events relative to now; the worked examples of kms-model.md
 section 4 and the gate's error handling."""
 from estate import (DAY, cmid_for, create_host, create_pool, event, ingest, iso, now_s,
                     put_desktop, renewing_pool)
-from harness import expect, expect_problem, expect_status
+from harness import Client, Service, expect, expect_problem, expect_status, no_service
 
 
 def steady_estate(c, n=30):
@@ -200,3 +200,34 @@ def test_gate_input_types_enforce_and_keys(svc):
     expect_problem(r, 422, "Idempotency-Key")
     r = c.post("/v1/gate", {"kms_host": "kms01.corp.example", "provision": [7]})
     expect_problem(r, 400, "provision")
+
+
+@no_service
+def test_a_replica_never_answers_from_an_estate_another_changed():
+    """A plain gate evaluates on the estate and host row its process cached
+    and stores the decision only while the host's estate_version is still the
+    one they were read at. Changes made through another replica (a desktop
+    decommissioned, the host's threshold) must show in the very next answer,
+    and every answer is recorded exactly once."""
+    first = Service().start()
+    second = Service(database=first.database, migrate=False).start()
+    try:
+        a, b = first.client(), Client(second.port, first.admin_token)
+        names, _ = steady_estate(a)
+        plan = {"kms_host": "kms01.corp.example", "decommission": {"desktops": names[:5]}}
+        for _ in range(3):  # the first loads the estate, the others reuse it
+            r = b.post("/v1/gate", plan)
+            expect(r.json["decision"] == "go" and r.json["projected_min"] == 25, r.json)
+        expect_status(a.delete("/v1/desktops/" + names[29]), 200)
+        r = b.post("/v1/gate", plan)
+        expect(r.json["decision"] == "no-go" and r.json["projected_min"] == 24, r.json)
+        expect_status(a.patch("/v1/kms-hosts/kms01.corp.example", {"threshold": 20}), 200)
+        r = b.post("/v1/gate", plan)
+        expect(r.json["decision"] == "go" and r.json["floor"] == 20, r.json)
+        ids = first.sql("SELECT id FROM decisions ORDER BY evaluated_at")
+        expect(len(ids) == 5, ids)
+        expect(ids[-1] == [r.json["decision_id"]], (ids, r.json))
+    finally:
+        expect(second.stop() == 0)
+        expect(first.stop() == 0)
+        first.drop()
