@@ -357,8 +357,14 @@ kg_http_start(const struct kg_config *cfg)
   if (0 != register_routes())
     return -1;
 
-  /* MHD_USE_ITC lets kg_http_stop() quiesce: stop accepting, keep serving. */
-  unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+  /* MHD_USE_ITC lets kg_http_stop() quiesce: stop accepting, keep serving.
+     poll, not epoll: with epoll, libmicrohttpd 0.9.75's MHD_quiesce_daemon()
+     and a busy worker can both remove the listening socket from the worker's
+     epoll set, and the loser aborts the process ("Failed to remove listen FD
+     from epoll set", seen once in the test suite at SIGTERM). With poll every
+     worker just stops polling that socket. Each worker watches at most a few
+     hundred sockets, where poll costs nothing measurable (bench/README.md). */
+  unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
   if (NULL != tls_cert_pem)
     flags |= MHD_USE_TLS;
   struct MHD_OptionItem ops[] = {
