@@ -203,8 +203,12 @@ if [ "$mode" = load ]; then
 fi
 
 if [ "$mode" != ingest ]; then
+  # /readyz right before and right after the 1,000-CMID gate row: the ratio
+  # target compares with their mean, as this machine's ceiling drifts by a
+  # quarter between runs a minute apart.
   run_wrk readyz "$conns" readyz.lua
   run_wrk gate-small "$conns" gate.lua "$small_host" "$state/names-small.txt" 3
+  run_wrk readyz-after "$conns" readyz.lua
   run_wrk forecast-small "$conns" forecast.lua "$small_host"
   run_wrk gate-big "$conns" gate.lua "$big_host" "$state/names-big.txt" 3
   run_wrk gate-big-c1 1 gate.lua "$big_host" "$state/names-big.txt" 3
@@ -267,11 +271,13 @@ print()
 names = [
     ("readyz", "GET /readyz"),
     ("gate-small", "POST /v1/gate (1,000 CMIDs)"),
+    ("readyz-after", "GET /readyz (again)"),
     ("forecast-small", "GET forecast (1,000 CMIDs)"),
     ("gate-big", "POST /v1/gate (%s CMIDs)" % format(big, ",")),
     ("gate-big-c1", "POST /v1/gate (%s CMIDs)" % format(big, ",")),
 ]
-base = float(rows["readyz"]["rps"]) if "readyz" in rows else None
+ceilings = [float(rows[k]["rps"]) for k in ("readyz", "readyz-after") if k in rows]
+base = sum(ceilings) / len(ceilings) if ceilings else None
 
 
 def print_table():
@@ -290,6 +296,8 @@ def print_table():
         vs = "-" if pct is None else ("%.1f%%" % pct if pct >= 1 else "%.2f%%" % pct)
         print("| %-*s | %5s | %8.1f | %7.2f | %7.2f | %7s | %10s |"
               % (w, name, d["conns"], rps, float(d["p50_ms"]), float(d["p99_ms"]), non2xx, vs))
+    if len(ceilings) > 1:
+        print("vs /readyz: against the mean of the two /readyz runs (%.1f req/s)" % base)
     print()
 
 
@@ -302,8 +310,8 @@ def verdict(ok):
 targets = []
 if base and "gate-small" in rows:
     pct = 100.0 * float(rows["gate-small"]["rps"]) / base
-    targets.append("gate throughput at 1,000 CMIDs >= 30%% of /readyz: %.1f%% -> %s"
-                   % (pct, verdict(pct >= 30)))
+    targets.append("gate throughput at 1,000 CMIDs >= 30%% of /readyz (mean of the runs before"
+                   " and after it, %.0f req/s): %.1f%% -> %s" % (base, pct, verdict(pct >= 30)))
 if "gate-big" in rows:
     p50 = float(rows["gate-big"]["p50_ms"])
     extra = ""
