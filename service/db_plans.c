@@ -106,16 +106,30 @@ kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
   return qs;
 }
 
+#define DECISION_PARAMS 11
+
+/** The parameters of DECISION_VALUES; @a status holds the formatted status. */
+static void
+decision_params(const struct kg_new_decision *d, char status[KG_DB_INT_BUFSZ],
+                const char *params[DECISION_PARAMS])
+{
+  const char *values[DECISION_PARAMS] = {
+    d->id, d->kms_host, d->decision, kg_db_param_int(status, d->http_status),
+    d->request_json, d->response_json, d->caller, d->token_id, d->plan_id,
+    d->idempotency_key, d->request_hash,
+  };
+  memcpy(params, values, sizeof(values));
+}
+
 enum kg_qs
 kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d)
 {
   char status[KG_DB_INT_BUFSZ];
-  const char *params[] = {
-    d->id, d->kms_host, d->decision, kg_db_param_int(status, d->http_status),
-    d->request_json, d->response_json, d->caller, d->token_id, d->plan_id, d->idempotency_key, d->request_hash,
-  };
+  const char *params[DECISION_PARAMS];
+
+  decision_params(d, status, params);
   enum kg_qs qs = kg_db_run(db, d->durable ? &stmt_decision_insert : &stmt_decision_insert_async,
-                            11, params);
+                            DECISION_PARAMS, params);
   if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505"))
     return KG_QS_SOFT_ERROR;  /* a concurrent retry with the same key won: rerun and replay it */
   return qs;
@@ -126,15 +140,14 @@ kg_db_decision_insert_if_current(struct kg_db *db, const struct kg_new_decision 
                                  long long host_id, long long estate_version, bool *inserted)
 {
   char status[KG_DB_INT_BUFSZ], host[KG_DB_INT_BUFSZ], version[KG_DB_INT_BUFSZ];
-  const char *params[] = {
-    d->id, d->kms_host, d->decision, kg_db_param_int(status, d->http_status),
-    d->request_json, d->response_json, d->caller, d->token_id, d->plan_id,
-    d->idempotency_key, d->request_hash, kg_db_param_int(host, host_id),
-    kg_db_param_int(version, estate_version),
-  };
+  const char *params[DECISION_PARAMS + 2];
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_decision_insert_if_current, 13, params, &qs);
 
+  decision_params(d, status, params);
+  params[DECISION_PARAMS] = kg_db_param_int(host, host_id);
+  params[DECISION_PARAMS + 1] = kg_db_param_int(version, estate_version);
+  PGresult *res = kg_db_exec(db, &stmt_decision_insert_if_current, DECISION_PARAMS + 2,
+                             params, &qs);
   *inserted = NULL != res && 1 == PQntuples(res);
   PQclear(res);
   return qs;

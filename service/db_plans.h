@@ -62,9 +62,9 @@ struct kg_new_decision {
 enum kg_qs kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d);
 
 /**
- * Records a plain evaluation's decision (durable and idempotency_key are
- * ignored: no flush is waited for) only if the host's estate_version is
- * still @a estate_version.
+ * Records the decision of a plain evaluation (no plan, no Idempotency-Key)
+ * only if the host's estate_version is still @a estate_version; the commit
+ * does not wait for the WAL flush, whatever d->durable says.
  * @param db connection (not in a transaction)
  * @param d the decision
  * @param host_id the host evaluated

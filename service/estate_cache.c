@@ -75,12 +75,18 @@ unref(struct shared_estate *se)
   }
 }
 
+/** Loaded less than MAX_AGE_SECONDS before @a now (and not after it). */
+static bool
+young(const struct shared_estate *se, int64_t now)
+{
+  return now - se->loaded_at < MAX_AGE_SECONDS && now >= se->loaded_at;
+}
+
 static bool
 fresh(const struct shared_estate *se, const struct kg_host_row *host, int64_t now)
 {
   return se->host_id == host->id && se->version == host->estate_version
-         && se->renewal_minutes == host->renewal_minutes
-         && now - se->loaded_at < MAX_AGE_SECONDS && now >= se->loaded_at;
+         && se->renewal_minutes == host->renewal_minutes && young(se, now);
 }
 
 static struct shared_estate *
@@ -104,8 +110,8 @@ kg_estate_cached_host(const char *name, int64_t now, struct kg_host_row *host)
   pthread_mutex_lock(&cache_lock);
   for (size_t i = 0; i < CACHE_SLOTS && !hit; i++) {
     const struct shared_estate *se = slots[i];
-    if (NULL != se && se->version >= 0 && now - se->loaded_at < MAX_AGE_SECONDS
-        && now >= se->loaded_at && 0 == strcmp(se->es.host.name, name)) {
+    if (NULL != se && se->version >= 0 && young(se, now)
+        && 0 == strcmp(se->es.host.name, name)) {
       *host = se->es.host;
       host->estate_version = se->version;
       hit = true;
