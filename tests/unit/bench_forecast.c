@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "forecast.h"
+#include "xorshift.h"
 
 #define NOW ((int64_t) 1796083200)
 #define DAY ((int64_t) 86400)
@@ -21,21 +22,6 @@
 #define NC 100000
 #define ND 91000
 #define NP 20
-
-static uint64_t
-rnd (uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
-static int64_t
-rnd_range (uint64_t *s, int64_t lo, int64_t hi)
-{
-  return lo + (int64_t) (rnd (s) % (uint64_t) (hi - lo + 1));
-}
 
 static double
 now_ms (void)

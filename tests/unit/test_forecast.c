@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "forecast.h"
+#include "xorshift.h"
 
 #define NOW ((int64_t) 1796083200)       /* 2026-12-01T00:00:00Z */
 #define HOUR ((int64_t) 3600)
@@ -1487,21 +1488,6 @@ ref_max_decommission (const struct fc_estate *e, const struct fc_plan *plan,
 
 
 /* --------------------------------------------- randomized comparison */
-
-static uint64_t
-rnd (uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
-static int64_t
-rnd_range (uint64_t *s, int64_t lo, int64_t hi)
-{
-  return lo + (int64_t) (rnd (s) % (uint64_t) (hi - lo + 1));
-}
 
 static const int64_t intervals[] = { 15 * 60, HOUR, DAY, WEEK, 30 * DAY };
 
