@@ -8,6 +8,9 @@
 #     -k PATTERN   only API tests whose name contains PATTERN
 #   KG_WORK=DIR    put builds and the test PostgreSQL under DIR instead of the
 #                  project folder (lets several checkouts or people test at once)
+#   KG_MODEL_ITERATIONS=N  random estates in the model's randomized tests
+#                  (default 10,000 for the normal build, 400 with --quick and
+#                  under the sanitizers)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -22,6 +25,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 work=${KG_WORK:-$KG_ROOT}
+model_iterations=${KG_MODEL_ITERATIONS:-}   # set it to override the random estates per run
 
 kg_ensure_packages || exit 1
 passed=0
@@ -69,6 +73,11 @@ for spec in "${builds[@]}"; do
   if ! kg_build "$dir" -DKMSGATE_TESTS=ON "${spec#*:}"; then
     echo "build failed: ${spec%%:*}"; count 0 1; continue
   fi
+  # The long form compares the model with its naive restatement over 10,000
+  # random estates (400 otherwise, and under the sanitizers).
+  iterations=400
+  [ "$quick" -eq 0 ] && [ "${spec#*:}" = "-DKMSGATE_SANITIZE=OFF" ] && iterations=10000
+  export KG_MODEL_ITERATIONS=${model_iterations:-$iterations}
   run_unit_tests "$dir" "unit(${spec%%:*})"
 done
 

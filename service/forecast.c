@@ -60,6 +60,10 @@ struct facts
 /** Per-CMID state in one record (the scratch fields are used by fc_prepare() only). */
 struct cmid_state
 {
+  int64_t last;                   /* latest request, at most now (clock skew) */
+  int64_t next;                   /* first renewal after now, if renewing */
+  int64_t res_stop;               /* when the reserved plans stop it, or NEVER */
+  int64_t rereq;                  /* earliest reserved shared-image provision, or NEVER */
   int64_t tmax;                   /* scratch: INT64_MIN between uses */
   struct facts f;
   int32_t left;                   /* active desktops no reserved plan takes */
@@ -72,16 +76,27 @@ struct model
 {
   const struct fc_estate *e;
   struct cmid_state *cs;          /* per CMID */
-  bool *pool_renewing;            /* per pool: a desktop of it has a renewing CMID */
+  int32_t *pool_image;            /* per pool: its most recently seen CMID, or -1 */
   struct kv *reserved;            /* reserved decommissions {desktop, time} */
   size_t n_reserved;
 };
 
-/** A renewing CMID that stops renewing, and when its entry then expires. */
+/** A renewing CMID whose last active desktop goes at `at`. */
 struct stop
 {
   int32_t cmid;
-  int64_t end;
+  int64_t at;
+};
+
+/**
+ * What a plan does to one CMID: its last active desktop goes at `stop`,
+ * and clones of its image request it again from `rereq` (NEVER: not).
+ */
+struct change
+{
+  int32_t cmid;
+  int64_t stop;
+  int64_t rereq;
 };
 
 /** Minimum, first breach and (optionally) steps of one count function. */
@@ -391,47 +406,65 @@ facts_add (struct facts *f, int64_t r, enum fc_desktop_state state)
 }
 
 /**
- * R of a CMID: the most frequent renewer among its active desktops sets the
- * pace.
+ * A request timed after now (the KMS host's clock runs ahead) counts as
+ * made at now.
+ */
+static int64_t
+last_of (const struct fc_estate *e, const struct fc_cmid *c)
+{
+  return min64 (c->last_request, e->now);
+}
+
+/**
+ * R for a CMID's projected renewals: the largest of its active desktops'
+ * (fewer renewals, so the forecast errs low), the host's for a CMID of no
+ * desktop (rule (b)).
  */
 static int64_t
 facts_renewal (const struct fc_estate *e, const struct facts *f)
 {
   if (f->n_active > 0)
-    return f->min_active_r;
-  if (f->n_any > 0)
-    return f->min_any_r;
+    return f->max_active_r;
   return renewal32 (e->host_renewal_seconds);
 }
 
 /**
- * Rule (a) holds if ANY active desktop is within its own pool's R + grace,
- * i.e. within the largest such R.  Rule (b): a CMID known to no desktop
- * renews only if it has shown that it renews (two requests).
+ * Rule (a): an active desktop carries it and it is within the smallest R
+ * of those desktops + grace (the strictest reading of a mixed CMID).
+ * Rule (b): a CMID known to no desktop renews only if it has shown that it
+ * renews (two requests) and its latest request did not come from a
+ * registered desktop, which now carries another CMID: that one replaced it.
  */
 static enum fc_status
 facts_status (const struct fc_estate *e, const struct facts *f,
               const struct fc_cmid *c)
 {
-  int64_t age = e->now - c->last_request;
+  int64_t age = e->now - last_of (e, c);
 
-  if (f->n_active > 0 && age <= f->max_active_r + FC_GRACE_SECONDS)
+  if (f->n_active > 0 && age <= f->min_active_r + FC_GRACE_SECONDS)
     return FC_RENEWING;
-  if (0 == f->n_any && c->request_count >= 2 &&
+  if (0 == f->n_any && c->request_count >= 2 && ! c->last_client_registered &&
       age <= renewal32 (e->host_renewal_seconds) + FC_GRACE_SECONDS)
     return FC_RENEWING;
   return FC_LAPSING;
 }
 
 /**
- * The last request of a CMID whose last desktop stops at t: the latest last
- * + k*R <= t.
+ * The first renewal after now: last + k*R for the least k >= 1 with
+ * last + k*R > now.  A renewal due at or before now that no event shows is
+ * never credited: the event may not be uploaded yet, or the client gone.
+ * @param last the latest request, at most now
  */
 static int64_t
-last_request_by (int64_t last, int64_t r, int64_t t)
+first_renewal (int64_t last, int64_t r, int64_t now)
 {
-  if (t <= last)
-    return last;
+  return last + ((now - last) / r + 1) * r;
+}
+
+/** The latest renewal last + k*R at or before t (t >= last). */
+static int64_t
+renewal_by (int64_t last, int64_t r, int64_t t)
+{
   return last + (t - last) / r * r;
 }
 
@@ -456,14 +489,11 @@ scan_facts (const struct fc_estate *e, int32_t cmid, struct facts *f)
   return true;
 }
 
+/** Renewals due before now are never credited, so a stop at now leaves last + E. */
 static int64_t
-expiry_of (const struct fc_estate *e, const struct facts *f,
-           const struct fc_cmid *c, enum fc_status status)
+expiry_of (const struct fc_estate *e, const struct fc_cmid *c)
 {
-  if (FC_RENEWING != status)
-    return c->last_request + FC_EXPIRY_SECONDS;
-  return last_request_by (c->last_request, facts_renewal (e, f), e->now)
-         + FC_EXPIRY_SECONDS;
+  return last_of (e, c) + FC_EXPIRY_SECONDS;
 }
 
 enum fc_status
@@ -485,8 +515,7 @@ fc_cmid_expiry (const struct fc_estate *e,
 
   if (! scan_facts (e, cmid, &f))
     return 0;
-  return expiry_of (e, &f, &e->cmids[cmid],
-                    facts_status (e, &f, &e->cmids[cmid]));
+  return expiry_of (e, &e->cmids[cmid]);
 }
 
 
@@ -558,7 +587,7 @@ static void
 model_free (struct model *m)
 {
   free (m->cs);
-  free (m->pool_renewing);
+  free (m->pool_image);
   free (m->reserved);
   memset (m, 0, sizeof *m);
 }
@@ -569,10 +598,34 @@ model_alloc (struct model *m, const struct fc_estate *e)
   size_t nc = e->n_cmids;
 
   m->cs = alloc_array (nc, sizeof *m->cs);
-  m->pool_renewing = alloc_zeroed (e->n_pools, sizeof *m->pool_renewing);
-  if ( (NULL == m->cs) || (NULL == m->pool_renewing) )
+  m->pool_image = alloc_array (e->n_pools, sizeof *m->pool_image);
+  if ( (NULL == m->cs) || (NULL == m->pool_image) )
     return -1;
   return decommission_list (e, NULL, &m->reserved, &m->n_reserved);
+}
+
+/**
+ * The image CMID of each pool: the most recently seen CMID of its desktops
+ * (ties: the lowest index), which clones of a shared image request again.
+ */
+static void
+model_images (struct model *m)
+{
+  const struct fc_estate *e = m->e;
+
+  for (size_t q = 0; q < e->n_pools; q++)
+    m->pool_image[q] = -1;
+  for (size_t i = 0; i < e->n_desktops; i++)
+  {
+    const struct fc_desktop *d = &e->desktops[i];
+    int32_t *img = &m->pool_image[d->pool];
+
+    if ( (d->cmid >= 0) &&
+         ( (*img < 0) ||
+           (m->cs[d->cmid].last > m->cs[*img].last) ||
+           (m->cs[d->cmid].last == m->cs[*img].last && d->cmid < *img) ) )
+      *img = d->cmid;
+  }
 }
 
 static void
@@ -595,17 +648,15 @@ model_statuses (struct model *m)
     struct cmid_state *cs = &m->cs[c];
 
     cs->status = (uint8_t) facts_status (e, &cs->f, &e->cmids[c]);
+    cs->last = last_of (e, &e->cmids[c]);
+    cs->next = first_renewal (cs->last, facts_renewal (e, &cs->f), e->now);
+    cs->res_stop = NEVER;
+    cs->rereq = NEVER;
     cs->left = cs->f.n_active;
     cs->hit = 0;
     cs->tmax = INT64_MIN;
   }
-  for (size_t i = 0; i < e->n_desktops; i++)
-  {
-    const struct fc_desktop *d = &e->desktops[i];
-
-    if (d->cmid >= 0 && FC_RENEWING == m->cs[d->cmid].status)
-      m->pool_renewing[d->pool] = true;
-  }
+  model_images (m);
 }
 
 /** Active desktops per CMID that no reserved plan takes. */
@@ -642,22 +693,91 @@ renewing (const struct model *m, int32_t c)
   return FC_RENEWING == m->cs[c].status;
 }
 
-/** Expiry of a renewing CMID whose active desktops are all gone, the last at t. */
+/**
+ * Where a renewing CMID, counted to NEVER when nothing stops it, stops
+ * counting when its last active desktop goes at @a t (>= now): from its
+ * latest credited renewal + E; with no renewal credited by t, from the end
+ * of its last seen request's entry, or from its first renewal when that
+ * would have come after a gap (R > E / 2).
+ */
 static int64_t
 stop_end (const struct model *m, int32_t c, int64_t t)
 {
-  return last_request_by (m->e->cmids[c].last_request,
-                          facts_renewal (m->e, &m->cs[c].f), t)
+  const struct cmid_state *cs = &m->cs[c];
+
+  if (t < cs->next)
+    return max64 (cs->next, cs->last + FC_EXPIRY_SECONDS);
+  return renewal_by (cs->last, facts_renewal (m->e, &cs->f), t)
          + FC_EXPIRY_SECONDS;
 }
 
-/** Entry end with no decommission: a renewing CMID keeps counting. */
-static int64_t
-natural_end (const struct model *m, size_t c)
+/** A change of the count by delta at a time. */
+struct tev
 {
-  if (renewing (m, (int32_t) c))
-    return NEVER;
-  return m->e->cmids[c].last_request + FC_EXPIRY_SECONDS;
+  int64_t at;
+  int64_t delta;
+};
+
+/** Up to three intervals [from, to) of time; to may be NEVER. */
+struct cover
+{
+  int64_t from[3];
+  int64_t to[3];
+  size_t n;
+};
+
+static void
+cover_add (struct cover *cv, int64_t from, int64_t to)
+{
+  size_t i = cv->n;
+
+  if (from >= to)
+    return;
+  /* insertion keeps the intervals sorted by from */
+  while (i > 0 && cv->from[i - 1] > from)
+  {
+    cv->from[i] = cv->from[i - 1];
+    cv->to[i] = cv->to[i - 1];
+    i--;
+  }
+  cv->from[i] = from;
+  cv->to[i] = to;
+  cv->n++;
+}
+
+/**
+ * The times at which a CMID counts: its last seen request's entry; if it
+ * renews, its renewals after now up to the stop @a t (NEVER: through
+ * every window); if clones of its image request it from @a rereq, from
+ * then on.  Appends the union as +1/-1 events (to NEVER: no -1) to @a ev.
+ * @return number of events written (at most 5)
+ */
+static size_t
+coverage (const struct model *m, int32_t c, int64_t t, int64_t rereq,
+          struct tev *ev)
+{
+  const struct cmid_state *cs = &m->cs[c];
+  struct cover cv = { .n = 0 };
+  size_t n = 0;
+  size_t i = 0;
+
+  cover_add (&cv, cs->last, cs->last + FC_EXPIRY_SECONDS);
+  if (renewing (m, c) && t >= cs->next)
+    cover_add (&cv, cs->next, NEVER == t ? NEVER : stop_end (m, c, t));
+  if (NEVER != rereq)
+    cover_add (&cv, rereq, NEVER);
+  while (i < cv.n)
+  {
+    int64_t from = cv.from[i];
+    int64_t to = cv.to[i];
+
+    for (i++; i < cv.n && cv.from[i] <= to; i++)
+      to = max64 (to, cv.to[i]);
+    ev[n++] = (struct tev) { from, 1 };
+    if (NEVER != to)
+      ev[n++] = (struct tev) { to, -1 };
+  }
+  return n;
 }
 
 int
@@ -676,7 +796,7 @@ fc_cmid_survey (const struct fc_estate *e,
     if (NULL != status)
       status[c] = s;
     if (NULL != expiry)
-      expiry[c] = expiry_of (e, &m.cs[c].f, &e->cmids[c], s);
+      expiry[c] = expiry_of (e, &e->cmids[c]);
   }
   model_free (&m);
   return 0;
@@ -715,7 +835,7 @@ collect_stops (struct model *m, const struct kv *list, size_t n,
     if (m->cs[c].hit == m->cs[c].f.n_active)
     {
       out[k].cmid = c;
-      out[k].end = stop_end (m, c, m->cs[c].tmax);
+      out[k].at = m->cs[c].tmax;
       k++;
     }
     m->cs[c].hit = 0;
@@ -797,13 +917,12 @@ sort_cands_linear (const struct model *m, int32_t *order, size_t n)
     k[i].val = order[i];
     k[i].key = (uint64_t) cand_group (m, d);
     if (2 == k[i].key)
-      latest = max64 (latest, e->cmids[d->cmid].last_request);
+      latest = max64 (latest, m->cs[d->cmid].last);
   }
   for (size_t i = 0; i < n; i++)
     if (2 == k[i].key)
       k[i].key += (uint64_t) (latest
-                              - e->cmids[e->desktops[k[i].val].cmid]
-                              .last_request);
+                              - m->cs[e->desktops[k[i].val].cmid].last);
   if (0 != radix_sort (k, n))
   {
     free (k);
@@ -973,11 +1092,11 @@ struct fc_prepared
   int32_t lapsing;
   int32_t unseen;
   int32_t current_count;
-  /* reserved plans */
+  /* reserved plans (what they do per CMID is in m.cs) */
   int64_t reserved_first;         /* earliest effective time, NEVER if none */
-  struct stop *res_stops;         /* CMIDs they stop, by CMID */
-  size_t n_res_stops;
   int64_t *first_shared;          /* per pool: earliest shared-CMID provision */
+  size_t n_changed;               /* CMIDs they stop or request again */
+  bool any_rereq;                 /* some CMID has cs.rereq */
   /* baseline count (base + reserved plans) after now: events
      {offset from now, delta} at distinct times, ascending, and the raw
      count after each */
@@ -1053,13 +1172,15 @@ prep_describe_now (struct fc_prepared *p)
 
   for (size_t c = 0; c < e->n_cmids; c++)
   {
-    int64_t last = e->cmids[c].last_request;
+    /* a renewing CMID whose entry expired before now comes back only at
+       its first renewal after now, which is later */
+    bool cached = m->cs[c].last + FC_EXPIRY_SECONDS > e->now;
 
     if (renewing (m, (int32_t) c))
       p->renewing++;
-    else if (last + FC_EXPIRY_SECONDS > e->now)
+    else if (cached)
       p->lapsing++;
-    if (last <= e->now && e->now < natural_end (m, c))
+    if (cached)
       raw++;
   }
   for (size_t i = 0; i < e->n_desktops; i++)
@@ -1069,42 +1190,29 @@ prep_describe_now (struct fc_prepared *p)
 }
 
 /**
- * What the reserved plans do on their own: the CMIDs they stop (by CMID,
- * for lookups), the earliest shared-CMID provision per pool.
+ * What the reserved plans do on their own: the CMIDs they stop and when
+ * (cs.res_stop), the earliest shared-CMID provision per pool, and the
+ * image CMIDs those provisions request again (cs.rereq).
  */
 static int
 prep_reserved (struct fc_prepared *p)
 {
   struct model *m = &p->m;
   const struct fc_estate *e = &p->e;
-  struct kv *k = alloc_array (m->n_reserved, sizeof *k);
+  struct stop *st = alloc_array (m->n_reserved, sizeof *st);
   size_t n;
 
-  p->res_stops = alloc_array (m->n_reserved, sizeof *p->res_stops);
   p->first_shared = alloc_array (e->n_pools, sizeof *p->first_shared);
-  if ( (NULL == k) || (NULL == p->res_stops) || (NULL == p->first_shared) )
+  if ( (NULL == st) || (NULL == p->first_shared) )
   {
-    free (k);
+    free (st);
     return -1;
   }
-  n = collect_stops (m, m->reserved, m->n_reserved, p->res_stops);
+  n = collect_stops (m, m->reserved, m->n_reserved, st);
   for (size_t i = 0; i < n; i++)
-  {
-    k[i].key = (uint64_t) p->res_stops[i].cmid;
-    k[i].val = p->res_stops[i].end;
-  }
-  if (0 != radix_sort (k, n))
-  {
-    free (k);
-    return -1;
-  }
-  for (size_t i = 0; i < n; i++)
-  {
-    p->res_stops[i].cmid = (int32_t) k[i].key;
-    p->res_stops[i].end = k[i].val;
-  }
-  p->n_res_stops = n;
-  free (k);
+    m->cs[st[i].cmid].res_stop = st[i].at;
+  p->n_changed = n;
+  free (st);
   p->reserved_first = NEVER;
   for (size_t q = 0; q < e->n_pools; q++)
     p->first_shared[q] = NEVER;
@@ -1119,6 +1227,17 @@ prep_reserved (struct fc_prepared *p)
           ! e->pools[r->provision[j].pool].unique_cmids)
         p->first_shared[r->provision[j].pool] =
           min64 (p->first_shared[r->provision[j].pool], t);
+  }
+  for (size_t q = 0; q < e->n_pools; q++)
+  {
+    int32_t img = m->pool_image[q];
+
+    if (img >= 0 && NEVER != p->first_shared[q])
+    {
+      m->cs[img].rereq = min64 (m->cs[img].rereq, p->first_shared[q]);
+      p->n_changed++;
+      p->any_rereq = true;
+    }
   }
   return 0;
 }
@@ -1137,8 +1256,9 @@ evbuf_add (struct evbuf *b, int64_t t, int64_t delta)
 }
 
 /**
- * The baseline count as events after now: every seen CMID's interval with
- * no decommission, the reserved plans' stops and provisions.
+ * The baseline count as events after now: every seen CMID's intervals
+ * with the reserved plans' stops and shared-image provisions, and their
+ * new CMIDs.
  */
 static int
 prep_baseline (struct fc_prepared *p)
@@ -1146,7 +1266,7 @@ prep_baseline (struct fc_prepared *p)
   const struct fc_estate *e = &p->e;
   const struct model *m = &p->m;
   struct evbuf b = { NULL, 0, e->now, 0 };
-  size_t cap = e->n_pools + p->n_res_stops;
+  size_t cap = e->n_pools;
   size_t w = 0;
 
   for (size_t i = 0; i < e->n_reserved; i++)
@@ -1155,22 +1275,24 @@ prep_baseline (struct fc_prepared *p)
       return -1;
     cap += e->reserved[i].n_provision;
   }
-  if (e->n_cmids > (SIZE_MAX / 4 - cap) / 2)
+  /* 3 events per CMID (two intervals, the second open), 2 more for one
+     that the reserved plans change */
+  if (e->n_cmids > (SIZE_MAX / 8 - cap) / 3 ||
+      p->n_changed > (SIZE_MAX / 8 - cap) / 2 - e->n_cmids)
     return -1;
-  cap += 2 * e->n_cmids;
+  cap += 3 * e->n_cmids + 2 * p->n_changed;
   b.ev = alloc_array (cap, sizeof *b.ev);
   if (NULL == b.ev)
     return -1;
   for (size_t c = 0; c < e->n_cmids; c++)
   {
-    int64_t end = natural_end (m, c);
+    struct tev ev[5];
+    size_t n = coverage (m, (int32_t) c, m->cs[c].res_stop, m->cs[c].rereq,
+                         ev);
 
-    evbuf_add (&b, e->cmids[c].last_request, 1);
-    if (NEVER != end)
-      evbuf_add (&b, end, -1);
+    for (size_t i = 0; i < n; i++)
+      evbuf_add (&b, ev[i].at, ev[i].delta);
   }
-  for (size_t i = 0; i < p->n_res_stops; i++)
-    evbuf_add (&b, p->res_stops[i].end, -1);
   for (size_t i = 0; i < e->n_reserved; i++)
   {
     const struct fc_plan *r = &e->reserved[i];
@@ -1181,7 +1303,7 @@ prep_baseline (struct fc_prepared *p)
         evbuf_add (&b, effective_at (e, r), r->provision[j].count);
   }
   for (size_t q = 0; q < e->n_pools; q++)
-    if (NEVER != p->first_shared[q] && ! m->pool_renewing[q])
+    if (NEVER != p->first_shared[q] && m->pool_image[q] < 0)
       evbuf_add (&b, p->first_shared[q], 1);
   p->ev = b.ev;
   p->raw_now = b.raw_now;
@@ -1339,7 +1461,6 @@ fc_prepared_free (struct fc_prepared *p)
   if (NULL == p)
     return;
   model_free (&p->m);
-  free (p->res_stops);
   free (p->first_shared);
   free (p->ev);
   free (p->raw);
@@ -1470,6 +1591,8 @@ struct call
   size_t n_prov;
   struct stop *stops;             /* CMIDs the reserved plans and the plan stop */
   size_t n_stops;
+  struct change *images;          /* image CMIDs the plan's provisions request */
+  size_t n_images;
   struct kv *planned;             /* planned count relative to the baseline */
   size_t n_planned;
   struct kv *minima;
@@ -1481,6 +1604,7 @@ call_free (struct call *x)
 {
   free (x->prov);
   free (x->stops);
+  free (x->images);
   free (x->planned);
   free (x->minima);
 }
@@ -1631,6 +1755,24 @@ suffix_minima (struct call *x, const struct kv *delta, size_t nd)
 
 /* ------------------------------------------------ largest decommission */
 
+/** Offset from now of a time in the window's terms: at or before now is 0. */
+static uint64_t
+offset_of (int64_t now, int64_t t)
+{
+  return t <= now ? 0 : (uint64_t) (t - now);
+}
+
+/** The plan's re-request time of an image CMID, or NEVER. */
+static int64_t
+plan_rereq (const struct call *x, int32_t c)
+{
+  for (size_t i = 0; i < x->n_images; i++)
+    if (x->images[i].cmid == c)
+      return x->images[i].rereq;
+  return NEVER;
+}
+
+
 /**
  * Where a stop at @a t counts within the window: 0 at or before start,
  * past the end after it.
@@ -1772,6 +1914,102 @@ done:
   return ret;
 }
 
+/** The time from which the probe requests CMID c again, or NEVER. */
+static int64_t
+probe_rereq (const struct call *x, int32_t c)
+{
+  return min64 (x->p->m.cs[c].rereq, plan_rereq (x, c));
+}
+
+/**
+ * Whether a stop of the order is of a CMID that the probe requests again:
+ * such a stop removes only [end, re-request), not a suffix of time, which
+ * select_largest() relies on.
+ */
+static bool
+stops_rerequested (const struct call *x, const struct pstop *s, size_t ns)
+{
+  if ( (! x->p->any_rereq) && (0 == x->n_images) )
+    return false;
+  for (size_t j = 0; j < ns; j++)
+    if (NEVER != probe_rereq (x, s[j].cmid))
+      return true;
+  return false;
+}
+
+/**
+ * Whether the probe with the stops of the first @a k candidates, taken at
+ * @a at, stays at or above the floor over the window.
+ */
+static int
+prefix_go (const struct call *x, const struct pstop *s, size_t ns, int64_t at,
+           size_t k, bool *go)
+{
+  int64_t now = x->p->e.now;
+  struct kv *d = alloc_array (x->n_prov + 2 * ns, sizeof *d);
+  struct trace tr = { 0 };
+  size_t n = x->n_prov;
+
+  if (NULL == d)
+    return -1;
+  if (n > 0)
+    memcpy (d, x->prov, n * sizeof *d);
+  for (size_t j = 0; j < ns; j++)
+  {
+    int64_t end = stop_end (&x->p->m, s[j].cmid, max64 (at, s[j].bound));
+    int64_t rereq = probe_rereq (x, s[j].cmid);
+
+    if ((size_t) s[j].pos >= k || rereq <= end)
+      continue;
+    d[n++] = (struct kv) { offset_of (now, end), -1 };
+    if (NEVER != rereq)
+      d[n++] = (struct kv) { offset_of (now, rereq), 1 };
+  }
+  if ( (0 != radix_sort (d, n)) || (0 != walk (x, d, n, &tr)) )
+  {
+    free (d);
+    return -1;
+  }
+  free (d);
+  *go = tr.min >= x->floor;
+  return 0;
+}
+
+/**
+ * Largest k in [0, n] that keeps go, by bisection over prefix_go(): go
+ * only turns to no-go as k grows.  O(n log n); used only when a stop is
+ * of a CMID that shared-image provisions request again.
+ */
+static int
+bisect_largest (const struct call *x, const struct pstop *s, size_t ns,
+                int64_t at, size_t n, size_t *result)
+{
+  size_t lo = 0;
+  size_t hi = n;
+  bool go;
+
+  if (0 != prefix_go (x, s, ns, at, 0, &go))
+    return -1;
+  if (! go)
+  {
+    *result = 0;
+    return 0;
+  }
+  while (lo < hi)
+  {
+    size_t mid = lo + (hi - lo + 1) / 2;
+
+    if (0 != prefix_go (x, s, ns, at, mid, &go))
+      return -1;
+    if (go)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  *result = lo;
+  return 0;
+}
+
 /**
  * Largest k that keeps go.  Taking one more desktop never raises
  * count(t).  A floor above the capacity is never reached, one at or below
@@ -1803,7 +2041,9 @@ largest_safe (const struct call *x, int32_t pool, int64_t at,
     *result = (int32_t) n;
     return 0;
   }
-  if (at == p->e.now)
+  if (stops_rerequested (x, s, ns))
+    ret = bisect_largest (x, s, ns, at, n, &best);
+  else if (at == p->e.now)
     ret = select_largest (x->minima, x->n_minima, s, ns, n, x->floor, &best);
   else
     ret = select_largest_at (x, at, s, ns, n, &best);
@@ -1815,29 +2055,45 @@ largest_safe (const struct call *x, int32_t pool, int64_t at,
 
 /* ----------------------------------------------------------- evaluate */
 
-static const struct stop *
-reserved_stop (const struct fc_prepared *p, int32_t cmid)
+/**
+ * Appends to @a out the change of a CMID's events from its baseline
+ * (reserved plans only) to the given stop and re-request times.
+ * @return number of events written (at most 10)
+ */
+static size_t
+change_events (const struct fc_prepared *p, int32_t c, int64_t stop,
+               int64_t rereq, struct kv *out)
 {
-  size_t lo = 0;
-  size_t hi = p->n_res_stops;
+  const struct cmid_state *cs = &p->m.cs[c];
+  struct tev ev[5];
+  size_t n = 0;
+  size_t k;
 
-  while (lo < hi)
-  {
-    size_t mid = lo + (hi - lo) / 2;
+  k = coverage (&p->m, c, cs->res_stop, cs->rereq, ev);
+  for (size_t i = 0; i < k; i++)
+    out[n++] = (struct kv) { offset_of (p->e.now, ev[i].at), -ev[i].delta };
+  k = coverage (&p->m, c, stop, rereq, ev);
+  for (size_t i = 0; i < k; i++)
+    out[n++] = (struct kv) { offset_of (p->e.now, ev[i].at), ev[i].delta };
+  return n;
+}
 
-    if (p->res_stops[mid].cmid < cmid)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < p->n_res_stops && p->res_stops[lo].cmid == cmid
-         ? &p->res_stops[lo] : NULL;
+/** Notes an image CMID the plan requests again; pools may share one. */
+static void
+add_image (struct call *x, int32_t img, int64_t t)
+{
+  for (size_t i = 0; i < x->n_images; i++)
+    if (x->images[i].cmid == img)
+      return;                     /* one plan time: the same request */
+  x->images[x->n_images++] = (struct change) { img, NEVER, t };
 }
 
 /**
- * The plan's provisions as a change of the baseline.  A shared-CMID pool
- * whose image CMID already renews adds nothing; otherwise all provisions
- * of it add one CMID at the earliest of their times.
+ * The plan's provisions as a change of the baseline: new CMIDs of unique
+ * pools; for a shared-CMID pool, its image CMID requested again (noted in
+ * x->images, applied with the stops), or with no known CMID one new CMID,
+ * from the earliest provision of the pool over the plan and the reserved
+ * plans.
  */
 static int
 call_provisions (struct call *x, struct fc_result *out)
@@ -1845,16 +2101,18 @@ call_provisions (struct call *x, struct fc_result *out)
   const struct fc_prepared *p = x->p;
   const struct fc_plan *plan = x->plan;
   int64_t t = effective_at (&p->e, plan);
-  uint64_t key = (uint64_t) (t - p->e.now);
+  uint64_t key = offset_of (p->e.now, t);
   bool *seen;
   int64_t n_new = 0;
   size_t n = 0;
 
-  if (plan->n_provision > SIZE_MAX / 4)
+  if (plan->n_provision > SIZE_MAX / 32)
     return -1;
-  x->prov = alloc_array (2 * plan->n_provision, sizeof *x->prov);
+  /* room for the image CMIDs' probe events, added by call_changes() */
+  x->prov = alloc_array (12 * plan->n_provision, sizeof *x->prov);
+  x->images = alloc_array (plan->n_provision, sizeof *x->images);
   seen = alloc_zeroed (p->e.n_pools, sizeof *seen);
-  if ( (NULL == x->prov) || (NULL == seen) )
+  if ( (NULL == x->prov) || (NULL == x->images) || (NULL == seen) )
   {
     free (seen);
     return -1;
@@ -1863,6 +2121,7 @@ call_provisions (struct call *x, struct fc_result *out)
   {
     const struct fc_provision *pv = &plan->provision[i];
     int64_t fs = p->first_shared[pv->pool];
+    int32_t img = p->m.pool_image[pv->pool];
 
     if (0 == pv->count)
       continue;
@@ -1872,21 +2131,24 @@ call_provisions (struct call *x, struct fc_result *out)
       n_new += pv->count;
       continue;
     }
-    if (seen[pv->pool] || p->m.pool_renewing[pv->pool])
+    if (seen[pv->pool] || t >= fs)
       continue;
     seen[pv->pool] = true;
-    if (t >= fs)
+    if (img >= 0)
+    {
+      add_image (x, img, t);
       continue;
+    }
     x->prov[n++] = (struct kv) { key, 1 };
     if (NEVER == fs)
       n_new++;
     else
-      x->prov[n++] = (struct kv) { (uint64_t) (fs - p->e.now), -1 };
+      x->prov[n++] = (struct kv) { offset_of (p->e.now, fs), -1 };
   }
   free (seen);
   x->n_prov = n;
   out->plan_new_cmids = saturate32 (n_new);
-  return radix_sort (x->prov, n);
+  return 0;
 }
 
 /**
@@ -1947,11 +2209,9 @@ call_stops (struct call *x)
 
     for (j = i + 1; j < nc && c[j].key == c[i].key; j++)
       tmax = max64 (tmax, c[j].val);
-    if ((int32_t) (j - i) == p->m.cs[cmid].f.n_active)
-    {
-      x->stops[x->n_stops].cmid = cmid;
-      x->stops[x->n_stops++].end = stop_end (&p->m, cmid, tmax);
-    }
+    if ((int32_t) (j - i) == p->m.cs[cmid].f.n_active &&
+        tmax != p->m.cs[cmid].res_stop)
+      x->stops[x->n_stops++] = (struct stop) { cmid, tmax };
   }
   ret = 0;
 done:
@@ -1960,44 +2220,69 @@ done:
   return ret;
 }
 
+/** Notes a CMID that stops only because of the plan, for the reasons. */
+static void
+note_lapsing (const struct call *x, int32_t c, int64_t stop,
+              struct fc_result *out)
+{
+  const struct cmid_state *cs = &x->p->m.cs[c];
+  int64_t expiry = stop < cs->next ? cs->last + FC_EXPIRY_SECONDS
+                   : stop_end (&x->p->m, c, stop);
+
+  if (NEVER != cs->res_stop || NEVER != cs->rereq)
+    return;
+  if (0 == out->plan_lapsing_cmids || expiry < out->plan_lapsing_first_expiry)
+    out->plan_lapsing_first_expiry = expiry;
+  out->plan_lapsing_cmids++;
+}
+
 /**
- * The planned count relative to the baseline: the plan's provisions, and
- * each CMID whose end the plan moves (a reserved plan's stop can only
- * move earlier); also the CMIDs that stop only because of the plan.
+ * The planned count relative to the baseline: the plan's new CMIDs, and
+ * the events of each CMID that the plan stops or requests again.  The
+ * probe for the largest decommission (x->prov) gets the image CMIDs'
+ * re-requests without the plan's stops.
  */
 static int
 call_planned (struct call *x, struct fc_result *out)
 {
   const struct fc_prepared *p = x->p;
-  int64_t now = p->e.now;
-  size_t n = x->n_prov;
+  size_t n;
 
-  if (x->n_stops > SIZE_MAX / 4 - x->n_prov)
+  if (x->n_stops + x->n_images > SIZE_MAX / 32 - x->n_prov)
     return -1;
-  x->planned = alloc_array (x->n_prov + 2 * x->n_stops, sizeof *x->planned);
+  x->planned = alloc_array (x->n_prov + 10 * (x->n_stops + x->n_images),
+                            sizeof *x->planned);
   if (NULL == x->planned)
     return -1;
   if (x->n_prov > 0)
     memcpy (x->planned, x->prov, x->n_prov * sizeof *x->planned);
+  n = x->n_prov;
   for (size_t i = 0; i < x->n_stops; i++)
   {
     const struct stop *s = &x->stops[i];
-    const struct stop *r = reserved_stop (p, s->cmid);
+    int64_t rereq = min64 (p->m.cs[s->cmid].rereq, plan_rereq (x, s->cmid));
 
-    if (NULL == r)
-    {
-      if (0 == out->plan_lapsing_cmids ||
-          s->end < out->plan_lapsing_first_expiry)
-        out->plan_lapsing_first_expiry = s->end;
-      out->plan_lapsing_cmids++;
-    }
-    else if (r->end == s->end)
-      continue;
-    else
-      x->planned[n++] = (struct kv) { (uint64_t) (r->end - now), 1 };
-    x->planned[n++] = (struct kv) { (uint64_t) (s->end - now), -1 };
+    if (NEVER == rereq)
+      note_lapsing (x, s->cmid, s->at, out);
+    n += change_events (p, s->cmid, s->at, rereq, x->planned + n);
+  }
+  for (size_t i = 0; i < x->n_images; i++)
+  {
+    const struct change *g = &x->images[i];
+    const struct cmid_state *cs = &p->m.cs[g->cmid];
+    int64_t rereq = min64 (cs->rereq, g->rereq);
+    bool stopped = false;
+
+    for (size_t j = 0; j < x->n_stops && ! stopped; j++)
+      stopped = x->stops[j].cmid == g->cmid;
+    x->n_prov += change_events (p, g->cmid, cs->res_stop, rereq,
+                                x->prov + x->n_prov);
+    if (! stopped)
+      n += change_events (p, g->cmid, cs->res_stop, rereq, x->planned + n);
   }
   x->n_planned = n;
+  if (0 != radix_sort (x->prov, x->n_prov))
+    return -1;
   return radix_sort (x->planned, n);
 }
 

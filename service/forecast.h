@@ -46,8 +46,11 @@ enum fc_status
 /** One CMID seen on the host: the summary of its requests. */
 struct fc_cmid
 {
-  int64_t last_request;      /* latest seen request */
+  int64_t last_request;      /* latest seen request; one after now counts as now */
   int32_t request_count;     /* seen requests (>= 1) */
+  bool last_client_registered; /* its latest request came from a registered
+                                  desktop's name: when no desktop carries this
+                                  CMID, that desktop replaced it (rule (b)) */
 };
 
 struct fc_pool
@@ -145,9 +148,9 @@ fc_cmid_status (const struct fc_estate *e,
 
 /**
  * When the CMID's cache entry expires if it made no request after `now`:
- * last_request + E for a lapsing CMID; for a renewing one, the latest
- * projected request last + k*R <= now (k >= 0) plus E, i.e. the expiry a
- * decommission at `now` would give.  Scans all desktops.
+ * last_request + E, for a renewing CMID too, since a renewal due before
+ * `now` that no event shows is never credited (the expiry a decommission
+ * at `now` would give).  Scans all desktops.
  * @param e the estate
  * @param cmid index into e->cmids
  * @return the expiry time, or 0 when @a cmid is -1 or invalid

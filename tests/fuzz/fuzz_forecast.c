@@ -57,7 +57,8 @@ build(struct reader *r, struct world *w)
   for (size_t i = 0; i < n_pools; i++)
     w->pools[i] = (struct fc_pool) { 900 + 3600 * (int64_t) take(r, 200), 0 != take(r, 4) };
   for (size_t i = 0; i < n_cmids; i++)
-    w->cmids[i] = (struct fc_cmid) { NOW - 3600 * (int64_t) take(r, 0) * 4, 1 + (int32_t) take(r, 3) };
+    w->cmids[i] = (struct fc_cmid) { NOW - 3600 * (int64_t) take(r, 0) * 4, 1 + (int32_t) take(r, 3),
+                                     0 == take(r, 4) };
   for (size_t i = 0; i < n_desktops; i++) {
     w->names[i][0] = (char) ('a' + take(r, 26));
     w->names[i][1] = (char) ('a' + i % 26);

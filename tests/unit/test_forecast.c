@@ -27,9 +27,9 @@
 #define DEC10 ((int64_t) 1796860800)     /* 2026-12-10T00:00:00Z */
 #define NOV10 ((int64_t) 1794268800)     /* 2026-11-10T00:00:00Z */
 #define MAXN 512
-#ifndef RANDOM_ITERATIONS
-#define RANDOM_ITERATIONS 400
-#endif
+/* Estates per randomized test; KG_MODEL_ITERATIONS sets it (the test
+   command's long form runs 10,000). */
+static int random_iterations = 400;
 #define MAXPLANS 4
 
 /** A small estate under construction; e's arrays point into it. */
@@ -386,9 +386,10 @@ test_expiry_half_open (void **state)
 }
 
 /**
- * Pool R = 7 d, grace 1 d: now - last = 8 d is still renewing (expiry if
- * stopped now: last + 7 d = NOW - 1 d, + 30 d = NOW + 29 d); 8 d + 1 s is
- * lapsing and expires at last + 30 d = NOW + 22 d - 1 s.
+ * Pool R = 7 d, grace 1 d: now - last = 8 d is still renewing; if stopped
+ * now it expires at last + 30 d = NOW + 22 d (the renewal due at NOW - 1 d
+ * was never seen, so it is not credited); 8 d + 1 s is lapsing and
+ * expires at last + 30 d = NOW + 22 d - 1 s.
  */
 static void
 test_grace_boundary (void **state)
@@ -407,12 +408,12 @@ test_grace_boundary (void **state)
   fx_unique (f, p, edge - 1);
   assert_int_equal (FC_RENEWING, fc_cmid_status (&f->e, 0));
   assert_int_equal (FC_LAPSING, fc_cmid_status (&f->e, 1));
-  assert_int_equal (NOW + 29 * DAY, fc_cmid_expiry (&f->e, 0));
+  assert_int_equal (NOW + 22 * DAY, fc_cmid_expiry (&f->e, 0));
   assert_int_equal (NOW + 22 * DAY - 1, fc_cmid_expiry (&f->e, 1));
   assert_int_equal (0, fc_cmid_survey (&f->e, st, ex));
   assert_int_equal (FC_RENEWING, st[0]);
   assert_int_equal (FC_LAPSING, st[1]);
-  assert_int_equal (NOW + 29 * DAY, ex[0]);
+  assert_int_equal (NOW + 22 * DAY, ex[0]);
   assert_int_equal (NOW + 22 * DAY - 1, ex[1]);
   evaluate (f, NULL, -1, &r);
   assert_steps (&r, 2, at, count);
@@ -423,25 +424,225 @@ test_grace_boundary (void **state)
 }
 
 /**
- * A renewing CMID past last + R (with grace) that is decommissioned now:
- * last = NOW - 8 d, R = 7 d: latest last + k*R <= NOW is NOW - 1 d, so it
- * expires at NOW + 29 d, not at last + E = NOW + 22 d.
+ * Corner 1, overdue renewals: R 7 d, last seen NOW - 7.5 d (renewing,
+ * within grace), its only desktop decommissioned now.  The renewal due at
+ * NOW - 0.5 d was never seen and is not credited: the CMID counts until
+ * last + 30 d = NOW + 22.5 d, not NOW + 29.5 d.  Decommissioned at
+ * NOW + 10 d instead, the renewal due at NOW + 6.5 d is credited (it is
+ * after now and by the decommission): until NOW + 36.5 d.
  */
 static void
-test_grace_request_already_past (void **state)
+test_overdue_renewal_not_credited (void **state)
 {
   struct fx *f = fx_new (50, 1);
   int32_t p = fx_pool (f, WEEK, true);
-  int32_t d = fx_unique (f, p, NOW - 8 * DAY);
+  int32_t d = fx_unique (f, p, NOW - 7 * DAY - 12 * HOUR);
   struct fc_plan plan = plan_of (NOW, 1, &d, 0, NULL);
   struct fc_result r;
-  const int64_t at[] = { NOW, NOW + 29 * DAY };
+  const int64_t at[] = { NOW, NOW + 22 * DAY + 12 * HOUR };
   const int32_t count[] = { 1, 0 };
 
   (void) state;
+  assert_int_equal (FC_RENEWING, fc_cmid_status (&f->e, 0));
   evaluate (f, &plan, -1, &r);
   assert_steps (&r, 2, at, count);
-  assert_int_equal (NOW + 29 * DAY, r.plan_lapsing_first_expiry);
+  assert_int_equal (NOW + 22 * DAY + 12 * HOUR, r.plan_lapsing_first_expiry);
+  assert_false (r.go);
+  fc_result_free (&r);
+  plan.at = NOW + 10 * DAY;
+  f->e.horizon_seconds = 60 * DAY;
+  evaluate (f, &plan, -1, &r);
+  assert_int_equal (2, r.n_steps);
+  assert_int_equal (NOW + 36 * DAY + 12 * HOUR, r.steps[1].at);
+  fc_result_free (&r);
+  free (f);
+}
+
+/**
+ * R 20 d (> E / 2), last seen NOW - 20.5 d: renewing, but the renewal due
+ * at NOW - 0.5 d is not credited, so the entry of the last request ends at
+ * NOW + 9.5 d and the CMID counts again only from its next renewal at
+ * NOW + 19.5 d: a gap in the baseline.  Decommissioned now, it never
+ * comes back; decommissioned at NOW + 25 d, it counts from NOW + 19.5 d
+ * to NOW + 49.5 d.
+ */
+static void
+test_uncredited_renewal_gap (void **state)
+{
+  struct fx *f = fx_new (50, 1);
+  int32_t p = fx_pool (f, 20 * DAY, true);
+  int32_t d = fx_unique (f, p, NOW - 20 * DAY - 12 * HOUR);
+  struct fc_plan plan = plan_of (NOW, 1, &d, 0, NULL);
+  struct fc_result r;
+  const int64_t base_at[] = { NOW, NOW + 9 * DAY + 12 * HOUR,
+                              NOW + 19 * DAY + 12 * HOUR };
+  const int32_t base_count[] = { 1, 0, 1 };
+  const int64_t late_at[] = { NOW, NOW + 9 * DAY + 12 * HOUR,
+                              NOW + 19 * DAY + 12 * HOUR,
+                              NOW + 49 * DAY + 12 * HOUR };
+  const int32_t late_count[] = { 1, 0, 1, 0 };
+
+  (void) state;
+  f->e.horizon_seconds = 60 * DAY;
+  evaluate (f, NULL, -1, &r);
+  assert_steps (&r, 3, base_at, base_count);
+  assert_int_equal (1, r.renewing);
+  fc_result_free (&r);
+  evaluate (f, &plan, -1, &r);
+  assert_steps (&r, 2, base_at, base_count);
+  fc_result_free (&r);
+  plan.at = NOW + 25 * DAY;
+  evaluate (f, &plan, -1, &r);
+  assert_int_equal (NOW + 25 * DAY, r.window_start);
+  fc_result_free (&r);
+  plan.at = NOW;
+  f->e.n_reserved = 0;
+  {
+    struct fc_plan *res = fx_reserve (f, NOW + 25 * DAY);
+
+    reserve_decommission (f, res, d);
+    evaluate (f, NULL, -1, &r);
+    /* the window starts at the reserved plan's time: NOW + 25 d */
+    assert_int_equal (NOW + 25 * DAY, r.window_start);
+    assert_int_equal (2, r.n_steps);
+    assert_int_equal (late_at[3], r.steps[1].at);
+    assert_int_equal (late_count[3], r.steps[1].count);
+    fc_result_free (&r);
+  }
+  free (f);
+}
+
+/**
+ * Corner 2, mixed renewal intervals: one CMID on two active desktops of
+ * pools with R 15 min and R 7 d, seen NOW - 2 d, both decommissioned now,
+ * horizon 28 d.  The status follows the smallest R: 2 d > 15 min + 24 h,
+ * so it is lapsing and expires at NOW + 28 d, inside the window: no-go at
+ * floor 1 (the largest R for the status, and the smallest for the
+ * projection, would have said renewing until NOW + 30 d: go).
+ */
+static void
+test_mixed_intervals_err_low (void **state)
+{
+  struct fx *f = fx_new (50, 1);
+  int32_t fast = fx_pool (f, 15 * 60, true);
+  int32_t slow = fx_pool (f, WEEK, true);
+  int32_t c = fx_cmid (f, NOW - 2 * DAY, 5);
+  int32_t both[2];
+  struct fc_plan plan;
+  struct fc_result r;
+
+  (void) state;
+  both[0] = fx_desktop (f, fast, c, FC_ACTIVE);
+  both[1] = fx_desktop (f, slow, c, FC_ACTIVE);
+  f->e.horizon_seconds = 28 * DAY;
+  assert_int_equal (FC_LAPSING, fc_cmid_status (&f->e, c));
+  plan = plan_of (NOW, 2, both, 0, NULL);
+  evaluate (f, &plan, -1, &r);
+  assert_false (r.go);
+  assert_int_equal (NOW + 28 * DAY, r.first_breach_at);
+  fc_result_free (&r);
+  /* renewing by the 15 min pool (seen 1 h ago), projected with 7 d:
+     decommissioned at NOW + 10 d, the last credited renewal is
+     last + 7 d = NOW + 7 d - 1 h, so it expires at NOW + 37 d - 1 h */
+  f->cmids[c].last_request = NOW - HOUR;
+  plan.at = NOW + 10 * DAY;
+  f->e.horizon_seconds = 60 * DAY;
+  evaluate (f, &plan, -1, &r);
+  assert_int_equal (2, r.n_steps);
+  assert_int_equal (NOW + 37 * DAY - HOUR, r.steps[1].at);
+  fc_result_free (&r);
+  free (f);
+}
+
+/**
+ * Corner 3, shared-image provisioning: the pool's image CMID was seen
+ * NOW - 10 d (R 7 d, its desktops powered off: lapsing until NOW + 20 d).
+ * Provisioning 5 clones now makes that CMID request again and renew: the
+ * count stays 1 (no new CMID) and never drops.  Seen NOW - 40 d, it has
+ * expired: the clones bring it back, +1 from the plan time.
+ */
+static void
+test_shared_image_requests_again (void **state)
+{
+  struct fx *f = fx_new (50, 1);
+  int32_t p = fx_pool (f, WEEK, false);
+  int32_t c = fx_cmid (f, NOW - 10 * DAY, 3);
+  struct fc_provision prov = { p, 5 };
+  struct fc_plan plan = plan_of (NOW + DAY, 0, NULL, 1, &prov);
+  struct fc_result r;
+
+  (void) state;
+  fx_desktop (f, p, c, FC_POWERED_OFF);
+  fx_desktop (f, p, c, FC_POWERED_OFF);
+  evaluate (f, &plan, -1, &r);
+  assert_int_equal (0, r.baseline_min);     /* lapses at NOW + 20 d */
+  assert_int_equal (NOW + 20 * DAY, r.baseline_min_at);
+  assert_int_equal (1, r.n_steps);
+  assert_int_equal (1, r.steps[0].count);
+  assert_int_equal (1, r.projected_min);
+  assert_int_equal (0, r.plan_new_cmids);
+  fc_result_free (&r);
+  f->cmids[c].last_request = NOW - 40 * DAY;
+  evaluate (f, &plan, -1, &r);
+  assert_int_equal (0, r.current_count);
+  assert_int_equal (1, r.n_steps);
+  assert_int_equal (NOW + DAY, r.steps[0].at);
+  assert_int_equal (1, r.steps[0].count);
+  fc_result_free (&r);
+  free (f);
+}
+
+/**
+ * Corner 5, clock skew: a request 5 minutes after now counts as made at
+ * now: in the current count, renewing (age 0), and a decommission now
+ * lets it expire at exactly NOW + 30 d.
+ */
+static void
+test_future_request_counts_as_now (void **state)
+{
+  struct fx *f = fx_new (50, 1);
+  int32_t p = fx_pool (f, WEEK, true);
+  int32_t d = fx_unique (f, p, NOW + 300);
+  struct fc_plan plan = plan_of (NOW, 1, &d, 0, NULL);
+  struct fc_result r;
+  const int64_t at[] = { NOW, NOW + E };
+  const int32_t count[] = { 1, 0 };
+
+  (void) state;
+  assert_int_equal (FC_RENEWING, fc_cmid_status (&f->e, 0));
+  assert_int_equal (NOW + E, fc_cmid_expiry (&f->e, 0));
+  evaluate (f, &plan, -1, &r);
+  assert_int_equal (1, r.current_count);
+  assert_int_equal (1, r.renewing);
+  assert_steps (&r, 2, at, count);
+  fc_result_free (&r);
+  free (f);
+}
+
+/**
+ * Corner 7, replaced CMIDs: CMID X seen twice, last NOW - 2 d, carried by
+ * no desktop.  While its last client is nobody we know, rule (b) keeps it
+ * renewing; once its last request came from a registered desktop (which
+ * now carries another CMID after a rebuild or a rearm), X was replaced:
+ * it lapses at last + 30 d = NOW + 28 d.
+ */
+static void
+test_replaced_cmid_lapses (void **state)
+{
+  struct fx *f = fx_new (50, 1);
+  int32_t x = fx_cmid (f, NOW - 2 * DAY, 2);
+  struct fc_result r;
+  const int64_t at[] = { NOW, NOW + 28 * DAY };
+  const int32_t count[] = { 1, 0 };
+
+  (void) state;
+  assert_int_equal (FC_RENEWING, fc_cmid_status (&f->e, x));
+  f->cmids[x].last_client_registered = true;
+  assert_int_equal (FC_LAPSING, fc_cmid_status (&f->e, x));
+  evaluate (f, NULL, -1, &r);
+  assert_steps (&r, 2, at, count);
+  assert_int_equal (0, r.renewing);
+  assert_int_equal (1, r.lapsing);
   fc_result_free (&r);
   free (f);
 }
@@ -1071,12 +1272,12 @@ test_pick_pool_filter (void **state)
 }
 
 /**
- * R of a CMID: the smallest renewal among its active desktops' pools
- * (1 d vs 7 d), so when stopped at NOW + 10 d after last NOW - 2 d the
- * latest request is NOW - 2 d + 12 * 1 d = NOW + 10 d: expiry NOW + 40 d
- * (with 7 d it would be NOW + 35 d).  Status asks whether ANY active
- * desktop is within its own R + grace: last NOW - 5 d is renewing thanks
- * to the 7 d desktop, lapsing once that one is powered off.
+ * A CMID on desktops of a 1 d and a 7 d pool, both active.  Projected
+ * renewals use the largest R (errs low): stopped at NOW + 10 d after last
+ * NOW - 2 d, the last credited renewal is NOW + 5 d: expiry NOW + 35 d
+ * (with 1 d it would be NOW + 40 d).  The status uses the smallest R:
+ * last NOW - 5 d is lapsing (5 d > 1 d + grace), and renewing once the
+ * 1 d desktop is powered off (5 d <= 7 d + grace).
  */
 static void
 test_renewal_interval_mix (void **state)
@@ -1094,13 +1295,15 @@ test_renewal_interval_mix (void **state)
   both[1] = fx_desktop (f, weekly, c, FC_ACTIVE);
   plan = plan_of (NOW + 10 * DAY, 2, both, 0, NULL);
   evaluate (f, &plan, -1, &r);
+  /* projected with the largest R, 7 d: last credited renewal NOW + 5 d */
   assert_int_equal (2, r.n_steps);
-  assert_int_equal (NOW + 40 * DAY, r.steps[1].at);
+  assert_int_equal (NOW + 35 * DAY, r.steps[1].at);
   fc_result_free (&r);
+  /* status with the smallest R, 1 d: 5 d > 1 d + grace */
   f->cmids[c].last_request = NOW - 5 * DAY;
-  assert_int_equal (FC_RENEWING, fc_cmid_status (&f->e, c));
-  f->desktops[both[1]].state = FC_POWERED_OFF;
   assert_int_equal (FC_LAPSING, fc_cmid_status (&f->e, c));
+  f->desktops[both[0]].state = FC_POWERED_OFF;
+  assert_int_equal (FC_RENEWING, fc_cmid_status (&f->e, c));
   free (f);
 }
 
@@ -1164,8 +1367,9 @@ test_empty_estate (void **state)
 
 /*
  * A deliberately simple re-statement of section 3, independent of the
- * library's data structures: per CMID, its end by looping over the plans;
- * count(t) by looping over all CMIDs at each candidate time.
+ * library's data structures: per CMID, its latest request at or before t
+ * by looping over desktops and plans; count(t) by looping over all CMIDs
+ * at each candidate time.
  */
 
 struct world
@@ -1174,34 +1378,49 @@ struct world
   const struct fc_plan *extra;     /* evaluated plan, or NULL */
 };
 
+/** Plan i of the world: the reserved plans, then the evaluated one (or NULL). */
+static const struct fc_plan *
+ref_plan (const struct world *w, size_t i)
+{
+  return i < w->e->n_reserved ? &w->e->reserved[i] : w->extra;
+}
+
+static int64_t
+ref_at (const struct fc_estate *e, const struct fc_plan *p)
+{
+  return p->at > e->now ? p->at : e->now;
+}
+
 static int64_t
 ref_decommission_time (const struct world *w, int32_t d)
 {
   int64_t t = INT64_MAX;
-  const struct fc_estate *e = w->e;
 
-  for (size_t i = 0; i <= e->n_reserved; i++)
+  for (size_t i = 0; i <= w->e->n_reserved; i++)
   {
-    const struct fc_plan *p = i < e->n_reserved ? &e->reserved[i] : w->extra;
+    const struct fc_plan *p = ref_plan (w, i);
 
-    if (NULL == p)
-      continue;
-    for (size_t j = 0; j < p->n_decommission; j++)
-      if (p->decommission[j] == d)
-      {
-        int64_t at = p->at > e->now ? p->at : e->now;
-
-        if (at < t)
-          t = at;
-      }
+    for (size_t j = 0; NULL != p && j < p->n_decommission; j++)
+      if (p->decommission[j] == d && ref_at (w->e, p) < t)
+        t = ref_at (w->e, p);
   }
   return t;
+}
+
+/** A request after now counts as made at now. */
+static int64_t
+ref_last (const struct fc_estate *e, int32_t c)
+{
+  int64_t last = e->cmids[c].last_request;
+
+  return last > e->now ? e->now : last;
 }
 
 static bool
 ref_renewing (const struct fc_estate *e, int32_t c)
 {
-  int64_t age = e->now - e->cmids[c].last_request;
+  int64_t age = e->now - ref_last (e, c);
+  int64_t min_r = INT64_MAX;
   bool any = false;
 
   for (size_t d = 0; d < e->n_desktops; d++)
@@ -1210,23 +1429,36 @@ ref_renewing (const struct fc_estate *e, int32_t c)
       continue;
     any = true;
     if (FC_ACTIVE == e->desktops[d].state &&
-        age <= e->pools[e->desktops[d].pool].renewal_seconds + DAY)
-      return true;
+        e->pools[e->desktops[d].pool].renewal_seconds < min_r)
+      min_r = e->pools[e->desktops[d].pool].renewal_seconds;
   }
-  return ! any && e->cmids[c].request_count >= 2 &&
+  if (INT64_MAX != min_r)
+    return age <= min_r + DAY;
+  return ! any && ! e->cmids[c].last_client_registered &&
+         e->cmids[c].request_count >= 2 &&
          age <= e->host_renewal_seconds + DAY;
 }
 
+/** R of projected renewals: the largest of the active desktops', else the host's. */
 static int64_t
-ref_end (const struct world *w, int32_t c)
+ref_projection_r (const struct fc_estate *e, int32_t c)
+{
+  int64_t r = 0;
+
+  for (size_t d = 0; d < e->n_desktops; d++)
+    if (e->desktops[d].cmid == c && FC_ACTIVE == e->desktops[d].state &&
+        e->pools[e->desktops[d].pool].renewal_seconds > r)
+      r = e->pools[e->desktops[d].pool].renewal_seconds;
+  return 0 == r ? e->host_renewal_seconds : r;
+}
+
+/** When the last active desktop of c goes, or INT64_MAX (none goes, or none). */
+static int64_t
+ref_stop (const struct world *w, int32_t c)
 {
   const struct fc_estate *e = w->e;
-  int64_t last = e->cmids[c].last_request;
-  int64_t r = INT64_MAX;
   int64_t t = INT64_MIN;
 
-  if (! ref_renewing (e, c))
-    return last + E;
   for (size_t d = 0; d < e->n_desktops; d++)
   {
     int64_t td;
@@ -1234,74 +1466,140 @@ ref_end (const struct world *w, int32_t c)
     if (e->desktops[d].cmid != c || FC_ACTIVE != e->desktops[d].state)
       continue;
     td = ref_decommission_time (w, (int32_t) d);
-    if (INT64_MAX == td)
-      return INT64_MAX;
     if (td > t)
       t = td;
-    if (e->pools[e->desktops[d].pool].renewal_seconds < r)
-      r = e->pools[e->desktops[d].pool].renewal_seconds;
   }
-  if (INT64_MIN == t)
-    return INT64_MAX;             /* rule (b): no desktop to stop it */
-  while (last + r <= t)
-    last += r;
-  return last + E;
+  return INT64_MIN == t ? INT64_MAX : t;
 }
 
-static bool
-ref_pool_renewing (const struct fc_estate *e, int32_t pool)
+/** The most recently seen CMID of a pool's desktops (ties: lowest index), or -1. */
+static int32_t
+ref_image (const struct fc_estate *e, int32_t pool)
 {
+  int32_t img = -1;
+
   for (size_t d = 0; d < e->n_desktops; d++)
-    if (e->desktops[d].pool == pool && e->desktops[d].cmid >= 0 &&
-        ref_renewing (e, e->desktops[d].cmid))
-      return true;
-  return false;
+  {
+    int32_t c = e->desktops[d].cmid;
+
+    if (e->desktops[d].pool != pool || c < 0)
+      continue;
+    if (img < 0 || ref_last (e, c) > ref_last (e, img) ||
+        (ref_last (e, c) == ref_last (e, img) && c < img))
+      img = c;
+  }
+  return img;
 }
 
+/** Earliest provision (count > 0) into a pool over the world's plans, or INT64_MAX. */
+static int64_t
+ref_first_provision (const struct world *w, int32_t pool)
+{
+  int64_t first = INT64_MAX;
+
+  for (size_t i = 0; i <= w->e->n_reserved; i++)
+  {
+    const struct fc_plan *p = ref_plan (w, i);
+
+    for (size_t j = 0; NULL != p && j < p->n_provision; j++)
+      if (p->provision[j].pool == pool && p->provision[j].count > 0 &&
+          ref_at (w->e, p) < first)
+        first = ref_at (w->e, p);
+  }
+  return first;
+}
+
+/** When clones of a shared image start requesting c again, or INT64_MAX. */
+static int64_t
+ref_rereq (const struct world *w, int32_t c)
+{
+  int64_t t = INT64_MAX;
+
+  for (size_t q = 0; q < w->e->n_pools; q++)
+  {
+    int64_t fp;
+
+    if (w->e->pools[q].unique_cmids || ref_image (w->e, (int32_t) q) != c)
+      continue;
+    fp = ref_first_provision (w, (int32_t) q);
+    if (fp < t)
+      t = fp;
+  }
+  return t;
+}
+
+/**
+ * The latest request of c at or before t, or INT64_MIN: its last seen
+ * one; renewals last + k*R with now < last + k*R <= min(t, stop) if it
+ * renews; requests of clones every R from the re-request time.
+ */
+static int64_t
+ref_latest (const struct world *w, int32_t c, int64_t t)
+{
+  const struct fc_estate *e = w->e;
+  int64_t last = ref_last (e, c);
+  int64_t best = last <= t ? last : INT64_MIN;
+  int64_t r = ref_projection_r (e, c);
+  int64_t tr = ref_rereq (w, c);
+
+  if (ref_renewing (e, c))
+  {
+    int64_t stop = ref_stop (w, c);
+    int64_t lim = t < stop ? t : stop;
+
+    if (lim > e->now)
+    {
+      int64_t k = last + (lim - last) / r * r;
+
+      if (k > e->now && k > best)
+        best = k;
+    }
+  }
+  if (tr <= t)
+  {
+    int64_t k = tr + (t - tr) / r * r;
+
+    if (k > best)
+      best = k;
+  }
+  return best;
+}
+
+/** New CMIDs at t: unique provisions, and one per shared pool with no known CMID. */
 static int64_t
 ref_new_cmids (const struct world *w, int64_t t)
 {
   const struct fc_estate *e = w->e;
   int64_t n = 0;
 
-  for (size_t pool = 0; pool < e->n_pools; pool++)
+  for (size_t i = 0; i <= e->n_reserved; i++)
   {
-    int64_t first = INT64_MAX;
+    const struct fc_plan *p = ref_plan (w, i);
 
-    for (size_t i = 0; i <= e->n_reserved; i++)
-    {
-      const struct fc_plan *p = i < e->n_reserved ? &e->reserved[i] : w->extra;
-      int64_t at;
-
-      if (NULL == p)
-        continue;
-      at = p->at > e->now ? p->at : e->now;
-      for (size_t j = 0; j < p->n_provision; j++)
-      {
-        if ((size_t) p->provision[j].pool != pool || 0 == p->provision[j].count)
-          continue;
-        if (e->pools[pool].unique_cmids && at <= t)
-          n += p->provision[j].count;
-        if (at < first)
-          first = at;
-      }
-    }
-    if (! e->pools[pool].unique_cmids && first <= t &&
-        ! ref_pool_renewing (e, (int32_t) pool))
-      n++;
+    for (size_t j = 0; NULL != p && j < p->n_provision; j++)
+      if (e->pools[p->provision[j].pool].unique_cmids && ref_at (e, p) <= t)
+        n += p->provision[j].count;
   }
+  for (size_t q = 0; q < e->n_pools; q++)
+    if (! e->pools[q].unique_cmids && ref_image (e, (int32_t) q) < 0 &&
+        ref_first_provision (w, (int32_t) q) <= t)
+      n++;
   return n;
 }
 
 static int32_t
-ref_count (const struct world *w, const int64_t *ends, int64_t t)
+ref_count (const struct world *w, int64_t t)
 {
   const struct fc_estate *e = w->e;
   int64_t n = ref_new_cmids (w, t);
 
   for (size_t c = 0; c < e->n_cmids; c++)
-    if (e->cmids[c].last_request <= t && t < ends[c])
+  {
+    int64_t r = ref_latest (w, (int32_t) c, t);
+
+    if (INT64_MIN != r && t < r + E)
       n++;
+  }
   return n > e->capacity ? e->capacity : (int32_t) n;
 }
 
@@ -1321,37 +1619,46 @@ cmp_time (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-/** Steps of the world over [lo, hi]; returns the count of steps written. */
+/**
+ * Steps of the world over [lo, hi]; returns the count of steps written.
+ * Candidate times: everything at which a CMID can start or stop counting.
+ */
 static size_t
 ref_steps (const struct world *w, int64_t lo, int64_t hi,
            struct fc_step *steps)
 {
   const struct fc_estate *e = w->e;
-  int64_t ends[MAXN];
-  int64_t times[4 * MAXN];
+  int64_t times[8 * MAXN];
   size_t nt = 0;
   size_t ns = 0;
 
   for (size_t c = 0; c < e->n_cmids; c++)
   {
-    ends[c] = ref_end (w, (int32_t) c);
-    add_time (times, &nt, e->cmids[c].last_request, lo, hi);
-    if (INT64_MAX != ends[c])
-      add_time (times, &nt, ends[c], lo, hi);
+    int64_t last = ref_last (e, (int32_t) c);
+    int64_t r = ref_projection_r (e, (int32_t) c);
+    int64_t stop = ref_stop (w, (int32_t) c);
+    int64_t tr = ref_rereq (w, (int32_t) c);
+
+    add_time (times, &nt, last + E, lo, hi);
+    add_time (times, &nt, last + ((e->now - last) / r + 1) * r, lo, hi);
+    if (INT64_MAX != stop && stop > last)
+      add_time (times, &nt, last + (stop - last) / r * r + E, lo, hi);
+    if (INT64_MAX != tr)
+      add_time (times, &nt, tr, lo, hi);
   }
   for (size_t i = 0; i <= e->n_reserved; i++)
   {
-    const struct fc_plan *p = i < e->n_reserved ? &e->reserved[i] : w->extra;
+    const struct fc_plan *p = ref_plan (w, i);
 
     if (NULL != p)
-      add_time (times, &nt, p->at > e->now ? p->at : e->now, lo, hi);
+      add_time (times, &nt, ref_at (e, p), lo, hi);
   }
   qsort (times, nt, sizeof *times, &cmp_time);
   steps[ns].at = lo;
-  steps[ns++].count = ref_count (w, ends, lo);
+  steps[ns++].count = ref_count (w, lo);
   for (size_t i = 0; i < nt; i++)
   {
-    int32_t c = ref_count (w, ends, times[i]);
+    int32_t c = ref_count (w, times[i]);
 
     if (c != steps[ns - 1].count)
     {
@@ -1442,7 +1749,7 @@ ref_order (const struct fc_estate *e, int32_t pool, int32_t *out)
     else
     {
       c[n].group = 2;
-      c[n].last = e->cmids[cm].last_request;
+      c[n].last = ref_last (e, cm);
     }
     n++;
   }
@@ -1489,7 +1796,30 @@ ref_max_decommission (const struct fc_estate *e, const struct fc_plan *plan,
 
 /* --------------------------------------------- randomized comparison */
 
-static const int64_t intervals[] = { 15 * 60, HOUR, DAY, WEEK, 30 * DAY };
+/* 20 d and 30 d: R > E / 2, where a renewal not credited leaves a gap */
+static const int64_t intervals[] = { 15 * 60, HOUR, DAY, WEEK, 20 * DAY, 30 * DAY };
+#define N_INTERVALS (sizeof intervals / sizeof intervals[0])
+
+/**
+ * A last request time: uniform over 40 days, or at a rule's edge (R,
+ * R + grace, E, H, each +/- 1 s), or up to 10 minutes ahead of now.
+ */
+static int64_t
+random_last (uint64_t *s, const struct fx *f)
+{
+  int64_t r = intervals[rnd (s) % N_INTERVALS];
+  const int64_t edges[] = { r, r + DAY, E, f->e.horizon_seconds };
+
+  switch (rnd (s) % 4)
+  {
+  case 0:
+    return NOW - edges[rnd (s) % 4] + rnd_range (s, -1, 1);
+  case 1:
+    return NOW + rnd_range (s, 0, 600);
+  default:
+    return NOW - rnd_range (s, 0, 40 * DAY);
+  }
+}
 
 static void
 random_plan (uint64_t *s, struct fx *f, int64_t *at, int32_t *dec, size_t *n_dec,
@@ -1514,13 +1844,16 @@ random_estate (uint64_t *s, struct fx *f)
   size_t nc = (size_t) rnd_range (s, 0, 25);
   size_t nd = (size_t) rnd_range (s, 0, 25);
 
-  f->e.host_renewal_seconds = intervals[rnd (s) % 5];
+  f->e.host_renewal_seconds = intervals[rnd (s) % N_INTERVALS];
   f->e.horizon_seconds = rnd_range (s, 1, 60) * DAY;
   for (size_t i = 0; i < np; i++)
-    fx_pool (f, intervals[rnd (s) % 5], 0 != rnd (s) % 3);
+    fx_pool (f, intervals[rnd (s) % N_INTERVALS], 0 != rnd (s) % 3);
   for (size_t i = 0; i < nc; i++)
-    fx_cmid (f, NOW - rnd_range (s, 0, 40 * DAY) + (0 == rnd (s) % 20 ? DAY : 0),
-             (int32_t) rnd_range (s, 1, 3));
+  {
+    int32_t c = fx_cmid (f, random_last (s, f), (int32_t) rnd_range (s, 1, 3));
+
+    f->cmids[c].last_client_registered = 0 == rnd (s) % 4;
+  }
   for (size_t i = 0; i < nd; i++)
   {
     int32_t c = 0 == nc || 0 == rnd (s) % 6
@@ -1549,6 +1882,48 @@ random_estate (uint64_t *s, struct fx *f)
   }
 }
 
+/** Prints an estate whose steps differ from the reference, to debug it. */
+static void
+print_world (const struct fx *f, const struct fc_plan *plan,
+             const struct fc_step *steps, size_t ns, const struct fc_result *r)
+{
+  fprintf (stderr, "host R %lld, capacity %d, window +%lld..+%lld\n",
+           (long long) f->e.host_renewal_seconds, f->e.capacity,
+           (long long) (r->window_start - NOW), (long long) (r->window_end - NOW));
+  for (size_t c = 0; c < f->e.n_cmids; c++)
+    fprintf (stderr, " cmid %zu: age %lld, %d requests, registered %d\n", c,
+             (long long) (NOW - f->cmids[c].last_request),
+             f->cmids[c].request_count, f->cmids[c].last_client_registered);
+  for (size_t q = 0; q < f->e.n_pools; q++)
+    fprintf (stderr, " pool %zu: R %lld, unique %d\n", q,
+             (long long) f->pools[q].renewal_seconds, f->pools[q].unique_cmids);
+  for (size_t d = 0; d < f->e.n_desktops; d++)
+    fprintf (stderr, " desktop %zu: pool %d, cmid %d, state %d\n", d,
+             f->desktops[d].pool, f->desktops[d].cmid, f->desktops[d].state);
+  for (size_t i = 0; i <= f->e.n_reserved; i++)
+  {
+    const struct fc_plan *p = i < f->e.n_reserved ? &f->e.reserved[i] : plan;
+
+    if (NULL == p)
+      continue;
+    fprintf (stderr, " %s plan at +%lld, decommission", i < f->e.n_reserved
+             ? "reserved" : "evaluated", (long long) (p->at - NOW));
+    for (size_t j = 0; j < p->n_decommission; j++)
+      fprintf (stderr, " %d", p->decommission[j]);
+    fprintf (stderr, ", provision");
+    for (size_t j = 0; j < p->n_provision; j++)
+      fprintf (stderr, " %d:%d", p->provision[j].pool, p->provision[j].count);
+    fprintf (stderr, "\n");
+  }
+  fprintf (stderr, " reference:");
+  for (size_t i = 0; i < ns; i++)
+    fprintf (stderr, " +%lld=%d", (long long) (steps[i].at - NOW), steps[i].count);
+  fprintf (stderr, "\n library:  ");
+  for (size_t i = 0; i < r->n_steps; i++)
+    fprintf (stderr, " +%lld=%d", (long long) (r->steps[i].at - NOW), r->steps[i].count);
+  fprintf (stderr, "\n");
+}
+
 static void
 compare_one (struct fx *f, const struct fc_plan *plan, int32_t pool)
 {
@@ -1562,6 +1937,8 @@ compare_one (struct fx *f, const struct fc_plan *plan, int32_t pool)
 
   evaluate (f, plan, pool, &r);
   ns = ref_steps (&planned, r.window_start, r.window_end, steps);
+  if (ns != r.n_steps)
+    print_world (f, plan, steps, ns, &r);
   assert_int_equal (ns, r.n_steps);
   for (size_t i = 0; i < ns; i++)
   {
@@ -1589,7 +1966,7 @@ test_random_against_reference (void **state)
   uint64_t s = 0x9E3779B97F4A7C15ULL;
 
   (void) state;
-  for (int iter = 0; iter < RANDOM_ITERATIONS; iter++)
+  for (int iter = 0; iter < random_iterations; iter++)
   {
     struct fx *f = fx_new ((int32_t) rnd_range (&s, 3, 30),
                            (int32_t) rnd_range (&s, 1, 15));
@@ -1676,7 +2053,7 @@ test_prepared_matches_evaluate (void **state)
   uint64_t s = 0xD1B54A32D192ED03ULL;
 
   (void) state;
-  for (int iter = 0; iter < RANDOM_ITERATIONS; iter++)
+  for (int iter = 0; iter < random_iterations; iter++)
   {
     struct fx *f = fx_new ((int32_t) rnd_range (&s, 3, 30),
                            (int32_t) rnd_range (&s, 1, 15));
@@ -1970,7 +2347,12 @@ main (void)
     cmocka_unit_test (test_example4_capacity),
     cmocka_unit_test (test_expiry_half_open),
     cmocka_unit_test (test_grace_boundary),
-    cmocka_unit_test (test_grace_request_already_past),
+    cmocka_unit_test (test_overdue_renewal_not_credited),
+    cmocka_unit_test (test_uncredited_renewal_gap),
+    cmocka_unit_test (test_mixed_intervals_err_low),
+    cmocka_unit_test (test_shared_image_requests_again),
+    cmocka_unit_test (test_future_request_counts_as_now),
+    cmocka_unit_test (test_replaced_cmid_lapses),
     cmocka_unit_test (test_rule_b_request_count),
     cmocka_unit_test (test_rule_b_needs_no_desktop),
     cmocka_unit_test (test_capacity_clamp),
@@ -1998,6 +2380,9 @@ main (void)
     cmocka_unit_test (test_prepared_invalid),
     cmocka_unit_test (test_big_prepared),
   };
+  const char *n = getenv ("KG_MODEL_ITERATIONS");
 
+  if (NULL != n && atoi (n) > 0)
+    random_iterations = atoi (n);
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
