@@ -48,10 +48,12 @@ open_connection(void)
 {
   /* dbname is expanded when it holds a URI or key=value string; the keywords
      after it override: a short connect timeout keeps /readyz and the gate
-     failing fast, a statement timeout keeps a stuck query from pinning a worker. */
+     failing fast, a statement timeout keeps a stuck query from pinning a worker,
+     and UTC keeps interval arithmetic on timestamptz ('30 days') free of
+     daylight-saving shifts whatever the database's default time zone. */
   const char *keys[] = { "dbname", "connect_timeout", "application_name", "options", NULL };
   const char *vals[] = { db_url ? db_url : "", "3", "kmsgate",
-                         "-c statement_timeout=15000 -c lock_timeout=10000", NULL };
+                         "-c statement_timeout=15000 -c lock_timeout=10000 -c TimeZone=UTC", NULL };
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
   if (NULL != conn && CONNECTION_OK != PQstatus(conn)) {

@@ -77,7 +77,7 @@ static const struct kg_stmt stmt_observation_insert = {
 
 static const struct kg_stmt stmt_last_observation = {
   "observation_last",
-  "SELECT count, extract(epoch FROM observed_at)::bigint, modelled_count FROM count_observations"
+  "SELECT count, " KG_SQL_EPOCH("observed_at") ", modelled_count FROM count_observations"
   " WHERE kms_host_id = $1 ORDER BY observed_at DESC, id DESC LIMIT 1"
 };
 

@@ -9,25 +9,28 @@
 #include <stdio.h>
 #include <string.h>
 
-/** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
-#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
 
-/* A desktop with its CMID facts. Its CMID is renewing when some active desktop of
-   the host shares it and the CMID's last request is within that desktop's pool's
-   renewal interval + 24 h grace; lapsing when seen but not renewing; unseen when
-   the desktop has no CMID or the host never logged it. E = 30 d = 720 h exactly. */
+/* A desktop with its CMID facts, by the rules of the model (forecast.c): its
+   CMID is renewing when an active desktop of the host carries it and the CMID's
+   last request is within the smallest renewal interval of those desktops' pools
+   + 24 h grace; lapsing when seen but not renewing; unseen when the desktop has
+   no CMID or the host never logged it. It expires E = 30 d = 720 h after its
+   last request, a request dated after now counting as now (a renewal due
+   before now is never credited). */
 #define DESKTOP_SELECT                                                                     \
   "SELECT d.hostname, p.name, h.name, d.cmid, d.state,"                                    \
-  " " EPOCH("d.last_activation_at") ", " EPOCH("d.decommissioned_at") ","                  \
-  " " EPOCH("d.created_at") ", " EPOCH("d.updated_at") ","                                 \
+  " " KG_SQL_EPOCH("d.last_activation_at") ", " KG_SQL_EPOCH("d.decommissioned_at") ","    \
+  " " KG_SQL_EPOCH("d.created_at") ", " KG_SQL_EPOCH("d.updated_at") ","                   \
   " CASE WHEN c.cmid IS NULL THEN 'unseen'"                                                \
-  "  WHEN EXISTS (SELECT 1 FROM desktops o JOIN pools op ON op.id = o.pool_id"             \
-  "   WHERE o.kms_host_id = d.kms_host_id AND o.cmid = d.cmid AND o.state = 'active'"      \
-  "   AND now() - c.last_request_at <= make_interval(mins => coalesce("                     \
-  "     op.renewal_interval_minutes, h.renewal_interval_minutes)) + interval '24 hours')" \
+  "  WHEN now() - c.last_request_at <= interval '24 hours' + (SELECT min(make_interval("  \
+  "     mins => coalesce(op.renewal_interval_minutes, h.renewal_interval_minutes)))"       \
+  "   FROM desktops o JOIN pools op ON op.id = o.pool_id"                                  \
+  "   WHERE o.kms_host_id = d.kms_host_id AND o.cmid = d.cmid AND o.state = 'active')"     \
   "  THEN 'renewing' ELSE 'lapsing' END,"                                                  \
-  " " EPOCH("c.last_request_at") ", c.request_count,"                                      \
-  " " EPOCH("c.last_request_at + interval '720 hours'") ", c.required_count"               \
+  " " KG_SQL_EPOCH("c.last_request_at") ", c.request_count,"                               \
+  " " KG_SQL_EPOCH("CASE WHEN c.last_request_at > now() THEN now()"                         \
+                   " ELSE c.last_request_at END + interval '720 hours'") ","               \
+  " c.required_count"                                                                      \
   " FROM desktops d JOIN pools p ON p.id = d.pool_id"                                      \
   " JOIN kms_hosts h ON h.id = d.kms_host_id"                                              \
   " LEFT JOIN cmids c ON c.kms_host_id = d.kms_host_id AND c.cmid = d.cmid"

@@ -21,17 +21,25 @@ static const struct kg_stmt stmt_pools = {
   " FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"
   " WHERE p.kms_host_id = $1 ORDER BY p.id"
 };
+/* The last column says whether the CMID's latest request came from the name
+   of a desktop registered on this host (ingest links desktops from this
+   host's events only, and only this host's writes bump its estate_version):
+   rule (b) then treats the CMID as replaced. */
+#define CMID_COLUMNS                                                      \
+  " SELECT c.cmid, " KG_SQL_EPOCH("c.last_request_at") ","                \
+  " least(c.request_count, 2147483647), r.id IS NOT NULL"                 \
+  " FROM cmids c LEFT JOIN desktops r"                                     \
+  " ON r.hostname = c.last_client AND r.kms_host_id = c.kms_host_id"
+
 static const struct kg_stmt stmt_cmids = {
   "estate_cmids",
-  "SELECT c.cmid, extract(epoch FROM c.last_request_at)::bigint,"
-  " least(c.request_count, 2147483647)"
-  " FROM cmids c WHERE c.kms_host_id = $1"
+  CMID_COLUMNS
+  " WHERE c.kms_host_id = $1"
   " AND c.last_request_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
   " UNION ALL"
   /* Old CMIDs of active desktops too, so those desktops read as lapsing, not unseen. */
-  " SELECT c.cmid, extract(epoch FROM c.last_request_at)::bigint,"
-  " least(c.request_count, 2147483647)"
-  " FROM cmids c WHERE c.kms_host_id = $1"
+  CMID_COLUMNS
+  " WHERE c.kms_host_id = $1"
   " AND c.last_request_at <= to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
   " AND EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = c.kms_host_id"
   "             AND d.cmid = c.cmid AND d.state = 'active')"
@@ -45,7 +53,7 @@ static const struct kg_stmt stmt_desktops = {
 };
 static const struct kg_stmt stmt_reserved = {
   "estate_reserved",
-  "SELECT p.id, extract(epoch FROM p.at)::bigint, extract(epoch FROM p.expires_at)::bigint,"
+  "SELECT p.id, " KG_SQL_EPOCH("p.at") ", " KG_SQL_EPOCH("p.expires_at") ","
   " coalesce((SELECT string_agg(desktop_id::text, ',') FROM plan_decommissions"
   "           WHERE plan_id = p.id), ''),"
   " coalesce((SELECT string_agg(pool_id::text || ':' || count, ',') FROM plan_provisions"
@@ -144,6 +152,7 @@ fill_cmids(struct kg_estate *es, const PGresult *res)
     snprintf(es->cmid_text[i], sizeof(es->cmid_text[i]), "%s", PQgetvalue(res, (int) i, 0));
     es->cmids[i].last_request = kg_db_int(res, (int) i, 1);
     es->cmids[i].request_count = (int32_t) kg_db_int(res, (int) i, 2);
+    es->cmids[i].last_client_registered = kg_db_bool(res, (int) i, 3);
   }
   es->model.n_cmids = n;
   es->model.cmids = es->cmids;

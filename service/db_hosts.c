@@ -8,12 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
-#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
 
 #define HOST_COLUMNS                                                              \
   "id, name, family, threshold, capacity, margin, renewal_interval_minutes,"      \
-  " description, " EPOCH("created_at") ", " EPOCH("updated_at") ", estate_version"
+  " description, " KG_SQL_EPOCH("created_at") ", " KG_SQL_EPOCH("updated_at") ", estate_version"
 
 static const struct kg_stmt stmt_insert = {
   "host_insert",

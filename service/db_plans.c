@@ -202,9 +202,9 @@ kg_uuid_v7(char out[37])
   "SELECT p.id, h.name," \
   " CASE WHEN p.state = 'reserved' AND p.expires_at <= to_timestamp($1) THEN 'expired'" \
   "      ELSE p.state END," \
-  " extract(epoch FROM p.at)::bigint, extract(epoch FROM p.expires_at)::bigint," \
-  " extract(epoch FROM p.created_at)::bigint, extract(epoch FROM p.committed_at)::bigint," \
-  " extract(epoch FROM p.released_at)::bigint, p.caller," \
+  " " KG_SQL_EPOCH("p.at") ", " KG_SQL_EPOCH("p.expires_at") "," \
+  " " KG_SQL_EPOCH("p.created_at") ", " KG_SQL_EPOCH("p.committed_at") "," \
+  " " KG_SQL_EPOCH("p.released_at") ", p.caller," \
   " coalesce((SELECT json_agg(d.hostname ORDER BY d.hostname) FROM plan_decommissions pd" \
   "           JOIN desktops d ON d.id = pd.desktop_id WHERE pd.plan_id = p.id), '[]')::text," \
   " coalesce((SELECT json_agg(json_build_object('pool', po.name, 'count', pp.count)" \
@@ -251,7 +251,7 @@ static const struct kg_stmt stmt_plan_release = {
 
 static const struct kg_stmt stmt_decisions_list = {
   "decisions_list",
-  "SELECT id, kms_host, extract(epoch FROM evaluated_at)::bigint, decision, http_status, caller,"
+  "SELECT id, kms_host, " KG_SQL_EPOCH("evaluated_at") ", decision, http_status, caller,"
   " plan_id, request::text, response::text,"
   " (extract(epoch FROM evaluated_at) * 1000000)::bigint || ',' || id"
   " FROM decisions"

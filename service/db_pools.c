@@ -7,15 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
-#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
 
 /* One pool with its host and its desktops counted by state (index desktops_pool_state). */
 #define POOL_SELECT                                                                    \
   "SELECT p.id, p.name, h.name, p.platform, p.renewal_interval_minutes,"               \
   " coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes), p.unique_cmids," \
   " c.active, c.powered_off, c.decommissioned,"                                        \
-  " " EPOCH("p.created_at") ", " EPOCH("p.updated_at")                                 \
+  " " KG_SQL_EPOCH("p.created_at") ", " KG_SQL_EPOCH("p.updated_at")                                 \
   " FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"                             \
   " CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE d.state = 'active'),"            \
   "   count(*) FILTER (WHERE d.state = 'powered_off'),"                                \

@@ -6,11 +6,9 @@
 
 #include <stdio.h>
 
-/** Whole Unix seconds of a timestamptz, as the JSON helpers expect. */
-#define EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
 
 #define TOKEN_COLUMNS                                                          \
-  "id, name, role, " EPOCH("created_at") ", " EPOCH("revoked_at") ","          \
+  "id, name, role, " KG_SQL_EPOCH("created_at") ", " KG_SQL_EPOCH("revoked_at") ","          \
   " (extract(epoch FROM created_at) * 1000000)::bigint || ',' || id"
 
 static const struct kg_stmt stmt_get = {

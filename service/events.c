@@ -505,8 +505,10 @@ add_rejection(struct builder *bd, size_t index, const char *msg)
 static enum step
 settle(struct builder *bd, size_t index, const char *err, struct kg_event *ev)
 {
-  if (NULL == err)
+  if (NULL == err) {
+    ev->index = index;
     return add_event(bd, ev);
+  }
   kg_event_clear(ev);
   return add_rejection(bd, index, err);
 }
@@ -523,6 +525,75 @@ kg_events_batch_free(struct kg_events_batch *b)
     free(b->rejected[i].error);
   free(b->rejected);
   memset(b, 0, sizeof *b);
+}
+
+/** Merges rejections @a a and @a b (each ordered by index) into a new array. */
+static struct kg_event_rejection *
+merge_rejections(const struct kg_event_rejection *a, size_t na,
+                 const struct kg_event_rejection *b, size_t nb)
+{
+  struct kg_event_rejection *out = calloc(na + nb + 1, sizeof *out);
+  size_t i = 0, j = 0;
+
+  if (NULL == out)
+    return NULL;
+  while (i < na || j < nb) {
+    if (j == nb || (i < na && a[i].index < b[j].index)) {
+      out[i + j] = a[i];
+      i++;
+    } else {
+      out[i + j] = b[j];
+      j++;
+    }
+  }
+  return out;
+}
+
+int
+kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
+{
+  struct kg_event_rejection *late = calloc(b->n_events + 1, sizeof *late);
+  struct kg_event_rejection *merged;
+  size_t n_late = 0, kept = 0;
+  bool failed = false;
+  char msg[160];
+
+  if (NULL == late)
+    return -1;
+  for (size_t i = 0; i < b->n_events; i++) {
+    struct kg_event *ev = &b->events[i];
+    int64_t ahead = ev->requested_at_us - now_us;
+
+    if (ahead <= KG_EVENTS_MAX_AHEAD_US) {
+      b->events[kept++] = *ev;
+      continue;
+    }
+    snprintf(msg, sizeof msg, "requested_at: %lld s ahead of the service's clock "
+             "(more than %lld s of clock skew: check the KMS host's time)",
+             (long long) (ahead / 1000000), (long long) (KG_EVENTS_MAX_AHEAD_US / 1000000));
+    late[n_late].index = ev->index;
+    late[n_late].error = dup_bytes(msg, strlen(msg));
+    if (NULL == late[n_late].error) {
+      failed = true;
+      b->events[kept++] = *ev;    /* stays owned by the batch */
+      continue;
+    }
+    n_late++;
+    kg_event_clear(ev);
+  }
+  b->n_events = kept;             /* entries past it are moved or cleared */
+  merged = merge_rejections(b->rejected, b->n_rejected, late, n_late);
+  if (NULL == merged) {
+    for (size_t i = 0; i < n_late; i++)
+      free(late[i].error);
+    free(late);
+    return -1;
+  }
+  free(b->rejected);
+  free(late);
+  b->rejected = merged;
+  b->n_rejected += n_late;
+  return failed ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */

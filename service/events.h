@@ -43,6 +43,7 @@ struct kg_event {
   int64_t minutes_to_expiry; /**< >= 0 */
   bool has_activation_id;
   char activation_id[37]; /**< lowercase GUID */
+  size_t index;           /**< 0-based position among the body's records */
 };
 
 /** A record that was not accepted. */
@@ -114,6 +115,21 @@ kg_events_parse_info(const char *s, size_t len, struct kg_event *ev);
 
 /** The message kg_events_parse_info() returns when out of memory; compare pointers. */
 extern const char KG_EVENTS_ENOMEM[];
+
+/** How far ahead of the service's clock a request may be dated (clock skew). */
+#define KG_EVENTS_MAX_AHEAD_US ((int64_t) 600 * 1000000)
+
+/**
+ * Moves every accepted event dated more than KG_EVENTS_MAX_AHEAD_US after
+ * @a now_us to the rejections, naming the skew; rejections stay ordered
+ * by index.  A KMS host whose clock runs ahead would otherwise keep CMIDs
+ * counted after the real host dropped them.
+ * @param b the parsed batch
+ * @param now_us the service's clock, Unix microseconds
+ * @return 0 on success, -1 when out of memory (the batch stays freeable)
+ */
+int
+kg_events_reject_future(struct kg_events_batch *b, int64_t now_us);
 
 /**
  * Releases what one event owns (its client name) and zeroes it.

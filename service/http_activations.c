@@ -87,6 +87,11 @@ handle_activations(struct kg_ctx *ctx)
     kg_reply_problem(ctx, too_many ? 413 : 400, "%s", error ? error : "unreadable body");
     return;
   }
+  if (0 != kg_events_reject_future(&batch, (int64_t) time(NULL) * 1000000)) {
+    kg_events_batch_free(&batch);
+    kg_reply_problem(ctx, 500, "out of memory");
+    return;
+  }
   /* Client names are matched to desktop hostnames, which are stored lowercase. */
   for (size_t i = 0; i < batch.n_events; i++)
     for (char *p = batch.events[i].client; '\0' != *p; p++)

@@ -151,8 +151,26 @@ parse_enforce(struct kg_ctx *ctx, struct kg_errors *e, bool *enforce)
   return false;
 }
 
+/**
+ * A plan time past the window's end could never be evaluated inside it:
+ * the caller must ask for a horizon that reaches it (kms-model.md, Window).
+ */
+static void
+check_plan_in_horizon(const struct gate_input *in, int64_t now, struct kg_errors *e)
+{
+  int64_t ahead = in->at - now;
+
+  if (!in->has_at || ahead <= 86400LL * in->horizon_days)
+    return;
+  if (ahead > 86400LL * 365)
+    kg_errors_add(e, false, "at", "is more than 365 days ahead, past the longest horizon");
+  else
+    kg_errors_add(e, false, "horizon_days", "must reach the plan time: at least %lld for this 'at'",
+                  (long long) ((ahead + 86399) / 86400));
+}
+
 static bool
-parse_gate_input(struct kg_ctx *ctx, struct gate_input *in)
+parse_gate_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
 {
   static const char *const allowed[] = { "kms_host", "at", "decommission", "provision",
                                          "horizon_days", "margin", "reserve", "ttl_minutes", NULL };
@@ -184,6 +202,7 @@ parse_gate_input(struct kg_ctx *ctx, struct gate_input *in)
   parse_enforce(ctx, &e, &in->enforce);
   if (kg_input_int(body, "ttl_minutes", false, 1, 1440, &e, &n))
     in->ttl_minutes = (int) n;
+  check_plan_in_horizon(in, now, &e);
   return !kg_errors_reply(ctx, &e);
 }
 
@@ -585,7 +604,7 @@ handle_gate(struct kg_ctx *ctx)
     free(in);
     return;
   }
-  if (parse_gate_input(ctx, in)) {
+  if (parse_gate_input(ctx, in, tx.now)) {
     tx.request_json = json_dumps(ctx->body, JSON_COMPACT | JSON_SORT_KEYS);
     /* The body's hash identifies a retry; only keyed requests need it. */
     if (NULL == tx.request_json

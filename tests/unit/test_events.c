@@ -595,6 +595,37 @@ test_json_optional_forms(void **state)
   kg_events_batch_free(&b);
 }
 
+/**
+ * Clock skew: with the service's clock at 2026-11-20T09:14:03Z, a record
+ * 10 minutes ahead is kept, one 10 minutes and 1 second ahead is rejected
+ * naming the skew, and the rejections stay ordered by index.
+ */
+static void
+test_reject_future(void **state)
+{
+  const char *body =
+    "{\"cmid\":\"" CMID_001 "\",\"client\":\"a\",\"requested_at\":\"2026-11-20T09:24:04Z\"}\n"
+    "{\"cmid\":\"bad\",\"client\":\"b\",\"requested_at\":\"2026-11-20T09:14:03Z\"}\n"
+    "{\"cmid\":\"" CMID_001 "\",\"client\":\"c\",\"requested_at\":\"2026-11-20T09:24:03Z\"}\n";
+  struct kg_events_batch b;
+  int64_t now_us = (int64_t) 1795166043 * 1000000;   /* 2026-11-20T09:14:03Z */
+
+  (void) state;
+  parse_ok(KG_EVENTS_NDJSON, body, &b);
+  assert_int_equal(2, b.n_events);
+  assert_int_equal(0, kg_events_reject_future(&b, now_us));
+  assert_int_equal(1, b.n_events);
+  assert_string_equal("c", b.events[0].client);
+  assert_int_equal(2, b.events[0].index);
+  assert_int_equal(2, b.n_rejected);
+  assert_int_equal(0, b.rejected[0].index);
+  assert_string_equal("requested_at: 601 s ahead of the service's clock "
+                      "(more than 600 s of clock skew: check the KMS host's time)",
+                      b.rejected[0].error);
+  assert_int_equal(1, b.rejected[1].index);
+  kg_events_batch_free(&b);
+}
+
 static void
 test_json_record_errors(void **state)
 {
@@ -1403,6 +1434,7 @@ main(void)
     cmocka_unit_test(test_json_fixture),
     cmocka_unit_test(test_json_optional_forms),
     cmocka_unit_test(test_json_record_errors),
+    cmocka_unit_test(test_reject_future),
     cmocka_unit_test(test_json_mixed_indexes),
     cmocka_unit_test(test_json_whole_body),
     cmocka_unit_test(test_json_embedded_nul),
