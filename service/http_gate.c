@@ -622,8 +622,7 @@ handle_gate(struct kg_ctx *ctx)
       if (KG_QS_OK == qs && tx.evaluated)
         kg_metrics_gate(tx.go);
       if (KG_QS_OK == qs && tx.evaluated) {
-        kg_reply_bytes(ctx, tx.status, "application/json", tx.response_text,
-                       strlen(tx.response_text));
+        kg_reply_json_text(ctx, tx.status, tx.response_text);
       } else {
         /* A replayed answer, or the failure: fails closed (503), never go. */
         kg_reply_tx_document(ctx, qs, tx.status, tx.response);

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -29,32 +30,60 @@ static const struct { unsigned int status; const char *slug; const char *title; 
   { 503, "database-unavailable", "Service Unavailable" },
 };
 
+/**
+ * Sets a JSON body followed by a newline, so that curl's output ends its line
+ * instead of running into the shell prompt.
+ * @return true when the body was set
+ */
+static bool
+set_json_body(struct kg_ctx *ctx, unsigned int status, const char *text, const char *content_type)
+{
+  size_t len = strlen(text);
+  char *line = malloc(len + 1);
+
+  if (NULL == line)
+    return false;
+  memcpy(line, text, len);
+  line[len] = '\n';
+  int rc = ulfius_set_binary_body_response(ctx->resp, status, line, len + 1);
+  free(line);
+  if (U_OK != rc)
+    return false;
+  u_map_put(ctx->resp->map_header, "Content-Type", content_type);
+  ctx->status = status;
+  return true;
+}
+
 static void
 send_document(struct kg_ctx *ctx, unsigned int status, json_t *doc, const char *content_type)
 {
   char *text = (NULL != doc) ? json_dumps(doc, JSON_COMPACT) : NULL;
 
   json_decref(doc);
-  if (NULL == text) {
+  bool sent = NULL != text && set_json_body(ctx, status, text, content_type);
+  free(text);
+  if (!sent) {
     /* Out of memory or a non-UTF-8 string slipped in: say so without JSON tools. */
     static const char fallback[] =
       "{\"type\":\"urn:kmsgate:problem:internal-error\",\"title\":\"Internal Server Error\","
-      "\"status\":500,\"detail\":\"the response could not be encoded\"}";
-    status = 500;
-    ulfius_set_binary_body_response(ctx->resp, status, fallback, sizeof(fallback) - 1);
-    content_type = "application/problem+json";
-  } else {
-    ulfius_set_binary_body_response(ctx->resp, status, text, strlen(text));
-    free(text);
+      "\"status\":500,\"detail\":\"the response could not be encoded\"}\n";
+    ulfius_set_binary_body_response(ctx->resp, 500, fallback, sizeof(fallback) - 1);
+    u_map_put(ctx->resp->map_header, "Content-Type", "application/problem+json");
+    ctx->status = 500;
   }
-  u_map_put(ctx->resp->map_header, "Content-Type", content_type);
-  ctx->status = status;
 }
 
 void
 kg_reply_json(struct kg_ctx *ctx, unsigned int status, json_t *body)
 {
   send_document(ctx, status, body, "application/json");
+}
+
+void
+kg_reply_json_text(struct kg_ctx *ctx, unsigned int status, const char *text)
+{
+  if (!set_json_body(ctx, status, text, "application/json"))
+    kg_reply_problem(ctx, 500, "out of memory");
 }
 
 void

@@ -19,6 +19,14 @@
 void kg_reply_json(struct kg_ctx *ctx, unsigned int status, json_t *body);
 
 /**
+ * Sends JSON already encoded (e.g. the text also stored with a decision).
+ * @param ctx request
+ * @param status HTTP status
+ * @param text the JSON text (copied; a newline is added)
+ */
+void kg_reply_json_text(struct kg_ctx *ctx, unsigned int status, const char *text);
+
+/**
  * Sends a body that is not JSON (YAML, SVG, HTML, Prometheus text).
  * @param ctx request
  * @param status HTTP status

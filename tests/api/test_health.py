@@ -15,6 +15,19 @@ def test_healthz_and_readyz(svc):
     expect(r.json["status"] == "ready")
 
 
+def test_json_answers_end_with_a_newline(svc):
+    """So that curl's output does not run into the shell prompt: plain JSON,
+    problem+json and the gate's answer (sent as the text it stores)."""
+    c = svc.client()
+    c.post("/v1/kms-hosts", {"name": "kms01.corp.example", "family": "windows"})
+    answers = [Client(svc.port).get("/healthz"), Client(svc.port).get("/no/such/thing"),
+               c.get("/v1/kms-hosts"),
+               c.post("/v1/gate", {"kms_host": "kms01.corp.example", "provision": []})]
+    for r in answers:
+        expect(r.body.endswith(b"}\n") and not r.body.endswith(b"\n\n"), r)
+        json.loads(r.body)
+
+
 def test_unknown_route_is_problem_404(svc):
     r = Client(svc.port).get("/no/such/thing")
     expect_problem(r, 404)
