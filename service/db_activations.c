@@ -205,7 +205,8 @@ kg_db_observation_insert(struct kg_db *db, long long host_id, long long count,
 }
 
 enum kg_qs
-kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc)
+kg_db_last_observation_row(struct kg_db *db, long long host_id, bool *found,
+                           struct kg_observation *obs)
 {
   char host[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
@@ -213,15 +214,30 @@ kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc)
   PGresult *res = kg_db_exec(db, &stmt_last_observation, 1, params, &qs);
   if (NULL == res)
     return qs;
-  if (0 == PQntuples(res)) {
-    *doc = json_null();
-  } else {
-    long long count = kg_db_int(res, 0, 0), modelled = kg_db_int(res, 0, 2);
-    *doc = json_pack("{s:I,s:o,s:I,s:I}", "count", (json_int_t) count,
-                     "at", kg_json_epoch_text(kg_db_text(res, 0, 1)),
-                     "modelled", (json_int_t) modelled, "difference", (json_int_t) (count - modelled));
+  *found = PQntuples(res) > 0;
+  if (*found) {
+    obs->count = kg_db_int(res, 0, 0);
+    obs->at = kg_db_int(res, 0, 1);
+    obs->modelled = kg_db_int(res, 0, 2);
   }
   PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc)
+{
+  bool found;
+  struct kg_observation obs;
+  enum kg_qs qs = kg_db_last_observation_row(db, host_id, &found, &obs);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!found)
+    *doc = json_null();
+  else
+    *doc = json_pack("{s:I,s:o,s:I,s:I}", "count", (json_int_t) obs.count,
+                     "at", kg_json_time(obs.at), "modelled", (json_int_t) obs.modelled,
+                     "difference", (json_int_t) (obs.count - obs.modelled));
   return KG_QS_OK;
 }
 

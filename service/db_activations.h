@@ -46,6 +46,24 @@ enum kg_qs kg_db_ingest(struct kg_db *db, long long host_id, const struct kg_eve
 enum kg_qs kg_db_observation_insert(struct kg_db *db, long long host_id, long long count,
                                     int64_t at_seconds, long long *modelled);
 
+/** A host's own reported count, as stored with the model's count at that time. */
+struct kg_observation {
+  long long count;
+  long long modelled;
+  int64_t at;                       /**< Unix seconds */
+};
+
+/**
+ * The latest observation of a host.
+ * @param db connection
+ * @param host_id the KMS host
+ * @param[out] found whether the host has one
+ * @param[out] obs the observation, when found
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_last_observation_row(struct kg_db *db, long long host_id, bool *found,
+                                      struct kg_observation *obs);
+
 /**
  * The latest observation of a host as {count, at, modelled, difference}, or JSON null.
  * @param db connection

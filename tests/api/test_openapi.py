@@ -201,7 +201,7 @@ def test_less_travelled_answers_match_the_document(svc):
     # Metrics: Prometheus text with the per-host gauges.
     r = anonymous.get("/metrics")
     expect_status(r, 200)
-    expect(b'kmsgate_kms_host_count{kms_host="kms01.corp.example"} 27' in r.body, r.body[-600:])
+    expect(b'kmsgate_kms_host_current_cmids{kms_host="kms01.corp.example"} 27' in r.body, r.body[-600:])
     # The host document with an observation, the forecast and the headroom.
     expect_status(c.post(host + "/observations", {"count": 28}), 201)
     doc = c.get(host).json
