@@ -42,6 +42,7 @@ struct gate_input {
   bool reserve;
   int ttl_minutes;
   bool enforce;                       /**< ?enforce=true: a no-go is a 409 */
+  bool dry_run;                       /**< evaluate only: record and reserve nothing */
 };
 
 /* ---------------- request validation ---------------- */
@@ -169,11 +170,26 @@ check_plan_in_horizon(const struct gate_input *in, int64_t now, struct kg_errors
                   (long long) ((ahead + 86399) / 86400));
 }
 
+/* ---------------- dry run ---------------- */
+
+/**
+ * Reads "dry_run": evaluates as the gate does (what-if questions, the
+ * dashboard) but records no decision and so can reserve nothing.
+ */
+static void
+parse_dry_run(const json_t *body, struct gate_input *in, struct kg_errors *e)
+{
+  kg_input_bool(body, "dry_run", false, e, &in->dry_run);
+  if (in->dry_run && in->reserve)
+    kg_errors_add(e, false, "dry_run", "cannot be combined with reserve: a dry run reserves nothing");
+}
+
 static bool
 parse_gate_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
 {
   static const char *const allowed[] = { "kms_host", "at", "decommission", "provision",
-                                         "horizon_days", "margin", "reserve", "ttl_minutes", NULL };
+                                         "horizon_days", "margin", "reserve", "ttl_minutes",
+                                         "dry_run", NULL };
   struct kg_errors e;
   const json_t *body = ctx->body;
   const char *host = NULL;
@@ -199,6 +215,7 @@ parse_gate_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
   if ((in->has_margin = kg_input_int(body, "margin", false, 0, 10000, &e, &n)))
     in->margin = (int) n;
   kg_input_bool(body, "reserve", false, &e, &in->reserve);
+  parse_dry_run(body, in, &e);
   parse_enforce(ctx, &e, &in->enforce);
   if (kg_input_int(body, "ttl_minutes", false, 1, 1440, &e, &n))
     in->ttl_minutes = (int) n;
@@ -467,6 +484,16 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
 }
 
 
+/** A dry run's answer: the evaluation as text, with no decision id; nothing stored. */
+static enum kg_qs
+answer_dry_run(struct gate_tx *tx)
+{
+  json_object_set_new(tx->response, "decision_id", json_null());
+  free(tx->response_text);
+  tx->response_text = json_dumps(tx->response, JSON_COMPACT);
+  return NULL == tx->response_text ? KG_QS_HARD_ERROR : KG_QS_OK;
+}
+
 /** Evaluates the resolved plan, reserves a go when asked, records the decision. */
 static enum kg_qs
 evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_plan *plan)
@@ -501,6 +528,8 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
     tx->status = 201;
   }
   tx->evaluated = true;
+  if (tx->in->dry_run)
+    return answer_dry_run(tx);
   return record_decision(tx, es, reserving ? plan_id : NULL);
 }
 
@@ -555,7 +584,8 @@ gate_transaction(struct kg_db *db, void *cls)
   enum kg_qs qs = KG_QS_OK;
   found = false;
   tx->using_cached = false;
-  if (is_plain(tx) && !tx->tried_cached) {
+  /* A dry run stores nothing, so nothing would check that row: it reads it. */
+  if (is_plain(tx) && !tx->in->dry_run && !tx->tried_cached) {
     tx->tried_cached = true;
     found = tx->using_cached = kg_estate_cached_host(tx->in->kms_host, tx->now, &host);
   }
@@ -619,7 +649,7 @@ handle_gate(struct kg_ctx *ctx)
       enum kg_qs qs = in->reserve
         ? kg_db_run_transaction(ctx->db, "gate", KG_READ_COMMITTED, gate_transaction, &tx)
         : kg_db_run_autocommit(ctx->db, "gate", gate_transaction, &tx);
-      if (KG_QS_OK == qs && tx.evaluated)
+      if (KG_QS_OK == qs && tx.evaluated && !in->dry_run)
         kg_metrics_gate(tx.go);
       if (KG_QS_OK == qs && tx.evaluated) {
         kg_reply_json_text(ctx, tx.status, tx.response_text);
