@@ -36,6 +36,23 @@ def test_forecast_svg(svc):
     expect_problem(Client(svc.port).get("/v1/kms-hosts/kms01.corp.example/forecast.svg"), 401)
 
 
+def table_rows(browser, css):
+    """The text of every body cell of the table at css, row by row."""
+    return browser.script("return [...document.querySelectorAll(arguments[0] + ' tbody tr')]"
+                          ".map(r => [...r.cells].map(c => c.textContent))", css)
+
+
+def log_in(browser, svc, token):
+    browser.get("http://127.0.0.1:%d/" % svc.port)
+    browser.type("#token", token)
+    browser.click("#login button[type=submit]")
+
+
+def screenshot(browser, name):
+    path = os.path.join(SCREENSHOT_DIR, name)
+    return path, browser.screenshot(path)
+
+
 def test_dashboard_in_headless_chromium(svc):
     expect(webdriver.available(), "chromium and chromium-driver are not installed")
     load_demo(svc)
@@ -48,12 +65,9 @@ def test_dashboard_in_headless_chromium(svc):
     expect(r.headers["content-type"].startswith("text/html"), r.headers)
     browser = webdriver.Browser()
     try:
-        browser.get("http://127.0.0.1:%d/" % svc.port)
-        browser.type("#token", reader)
-        browser.click("#login button[type=submit]")
+        log_in(browser, svc, reader)
         browser.wait_for("return document.querySelectorAll('#charts svg').length === 2")
-        rows = browser.script("return [...document.querySelectorAll('#hosts tbody tr')]"
-                              ".map(r => [...r.cells].map(c => c.textContent))")
+        rows = table_rows(browser, "#hosts")
         expect(rows[0][0] == "kms-poc.corp.example" and rows[1][0] == "kms01.corp.example", rows)
         expect(rows[1][1:4] == ["40", "25", "15"], rows)
         counts = browser.script("return [...document.querySelectorAll('#charts svg')].map(s => "
@@ -63,8 +77,7 @@ def test_dashboard_in_headless_chromium(svc):
         # The token stays in the tab: a reload shows the data without asking again.
         browser.get("http://127.0.0.1:%d/" % svc.port)
         browser.wait_for("return document.querySelectorAll('#charts svg').length === 2")
-        path = os.path.join(SCREENSHOT_DIR, "kmsgate-dashboard.png")
-        png = browser.screenshot(path)
+        path, png = screenshot(browser, "kmsgate-dashboard.png")
     finally:
         browser.close()
     # The floor line (#dd3333) is on the picture, and so is the count line (#1f6feb).
@@ -126,19 +139,15 @@ def test_what_if_in_headless_chromium(svc):
     before = decision_count(svc)
     browser = webdriver.Browser()
     try:
-        browser.get("http://127.0.0.1:%d/" % svc.port)
-        browser.type("#token", hook)
-        browser.click("#login button[type=submit]")
+        log_in(browser, svc, hook)
         browser.wait_for("return !document.getElementById('panels').hidden")
-        table = lambda css: browser.script(  # noqa: E731
-            "return [...document.querySelectorAll(arguments[0] + ' tbody tr')]"
-            ".map(r => [...r.cells].map(c => c.textContent))", css)
-        pools = {row[0]: row for row in table("#pools")}
+        pools = {row[0]: row for row in table_rows(browser, "#pools")}
         # Host headroom 15; the reservation holds one CMID's worth, so 9 of the pool could go.
         expect(pools["horizon-finance"][1:] == ["kms01.corp.example", "18", "15", "9"], pools)
-        plans = table("#plans")
+        plans = table_rows(browser, "#plans")
         expect(len(plans) == 1 and plans[0][0] == reserved.json["plan_id"][:8], plans)
-        expect(table("#decisions")[0][2] == "go", table("#decisions"))
+        decisions = table_rows(browser, "#decisions")
+        expect(decisions[0][2] == "go", decisions)
         set_field(browser, "#wi-host", "kms01.corp.example")
         set_field(browser, "#wi-pool", "horizon-finance")
         set_field(browser, "#wi-decommission", "18")
@@ -153,8 +162,7 @@ def test_what_if_in_headless_chromium(svc):
                                ".map(q => s.querySelectorAll(q).length)")
         expect(lines == [1, 1, 1, 1], lines)
         browser.script("document.getElementById('wi-chart').scrollIntoView()")
-        path = os.path.join(SCREENSHOT_DIR, "kmsgate-what-if.png")
-        png = browser.screenshot(path)
+        path, png = screenshot(browser, "kmsgate-what-if.png")
     finally:
         browser.close()
     # The planned line (#e8590c) is on the picture, and nothing was recorded.
