@@ -150,24 +150,16 @@ handle_metrics(struct kg_ctx *ctx)
     "# TYPE kmsgate_kms_host_last_observation_timestamp_seconds gauge\n";
   char *text = kg_metrics_render();
   enum kg_qs qs = KG_QS_OK;
-  char *with_help = NULL;
 
-  if (NULL != text && asprintf(&with_help, "%s%s", text, host_help) >= 0) {
-    free(text);
-    text = with_help;
-  }
+  if (NULL != text)
+    text = append(text, "%s", host_help);
   bool db_up = kg_db_connected(ctx->db);
   if (NULL != text && db_up)
     text = render_hosts(ctx->db, text, &qs);
-  if (NULL != text) {
-    char *final = NULL;
-    if (asprintf(&final, "%s# HELP kmsgate_database_up Whether the last query succeeded.\n"
-                         "# TYPE kmsgate_database_up gauge\nkmsgate_database_up %d\n",
-                 text, db_up && KG_QS_OK == qs) >= 0) {
-      free(text);
-      text = final;
-    }
-  }
+  if (NULL != text)
+    text = append(text, "# HELP kmsgate_database_up Whether the last query succeeded.\n"
+                        "# TYPE kmsgate_database_up gauge\nkmsgate_database_up %d\n",
+                  db_up && KG_QS_OK == qs);
   if (NULL == text) {
     kg_reply_problem(ctx, 500, "out of memory");
     return;

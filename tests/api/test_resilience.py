@@ -4,6 +4,7 @@ when PostgreSQL is back the service recovers by itself."""
 import time
 
 from harness import Client, PrivateCluster, Service, expect, expect_problem, expect_status, no_service
+from test_metrics import scrape
 
 
 def wait_for(predicate, timeout=30):
@@ -34,6 +35,10 @@ def test_database_restart_503_then_recovery():
         expect(r.headers.get("retry-after"), r.headers)
         r = c.post("/v1/gate", {"kms_host": "kms01.corp.example"})
         expect_problem(r, 503)  # fails closed: never a go without the database
+        # The scrape still answers (the KmsgateDatabaseDown alert reads it), without host gauges.
+        samples, _ = scrape(svc.port)
+        expect(samples["kmsgate_database_up"] == [({}, 0.0)], samples.get("kmsgate_database_up"))
+        expect("kmsgate_kms_host_current_cmids" not in samples, samples.keys())
         expect_status(Client(svc.port).get("/healthz"), 200)
 
         cluster.start()
