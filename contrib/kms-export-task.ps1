@@ -1,8 +1,13 @@
 <#
-kms-export-task.ps1 - run on the KMS host: export the last hours of event 12290
-(one per activation request) and upload them to kmsgate. Uploading an event
-twice is harmless (kmsgate stores each request once), so the window overlaps
-the schedule on purpose: a missed run loses nothing.
+kms-export-task.ps1 - run on the KMS server: upload its event 12290 records
+(one per activation request, Windows and Office mixed) to kmsgate, and each
+count the machine reports (Windows, Office 2010, Office 2013+) as an
+observation of the kmsgate host of that family.
+
+It resumes from the newest event it uploaded before (kept in -StateFile and
+advanced only after kmsgate answered 2xx), so a kmsgate outage or a stopped
+task loses nothing the event log still holds. Re-sending an event is a no-op
+in kmsgate, and the window starts a few minutes early on purpose.
 
 Install as a scheduled task that runs every 15 minutes (as SYSTEM, elevated):
 
@@ -14,38 +19,62 @@ Install as a scheduled task that runs every 15 minutes (as SYSTEM, elevated):
              -Trigger $trigger -User 'SYSTEM' -RunLevel Highest
 
 The token (role "hook") is read from C:\kmsgate\token, readable by SYSTEM and
-administrators only.
+administrators only. -Server must be the `server` of the machine's kmsgate
+hosts (by default their name).
 #>
 param(
   [string]$Url = 'https://kmsgate.corp.example',
-  [string]$KmsHost = ([System.Net.Dns]::GetHostEntry('localhost').HostName).ToLower(),
+  [string]$Server = ([System.Net.Dns]::GetHostEntry('localhost').HostName).ToLower(),
   [string]$TokenFile = 'C:\kmsgate\token',
-  [int]$Hours = 2
+  [string]$StateFile = 'C:\kmsgate\last-uploaded-event.txt',
+  [int]$OverlapMinutes = 5
 )
 $ErrorActionPreference = 'Stop'
 $token = (Get-Content -Raw $TokenFile).Trim()
-$csv = Join-Path $env:TEMP 'kmsgate-12290.csv'
+$headers = @{Authorization = "Bearer $token"}
 
-# The same columns as the documented one-liner, limited to the last $Hours hours.
-$events = Get-WinEvent -FilterHashtable @{LogName='Key Management Service'; Id=12290;
-                                          StartTime=(Get-Date).AddHours(-$Hours)} -ErrorAction SilentlyContinue
-if (-not $events) { exit 0 }
-$events | Select-Object @{n='TimeCreated';e={$_.TimeCreated.ToUniversalTime().ToString('o')}}, Message |
-  Export-Csv -NoTypeInformation -Encoding UTF8 $csv
+# Where the previous run stopped; on the first run, everything the log holds.
+$filter = @{LogName = 'Key Management Service'; Id = 12290}
+if (Test-Path $StateFile) {
+  $last = [DateTime]::Parse((Get-Content -Raw $StateFile).Trim(), $null,
+                            [System.Globalization.DateTimeStyles]::RoundtripKind)
+  $filter.StartTime = $last.ToLocalTime().AddMinutes(-$OverlapMinutes)
+}
+$events = @(Get-WinEvent -FilterHashtable $filter -ErrorAction SilentlyContinue |
+            Sort-Object TimeCreated)
 
-# Up to 10,000 records per request: a busy host sends several batches.
-$rows = Import-Csv $csv
-for ($i = 0; $i -lt $rows.Count; $i += 10000) {
-  $batch = $rows[$i..([Math]::Min($i + 9999, $rows.Count - 1))] | ConvertTo-Csv -NoTypeInformation
-  $result = Invoke-RestMethod -Method Post -Uri "$Url/v1/kms-hosts/$KmsHost/activations" `
-    -Headers @{Authorization = "Bearer $token"} -ContentType 'text/csv; charset=utf-8' `
-    -Body ([System.Text.Encoding]::UTF8.GetBytes(($batch -join "`r`n")))
-  Write-Output ("kmsgate: {0} new, {1} already known, {2} rejected" -f `
-    $result.accepted, $result.duplicates, $result.rejected.Count)
+# Oldest first, up to 10,000 records a request; the state advances after each
+# accepted batch, so a failure part-way resumes at the batch that failed.
+for ($i = 0; $i -lt $events.Count; $i += 10000) {
+  $batch = $events[$i..([Math]::Min($i + 9999, $events.Count - 1))]
+  $csv = $batch | Select-Object @{n='TimeCreated';e={$_.TimeCreated.ToUniversalTime().ToString('o')}},
+                                Message | ConvertTo-Csv -NoTypeInformation
+  $result = Invoke-RestMethod -Method Post -Uri "$Url/v1/kms-servers/$Server/activations" `
+    -Headers $headers -ContentType 'text/csv; charset=utf-8' `
+    -Body ([System.Text.Encoding]::UTF8.GetBytes(($csv -join "`r`n")))
+  Write-Output ("kmsgate: {0} new, {1} already known, {2} rejected, {3} of unmapped activation IDs" -f `
+    $result.accepted, $result.duplicates, $result.rejected.Count, $result.unmapped)
+  $newest = $batch[-1].TimeCreated.ToUniversalTime().ToString('o')
+  Set-Content -Path "$StateFile.new" -Value $newest -Encoding ASCII
+  Move-Item -Force "$StateFile.new" $StateFile
 }
 
-# The host's own count, for reconciliation with the model.
-$count = (Get-CimInstance SoftwareLicensingService).KeyManagementServiceCurrentCount
-Invoke-RestMethod -Method Post -Uri "$Url/v1/kms-hosts/$KmsHost/observations" `
-  -Headers @{Authorization = "Bearer $token"} -ContentType 'application/json' `
-  -Body (@{count = [int]$count} | ConvertTo-Json) | Out-Null
+# Each count the machine keeps, for reconciliation with kmsgate's model: one
+# per licensing application whose KMS host key is installed here.
+$families = @{
+  '55c92734-d682-4d71-983e-d6ec3f16059f' = 'windows'
+  '59a52881-a989-479d-af46-f275c6370663' = 'office2010'
+  '0ff1ce15-a989-479d-af46-f275c6370663' = 'office'
+}
+$hosts = (Invoke-RestMethod -Method Get -Uri "$Url/v1/kms-servers/$Server" -Headers $headers).hosts
+Get-CimInstance SoftwareLicensingProduct -Filter 'IsKeyManagementServiceMachine = 1' |
+  Where-Object { $_.PartialProductKey -and $families.ContainsKey($_.ApplicationID) } |
+  ForEach-Object {
+    $family = $families[$_.ApplicationID]
+    $kmsHost = ($hosts | Where-Object { $_.family -eq $family }).name
+    if ($kmsHost -and $_.KeyManagementServiceCurrentCount -ge 0) {
+      Invoke-RestMethod -Method Post -Uri "$Url/v1/kms-hosts/$kmsHost/observations" `
+        -Headers $headers -ContentType 'application/json' `
+        -Body (@{count = [int]$_.KeyManagementServiceCurrentCount} | ConvertTo-Json) | Out-Null
+    }
+  }

@@ -17,6 +17,8 @@ const char kg_config_usage[] =
   "  migrate                        apply migrations/*.sql in order, once each\n"
   "  token create --role ROLE --name NAME\n"
   "                                 create an API token (admin|hook|reader) and print it\n"
+  "  prune                          delete raw activation requests older than the retention\n"
+  "                                 now (serve also does it in the background)\n"
   "  --help                         show this text\n"
   "\n"
   "Options (each overrides the environment variable named in brackets):\n"
@@ -27,6 +29,10 @@ const char kg_config_usage[] =
   "  --tls-cert FILE      PEM certificate; with --tls-key serves HTTPS [KMSGATE_TLS_CERT]\n"
   "  --tls-key FILE       PEM private key [KMSGATE_TLS_KEY]\n"
   "  --data-dir DIR       folder holding migrations/ and openapi/ [KMSGATE_DATA_DIR]\n"
+  "  --retention-days N   keep raw activation requests N days (35..3650), default 400;\n"
+  "                       the per-CMID summaries the forecast reads are kept [KMSGATE_RETENTION_DAYS]\n"
+  "  --prune-interval S   seconds between background prunes (1..86400), default 3600\n"
+  "                       [KMSGATE_PRUNE_INTERVAL]\n"
   "\n"
   "Logs are JSON lines on stderr. Exit status: 0 success, 1 runtime failure, 2 usage error,\n"
   "3 (token create) a live token already has that name.\n";
@@ -63,12 +69,13 @@ kg_config_parse_listen(const char *text, struct kg_config *cfg)
   return 0;
 }
 
+/** Parses a whole number in [min, max]. */
 static int
-parse_threads(const char *text, unsigned int *out)
+parse_uint(const char *text, long min, long max, unsigned int *out)
 {
   char *end;
   long n = strtol(text, &end, 10);
-  if ('\0' == text[0] || '\0' != *end || n < 1 || n > 1024)
+  if ('\0' == text[0] || '\0' != *end || n < min || n > max)
     return -1;
   *out = (unsigned int) n;
   return 0;
@@ -86,13 +93,24 @@ apply_setting(struct kg_config *cfg, const char *name, const char *value)
       return -1;
     }
   } else if (0 == strcmp(name, "threads")) {
-    if (0 != parse_threads(value, &cfg->threads)) {
+    if (0 != parse_uint(value, 1, 1024, &cfg->threads)) {
       fprintf(stderr, "kmsgate: threads must be 1..1024, not '%s'\n", value);
       return -1;
     }
   } else if (0 == strcmp(name, "log-level")) {
     if (0 != kg_log_parse_level(value, &cfg->log_level)) {
       fprintf(stderr, "kmsgate: log level must be debug|info|warn|error, not '%s'\n", value);
+      return -1;
+    }
+  } else if (0 == strcmp(name, "retention-days")) {
+    /* The observation's modelled count reads 30 days of raw requests. */
+    if (0 != parse_uint(value, 35, 3650, &cfg->retention_days)) {
+      fprintf(stderr, "kmsgate: retention days must be 35..3650, not '%s'\n", value);
+      return -1;
+    }
+  } else if (0 == strcmp(name, "prune-interval")) {
+    if (0 != parse_uint(value, 1, 86400, &cfg->prune_seconds)) {
+      fprintf(stderr, "kmsgate: prune interval must be 1..86400 seconds, not '%s'\n", value);
       return -1;
     }
   } else if (0 == strcmp(name, "tls-cert"))
@@ -114,6 +132,8 @@ static const struct { const char *env; const char *name; } env_settings[] = {
   { "KMSGATE_TLS_CERT", "tls-cert" },
   { "KMSGATE_TLS_KEY", "tls-key" },
   { "KMSGATE_DATA_DIR", "data-dir" },
+  { "KMSGATE_RETENTION_DAYS", "retention-days" },
+  { "KMSGATE_PRUNE_INTERVAL", "prune-interval" },
 };
 
 static bool
@@ -136,6 +156,8 @@ set_defaults(struct kg_config *cfg)
   cfg->threads = (unsigned int) (cpus > 0 ? 2 * cpus : 4);
   cfg->log_level = KG_LOG_INFO;
   cfg->data_dir = KMSGATE_DATA_DIR;
+  cfg->retention_days = 400;
+  cfg->prune_seconds = 3600;
 }
 
 /** Consumes "--name value" or "--name=value" at argv[*i]; 1 when it is not ours. */

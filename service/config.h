@@ -20,12 +20,15 @@ struct kg_config {
   const char *tls_cert;         /**< PEM certificate file, enables HTTPS with tls_key */
   const char *tls_key;          /**< PEM private key file */
   const char *data_dir;         /**< folder with migrations/ and openapi/ (KMSGATE_DATA_DIR) */
+  unsigned int retention_days;  /**< raw requests kept this long (KMSGATE_RETENTION_DAYS) */
+  unsigned int prune_seconds;   /**< pause between prunes in serve (KMSGATE_PRUNE_INTERVAL) */
 };
 
 /**
  * Loads the configuration from the environment, then from flags.
  * Recognised flags: --database-url, --listen, --threads, --log-level,
- * --tls-cert, --tls-key, --data-dir (each "--flag VALUE" or "--flag=VALUE").
+ * --tls-cert, --tls-key, --data-dir, --retention-days, --prune-interval
+ * (each "--flag VALUE" or "--flag=VALUE").
  * Arguments that are not configuration flags are left for the command.
  * @param argc argument count (updated: consumed flags are removed)
  * @param argv argument vector (updated in place)

@@ -339,3 +339,21 @@ kg_db_bool(const PGresult *res, int row, int col)
 {
   return !PQgetisnull(res, row, col) && 't' == PQgetvalue(res, row, col)[0];
 }
+
+enum kg_qs
+kg_db_each_row(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
+               const char *const *params, kg_db_row_fn each, void *cls, int *rows)
+{
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+
+  *rows = 0;
+  if (NULL == res)
+    return qs;
+  *rows = PQntuples(res);
+  for (int i = 0; i < *rows && KG_QS_OK == qs; i++)
+    if (!each(cls, res, i))
+      qs = KG_QS_HARD_ERROR;
+  PQclear(res);
+  return qs;
+}

@@ -66,6 +66,29 @@ PGresult *kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
                      int nparams, const char *const *params, enum kg_qs *qs);
 
 /**
+ * Receives one row of a result.
+ * @param cls closure
+ * @param res the result (valid only during the call)
+ * @param row the row number
+ * @return true to go on, false to stop (the query then fails: out of memory)
+ */
+typedef bool (*kg_db_row_fn)(void *cls, const PGresult *res, int row);
+
+/**
+ * Runs a statement and hands every row to @a each: the one multi-row loop.
+ * @param db connection
+ * @param stmt the statement
+ * @param nparams number of parameters
+ * @param params text values (NULL entries are SQL NULL)
+ * @param each receives each row
+ * @param cls closure for each
+ * @param[out] rows number of rows the statement returned (0 on failure)
+ * @return KG_QS_OK, the failure, or KG_QS_HARD_ERROR when @a each stopped
+ */
+enum kg_qs kg_db_each_row(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
+                          const char *const *params, kg_db_row_fn each, void *cls, int *rows);
+
+/**
  * Like kg_db_exec() for statements whose rows are not needed.
  * @return KG_QS_OK or the failure kind
  */
@@ -121,6 +144,15 @@ enum kg_qs kg_db_run_transaction(struct kg_db *db, const char *what,
  * never reads as one after it.
  */
 #define KG_SQL_EPOCH(col) "floor(extract(epoch FROM " col "))::bigint"
+
+/**
+ * Advisory lock over where stored requests count: every ingest holds it
+ * shared (uploads still run side by side); rebuilding summaries from raw
+ * requests (a new host, a host moved to another server, a changed
+ * activation-ID mapping) holds it exclusive, so that it sees every upload
+ * that committed before it and none runs half-routed beside it.
+ */
+#define KG_SQL_ROUTING_LOCK "7021794190251950430"
 
 /** Room for any long long in decimal, sign and NUL included. */
 #define KG_DB_INT_BUFSZ 24

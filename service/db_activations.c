@@ -12,6 +12,8 @@
 
 #include "input.h"
 
+/* $1 server, $2..$10 the record arrays, $11 the family of an event with no
+   activation ID (the upload host's, or windows through the server path). */
 static const struct kg_stmt stmt_ingest = {
   "ingest",
   "WITH input AS ("
@@ -19,23 +21,33 @@ static const struct kg_stmt stmt_ingest = {
   "                       $7::boolean[], $8::smallint[], $9::bigint[], $10::uuid[])"
   "  AS t(cmid, at_us, client, hresult, required_count, is_vm, license_status,"
   "       minutes_to_expiry, activation_id)),"
+  " routed AS ("
+  "  SELECT i.*, CASE WHEN i.activation_id IS NULL THEN $11::text ELSE a.application END AS app"
+  "  FROM input i LEFT JOIN activation_ids a ON a.activation_id = i.activation_id),"
   " ins AS ("
-  "  INSERT INTO activation_requests (kms_host_id, cmid, requested_at, client, hresult,"
-  "   required_count, is_vm, license_status, minutes_to_expiry, activation_id)"
+  "  INSERT INTO activation_requests (server, cmid, requested_at, client, hresult,"
+  "   required_count, is_vm, license_status, minutes_to_expiry, activation_id, family_hint)"
   "  SELECT $1, cmid, timestamptz 'epoch' + at_us * interval '1 microsecond', client, hresult,"
-  "   required_count, is_vm, license_status, minutes_to_expiry, activation_id FROM input"
+  "   required_count, is_vm, license_status, minutes_to_expiry, activation_id,"
+  "   CASE WHEN activation_id IS NULL THEN $11::text END FROM input"
   /* Key order: concurrent uploads of overlapping events wait on each other
      in one order instead of deadlocking. */
   "  ORDER BY cmid, at_us, client"
   "  ON CONFLICT DO NOTHING"
-  "  RETURNING cmid, requested_at, client, required_count),"
+  "  RETURNING cmid, requested_at, client, required_count, activation_id),"
+  /* Each new request counts on the server's host of its application, if any. */
+  " counted AS ("
+  "  SELECT h.id AS host_id, ins.* FROM ins"
+  "  LEFT JOIN activation_ids a ON a.activation_id = ins.activation_id"
+  "  JOIN kms_hosts h ON h.server = $1"
+  "   AND h.family = CASE WHEN ins.activation_id IS NULL THEN $11::text ELSE a.application END),"
   " summary AS ("
   "  INSERT INTO cmids AS c (kms_host_id, cmid, first_request_at, last_request_at, request_count,"
   "   last_client, required_count)"
-  "  SELECT $1, cmid, min(requested_at), max(requested_at), count(*),"
+  "  SELECT host_id, cmid, min(requested_at), max(requested_at), count(*),"
   "   (array_agg(client ORDER BY requested_at DESC))[1],"
   "   (array_agg(required_count ORDER BY requested_at DESC))[1]"
-  "  FROM ins GROUP BY cmid ORDER BY cmid"
+  "  FROM counted GROUP BY host_id, cmid ORDER BY host_id, cmid"
   "  ON CONFLICT (kms_host_id, cmid) DO UPDATE SET"
   "   first_request_at = least(c.first_request_at, EXCLUDED.first_request_at),"
   "   last_request_at = greatest(c.last_request_at, EXCLUDED.last_request_at),"
@@ -46,29 +58,60 @@ static const struct kg_stmt stmt_ingest = {
   "                 THEN coalesce(EXCLUDED.required_count, c.required_count)"
   "                 ELSE c.required_count END"
   "  RETURNING 1),"
+  " totals AS ("
+  "  INSERT INTO server_activation_ids AS t (server, activation_id, family_hint, requests, last_at)"
+  "  SELECT $1, activation_id, CASE WHEN activation_id IS NULL THEN $11::text END,"
+  "   count(*), max(requested_at) FROM ins GROUP BY activation_id ORDER BY activation_id"
+  "  ON CONFLICT (server, activation_id, family_hint) DO UPDATE SET"
+  "   requests = t.requests + EXCLUDED.requests, last_at = greatest(t.last_at, EXCLUDED.last_at)"
+  "  RETURNING 1),"
   /* A desktop carries the CMID of its client name's newest request: a rearm or
      rebuild replaces it, an older event arriving late never does (neither the
      time the link was made nor the current CMID's latest request may be newer).
-     A renewal of the CMID it already has writes nothing. */
+     A renewal of the CMID it already has writes nothing. Names match as
+     kms-model.md section 5 says: exactly, or by first label when one side is a
+     short (NetBIOS) name and exactly one desktop of the host has that label. */
   " latest AS ("
-  "  SELECT DISTINCT ON (client) client, cmid, requested_at FROM ins"
-  "  ORDER BY client, requested_at DESC),"
+  "  SELECT DISTINCT ON (host_id, client) host_id, client, cmid, requested_at FROM counted"
+  "  ORDER BY host_id, client, requested_at DESC),"
+  " matched AS ("
+  "  SELECT DISTINCT ON (d.id) d.id, l.cmid, l.requested_at FROM latest l"
+  "  JOIN desktops d ON d.kms_host_id = l.host_id AND (d.hostname = l.client"
+  "   OR (d.short_name = split_part(l.client, '.', 1)"
+  "       AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)"
+  "       AND NOT EXISTS (SELECT 1 FROM desktops o WHERE o.kms_host_id = d.kms_host_id"
+  "                       AND o.short_name = d.short_name AND o.id <> d.id)))"
+  "  ORDER BY d.id, l.requested_at DESC),"
   " links AS ("
-  "  UPDATE desktops d SET cmid = l.cmid, cmid_seen_at = l.requested_at, updated_at = now()"
-  "  FROM latest l WHERE d.kms_host_id = $1 AND d.hostname = l.client"
-  "  AND d.cmid IS DISTINCT FROM l.cmid"
-  "  AND (d.cmid_seen_at IS NULL OR d.cmid_seen_at < l.requested_at)"
-  "  AND NOT EXISTS (SELECT 1 FROM cmids o WHERE o.kms_host_id = $1 AND o.cmid = d.cmid"
-  "                  AND o.last_request_at >= l.requested_at)"
-  "  RETURNING 1)"
-  " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links), (SELECT count(*) FROM summary)"
+  "  UPDATE desktops d SET cmid = m.cmid, cmid_seen_at = m.requested_at, updated_at = now()"
+  "  FROM matched m WHERE d.id = m.id"
+  "  AND d.cmid IS DISTINCT FROM m.cmid"
+  "  AND (d.cmid_seen_at IS NULL OR d.cmid_seen_at < m.requested_at)"
+  "  AND NOT EXISTS (SELECT 1 FROM cmids o WHERE o.kms_host_id = d.kms_host_id AND o.cmid = d.cmid"
+  "                  AND o.last_request_at >= m.requested_at)"
+  "  RETURNING 1),"
+  /* A short name that two or more desktops of the host share links nothing. */
+  " ambiguous AS ("
+  "  SELECT DISTINCT l.client FROM latest l"
+  "  WHERE NOT EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = l.host_id"
+  "                    AND d.hostname = l.client)"
+  "  AND (SELECT count(*) FROM desktops d WHERE d.kms_host_id = l.host_id"
+  "       AND d.short_name = split_part(l.client, '.', 1)"
+  "       AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)) > 1"
+  "  ORDER BY 1 LIMIT 100)"
+  " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links),"
+  "  (SELECT coalesce(json_object_agg(app, n), '{}') FROM"
+  "    (SELECT app, count(*) AS n FROM routed WHERE app IS NOT NULL GROUP BY app) f),"
+  "  (SELECT count(*) FROM routed WHERE app IS NULL),"
+  "  (SELECT coalesce(json_agg(client), '[]') FROM ambiguous)"
 };
 
 static const struct kg_stmt stmt_observation_insert = {
   "observation_insert",
   "WITH m AS ("
   "  SELECT least(h.capacity, (SELECT count(DISTINCT r.cmid) FROM activation_requests r"
-  "    WHERE r.kms_host_id = h.id AND r.requested_at <= to_timestamp($3)"
+  "    WHERE r.server = h.server AND kg_route(r.activation_id, r.family_hint) = h.family"
+  "    AND r.requested_at <= to_timestamp($3)"
   "    AND r.requested_at > to_timestamp($3) - interval '30 days')) AS modelled"
   "  FROM kms_hosts h WHERE h.id = $1)"
   " INSERT INTO count_observations (kms_host_id, count, observed_at, modelled_count)"
@@ -159,33 +202,51 @@ put_event(struct array_text *arrays, const struct kg_event *ev)
 }
 
 enum kg_qs
-kg_db_ingest(struct kg_db *db, long long host_id, const struct kg_event *events,
-             size_t n, struct kg_ingest_result *out)
+kg_db_ingest(struct kg_db *db, const char *server, const char *family_hint,
+             const struct kg_event *events, size_t n, struct kg_ingest_result *out)
 {
   struct array_text arrays[N_ARRAYS];
-  const char *params[1 + N_ARRAYS];
-  char host[KG_DB_INT_BUFSZ];
+  const char *params[2 + N_ARRAYS];
   enum kg_qs qs = KG_QS_HARD_ERROR;
 
   memset(out, 0, sizeof(*out));
   memset(arrays, 0, sizeof(arrays));
-  params[0] = kg_db_param_int(host, host_id);
+  params[0] = server;
+  params[1 + N_ARRAYS] = family_hint;
   for (size_t i = 0; i < n; i++)
     put_event(arrays, &events[i]);
   bool ok = true;
   for (size_t k = 0; k < N_ARRAYS; k++)
     ok &= (NULL != (params[1 + k] = array_close(&arrays[k])));
-  if (ok) {
-    PGresult *res = kg_db_exec(db, &stmt_ingest, 1 + N_ARRAYS, params, &qs);
+  if (ok)
+    qs = kg_db_simple(db, "SELECT pg_advisory_xact_lock_shared(" KG_SQL_ROUTING_LOCK ")");
+  if (ok && KG_QS_OK == qs) {
+    PGresult *res = kg_db_exec(db, &stmt_ingest, 2 + N_ARRAYS, params, &qs);
     if (NULL != res) {
       out->inserted = kg_db_int(res, 0, 0);
       out->desktops_linked = kg_db_int(res, 0, 1);
+      out->by_family = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+      out->unmapped = kg_db_int(res, 0, 3);
+      out->ambiguous_clients = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
       PQclear(res);
+      if (NULL == out->by_family || NULL == out->ambiguous_clients) {
+        kg_ingest_result_clear(out);
+        qs = KG_QS_HARD_ERROR;
+      }
     }
   }
   for (size_t k = 0; k < N_ARRAYS; k++)
     free(arrays[k].buf);
   return qs;
+}
+
+void
+kg_ingest_result_clear(struct kg_ingest_result *r)
+{
+  json_decref(r->by_family);
+  json_decref(r->ambiguous_clients);
+  r->by_family = NULL;
+  r->ambiguous_clients = NULL;
 }
 
 enum kg_qs

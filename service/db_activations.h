@@ -11,27 +11,38 @@
 #include "db.h"
 #include "events.h"
 
-/** What one ingest stored. */
+/** What one ingest stored; release with kg_ingest_result_clear(). */
 struct kg_ingest_result {
   long long inserted;       /**< new activation requests */
   long long desktops_linked;/**< desktops whose CMID was set or changed */
+  json_t *by_family;        /**< {family: records}, duplicates included */
+  long long unmapped;       /**< records whose activation ID maps to no application */
+  json_t *ambiguous_clients;/**< short client names two or more desktops share */
 };
 
 /**
- * Stores a batch of events for a host in one statement: new requests, the
- * per-CMID summary, and desktop CMID links. Already stored events are
+ * Releases what an ingest result owns; safe to call twice.
+ * @param r the result
+ */
+void kg_ingest_result_clear(struct kg_ingest_result *r);
+
+/**
+ * Stores a batch of events for a KMS server in one statement: new requests,
+ * each counted host's per-CMID summary (routed by activation ID), the
+ * server's per-ID totals, and desktop CMID links. Already stored events are
  * skipped (idempotent). Rows are written in key order so concurrent uploads
  * wait for each other rather than deadlock; a deadlock that happens anyway
  * (desktop links) is a serialization failure the transaction runner retries.
  * @param db connection (in a transaction)
- * @param host_id the KMS host
+ * @param server the KMS server (lowercase DNS name)
+ * @param family_hint where events without an activation ID count
  * @param events the accepted records (client names lowercased by the caller)
  * @param n number of records
  * @param[out] out counts
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_ingest(struct kg_db *db, long long host_id, const struct kg_event *events,
-                        size_t n, struct kg_ingest_result *out);
+enum kg_qs kg_db_ingest(struct kg_db *db, const char *server, const char *family_hint,
+                        const struct kg_event *events, size_t n, struct kg_ingest_result *out);
 
 /**
  * Records the host's own reported count next to the modelled count at that

@@ -30,7 +30,10 @@
   " " KG_SQL_EPOCH("c.last_request_at") ", c.request_count,"                               \
   " " KG_SQL_EPOCH("CASE WHEN c.last_request_at > now() THEN now()"                         \
                    " ELSE c.last_request_at END + interval '720 hours'") ","               \
-  " c.required_count"                                                                      \
+  " c.required_count,"                                                                     \
+  /* a short client name (VDI-001) cannot say which of these desktops it is */             \
+  " EXISTS (SELECT 1 FROM desktops o WHERE o.kms_host_id = d.kms_host_id"                  \
+  "  AND o.short_name = d.short_name AND o.id <> d.id)"                                    \
   " FROM desktops d JOIN pools p ON p.id = d.pool_id"                                      \
   " JOIN kms_hosts h ON h.id = d.kms_host_id"                                              \
   " LEFT JOIN cmids c ON c.kms_host_id = d.kms_host_id AND c.cmid = d.cmid"
@@ -112,6 +115,7 @@ read_desktop(const PGresult *res, int row, struct kg_desktop_record *d)
   d->expires_at = kg_db_text(res, row, 12);
   d->has_required_count = !PQgetisnull(res, row, 13);
   d->required_count = (int) kg_db_int(res, row, 13);
+  d->name_ambiguous = kg_db_bool(res, row, 14);
 }
 
 /** Runs a DESKTOP_SELECT statement and hands every row to @a cb. */

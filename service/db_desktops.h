@@ -31,6 +31,7 @@ struct kg_desktop_record {
   const char *expires_at;          /**< last_request_at + 30 days, or NULL */
   bool has_required_count;
   int required_count;              /**< 25 or 5 */
+  bool name_ambiguous;             /**< another desktop of its host has its first label */
 };
 
 /**

@@ -22,14 +22,19 @@ static const struct kg_stmt stmt_pools = {
   " WHERE p.kms_host_id = $1 ORDER BY p.id"
 };
 /* The last column says whether the CMID's latest request came from the name
-   of a desktop registered on this host (ingest links desktops from this
-   host's events only, and only this host's writes bump its estate_version):
-   rule (b) then treats the CMID as replaced. */
-#define CMID_COLUMNS                                                      \
-  " SELECT c.cmid, " KG_SQL_EPOCH("c.last_request_at") ","                \
-  " least(c.request_count, 2147483647), r.id IS NOT NULL"                 \
-  " FROM cmids c LEFT JOIN desktops r"                                     \
-  " ON r.hostname = c.last_client AND r.kms_host_id = c.kms_host_id"
+   of a desktop registered on this host, matched as ingest matches names (the
+   full name, or a short name against a desktop's first label; ambiguous short
+   names count as registered, the stricter reading); ingest links desktops
+   from this host's events only, and only this host's writes bump its
+   estate_version. Rule (b) then treats the CMID as replaced. */
+#define CMID_COLUMNS                                                          \
+  " SELECT c.cmid, " KG_SQL_EPOCH("c.last_request_at") ","                    \
+  " least(c.request_count, 2147483647),"                                      \
+  " EXISTS (SELECT 1 FROM desktops r WHERE r.kms_host_id = c.kms_host_id"     \
+  "  AND r.short_name = split_part(c.last_client, '.', 1)"                    \
+  "  AND (r.hostname = c.last_client OR strpos(c.last_client, '.') = 0"       \
+  "       OR strpos(r.hostname, '.') = 0))"                                   \
+  " FROM cmids c"
 
 static const struct kg_stmt stmt_cmids = {
   "estate_cmids",

@@ -11,14 +11,23 @@
 
 #define HOST_COLUMNS                                                              \
   "id, name, family, threshold, capacity, margin, renewal_interval_minutes,"      \
-  " description, " KG_SQL_EPOCH("created_at") ", " KG_SQL_EPOCH("updated_at") ", estate_version"
+  " description, " KG_SQL_EPOCH("created_at") ", " KG_SQL_EPOCH("updated_at") ", estate_version," \
+  " server"
 
+/* No row: the name is taken, or the server has a host of that family. */
 static const struct kg_stmt stmt_insert = {
   "host_insert",
   "INSERT INTO kms_hosts (name, family, threshold, capacity, margin,"
-  " renewal_interval_minutes, description)"
-  " VALUES ($1, $2, $3::int, $4::int, $5::int, $6::int, $7)"
+  " renewal_interval_minutes, description, server)"
+  " SELECT $1, $2, $3::int, $4::int, $5::int, $6::int, $7, $8"
+  " WHERE NOT EXISTS (SELECT 1 FROM kms_hosts WHERE server = $8 AND family = $2)"
   " ON CONFLICT (name) DO NOTHING RETURNING " HOST_COLUMNS
+};
+
+/* A host counts the requests its server already has: after it is created or
+   moved to another server. */
+static const struct kg_stmt stmt_rebuild = {
+  "host_rebuild_cmids", "SELECT kg_rebuild_cmids($1::bigint)"
 };
 
 /* Every read of one host by name, whatever lock it takes. */
@@ -26,6 +35,10 @@ static const struct kg_stmt stmt_insert = {
 
 static const struct kg_stmt stmt_get = {
   "host_get", HOST_BY_NAME
+};
+
+static const struct kg_stmt stmt_get_id = {
+  "host_get_id", "SELECT " HOST_COLUMNS " FROM kms_hosts WHERE id = $1::bigint"
 };
 
 /* Orders evaluations that reserve on one host; pools and desktops may still be added. */
@@ -49,13 +62,17 @@ static const struct kg_stmt stmt_list = {
   " WHERE ($1::text IS NULL OR name > $1::text) ORDER BY name LIMIT $2::bigint"
 };
 
+/* No row for an existing host: the new server has a host of its family. */
 static const struct kg_stmt stmt_update = {
   "host_update",
-  "UPDATE kms_hosts SET threshold = coalesce($2::int, threshold),"
+  "UPDATE kms_hosts h SET threshold = coalesce($2::int, threshold),"
   " capacity = coalesce($3::int, capacity), margin = coalesce($4::int, margin),"
   " renewal_interval_minutes = coalesce($5::int, renewal_interval_minutes),"
-  " description = coalesce($6::text, description), updated_at = now()"
-  " WHERE name = $1 RETURNING " HOST_COLUMNS
+  " description = coalesce($6::text, description), server = coalesce($7::text, server),"
+  " updated_at = now()"
+  " WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM kms_hosts o WHERE o.id <> h.id"
+  "  AND o.family = h.family AND o.server = coalesce($7::text, h.server))"
+  " RETURNING " HOST_COLUMNS
 };
 
 static const struct kg_stmt stmt_pools = {
@@ -93,6 +110,7 @@ read_host(const PGresult *res, int row, struct kg_host_record *h)
   h->created_at = kg_db_text(res, row, 8);
   h->updated_at = kg_db_text(res, row, 9);
   h->estate_version = kg_db_int(res, row, 10);
+  h->server = PQgetvalue(res, row, 11);
 }
 
 /** Runs a HOST_COLUMNS statement and hands every row to @a cb. */
@@ -117,6 +135,40 @@ each_host(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char 
   return qs;
 }
 
+/** Callback that keeps the id of the one row. */
+static bool
+keep_id(void *cls, const struct kg_host_record *h)
+{
+  *(long long *) cls = h->id;
+  return true;
+}
+
+/** Counts the stored requests of the host's server (see KG_SQL_ROUTING_LOCK). */
+static enum kg_qs
+rebuild_cmids(struct kg_db *db, long long id)
+{
+  char num[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(num, id) };
+  enum kg_qs qs = kg_db_simple(db, "SELECT pg_advisory_xact_lock(" KG_SQL_ROUTING_LOCK ")");
+
+  if (KG_QS_OK != qs)
+    return qs;
+  PGresult *res = kg_db_exec(db, &stmt_rebuild, 1, params, &qs);
+  PQclear(res);
+  return NULL == res ? qs : KG_QS_OK;
+}
+
+/** Hands the host with @a id (after the statements of this transaction) to @a cb. */
+static enum kg_qs
+kg_db_host_get_by_id(struct kg_db *db, long long id, kg_host_cb cb, void *cls)
+{
+  char num[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(num, id) };
+  int rows;
+
+  return each_host(db, &stmt_get_id, 1, params, cb, cls, &rows);
+}
+
 enum kg_qs
 kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
                   kg_host_cb cb, void *cls, bool *duplicate)
@@ -127,11 +179,15 @@ kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
   const char *params[] = {
     h->name, h->family, kg_db_param_int(threshold, h->threshold),
     kg_db_param_int(capacity, h->capacity), kg_db_param_int(margin, h->margin),
-    kg_db_param_int(renewal, h->renewal_minutes), h->description,
+    kg_db_param_int(renewal, h->renewal_minutes), h->description, h->server,
   };
-  enum kg_qs qs = each_host(db, &stmt_insert, 7, params, cb, cls, &rows);
+  long long id = 0;
+  enum kg_qs qs = each_host(db, &stmt_insert, 8, params, keep_id, &id, &rows);
   *duplicate = (KG_QS_OK == qs && 0 == rows);
-  return qs;
+  if (KG_QS_OK != qs || *duplicate)
+    return qs;
+  qs = rebuild_cmids(db, id);
+  return KG_QS_OK == qs ? kg_db_host_get_by_id(db, id, cb, cls) : qs;
 }
 
 enum kg_qs
@@ -152,6 +208,7 @@ copy_row(struct kg_host_row *row, const struct kg_host_record *h)
   row->id = h->id;
   snprintf(row->name, sizeof(row->name), "%s", h->name);
   snprintf(row->family, sizeof(row->family), "%s", h->family);
+  snprintf(row->server, sizeof(row->server), "%s", h->server);
   row->threshold = h->threshold;
   row->capacity = h->capacity;
   row->margin = h->margin;
@@ -228,11 +285,17 @@ kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch
     p->has_margin ? kg_db_param_int(margin, p->margin) : NULL,
     p->has_renewal ? kg_db_param_int(renewal, p->renewal_minutes) : NULL,
     p->has_description ? p->description : NULL,
+    p->server,
   };
-  enum kg_qs qs = each_host(db, &stmt_update, 6, params, cb, cls, &rows);
+  long long id = 0;
+  enum kg_qs qs = each_host(db, &stmt_update, 7, params, keep_id, &id, &rows);
 
   *found = rows > 0;
-  return qs;
+  if (KG_QS_OK != qs || !*found)
+    return qs;
+  if (NULL != p->server)
+    qs = rebuild_cmids(db, id);
+  return KG_QS_OK == qs ? kg_db_host_get_by_id(db, id, cb, cls) : qs;
 }
 
 enum kg_qs

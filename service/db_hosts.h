@@ -18,7 +18,7 @@
 struct kg_host_record {
   long long id;
   const char *name;         /**< lowercase hostname */
-  const char *family;       /**< "windows" | "office" */
+  const char *family;       /**< "windows" | "office2010" | "office" */
   int threshold;
   int capacity;
   int margin;
@@ -27,6 +27,7 @@ struct kg_host_record {
   const char *created_at;   /**< epoch seconds text */
   const char *updated_at;   /**< epoch seconds text */
   long long estate_version; /**< see struct kg_host_row */
+  const char *server;       /**< the KMS machine's lowercase DNS name */
 };
 
 /**
@@ -39,7 +40,8 @@ struct kg_host_record {
 struct kg_host_row {
   long long id;
   char name[254];           /**< lowercase hostname (at most 253 characters) */
-  char family[8];           /**< "windows" | "office" */
+  char family[11];          /**< "windows" | "office2010" | "office" */
+  char server[254];         /**< the KMS machine whose events it counts */
   int threshold, capacity, margin;
   int renewal_minutes;
   long long estate_version; /**< bumped by every write the forecast reads (migration 0002) */
@@ -56,6 +58,7 @@ typedef bool (*kg_host_cb)(void *cls, const struct kg_host_record *h);
 /** Values of a new host; every member is set (the handler applied defaults). */
 struct kg_host_new {
   const char *name;
+  const char *server;
   const char *family;
   long long threshold, capacity, margin, renewal_minutes;
   const char *description;
@@ -66,6 +69,7 @@ struct kg_host_patch {
   bool has_threshold, has_capacity, has_margin, has_renewal, has_description;
   long long threshold, capacity, margin, renewal_minutes;
   const char *description;
+  const char *server;       /**< NULL keeps it */
 };
 
 /**
@@ -74,7 +78,8 @@ struct kg_host_patch {
  * @param h the values
  * @param cb receives the new row (not called for a duplicate)
  * @param cls closure for cb
- * @param[out] duplicate true when the name was already taken
+ * @param[out] duplicate true when the name was already taken, or the
+ *             server already has a host of that family
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
@@ -134,7 +139,8 @@ enum kg_qs kg_db_host_list(struct kg_db *db, const char *after, long long limit,
  * @param p the changes
  * @param cb receives the row when found
  * @param cls closure for cb
- * @param[out] found whether the host exists
+ * @param[out] found whether the host exists and was changed (false too when
+ *             the new server already has a host of its family)
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch *p,

@@ -3,6 +3,7 @@
  * @brief JSON and reasons for model results.
  */
 #include "forecast_json.h"
+#include "server_doc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -156,7 +157,7 @@ kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc)
 {
   struct kg_host_row host;
   bool found;
-  json_t *observation = NULL, *in_count = NULL;
+  json_t *observation = NULL, *in_count = NULL, *server = NULL;
   int64_t now = (int64_t) time(NULL);
 
   enum kg_qs qs = kg_db_host_row(db, name, false, &host, &found);
@@ -169,12 +170,18 @@ kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc)
     qs = kg_db_last_observation(db, host.id, &observation);
   if (KG_QS_OK == qs)
     qs = kg_db_count_by_required(db, host.id, now, &in_count);
+  if (KG_QS_OK == qs)
+    qs = kg_server_document(db, host.server, &server);
   if (KG_QS_OK == qs) {
     json_object_set_new(doc, "last_observation", observation);
     json_object_set_new(doc, "in_count", in_count);
+    /* requests of its server that count on no host until an admin maps them */
+    json_object_set(doc, "unmapped_activation_ids",
+                    json_object_get(server, "unmapped_activation_ids"));
   } else {
     json_decref(observation);
     json_decref(in_count);
   }
+  json_decref(server);
   return qs;
 }

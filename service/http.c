@@ -38,7 +38,8 @@ static const struct kg_route *const *all_tables(void)
   static const struct kg_route *const tables[] = {
     kg_routes_health, kg_routes_hosts, kg_routes_pools, kg_routes_desktops,
     kg_routes_tokens, kg_routes_activations, kg_routes_forecast, kg_routes_gate,
-    kg_routes_plans, kg_routes_decisions, kg_routes_metrics, NULL,
+    kg_routes_plans, kg_routes_decisions, kg_routes_metrics, kg_routes_servers,
+    kg_routes_activation_ids, NULL,
   };
   return tables;
 }

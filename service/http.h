@@ -94,5 +94,7 @@ extern const struct kg_route kg_routes_gate[];
 extern const struct kg_route kg_routes_plans[];
 extern const struct kg_route kg_routes_decisions[];
 extern const struct kg_route kg_routes_metrics[];
+extern const struct kg_route kg_routes_servers[];
+extern const struct kg_route kg_routes_activation_ids[];
 
 #endif

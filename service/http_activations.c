@@ -5,11 +5,13 @@
  *        host's own reported count).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "db_activations.h"
+#include "db_servers.h"
 #include "events.h"
 #include "inventory.h"
 
@@ -33,23 +35,61 @@ content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
   return false;
 }
 
+/** An upload for a KMS host (its server's log, by its family) or for a server. */
 struct ingest_tx {
   struct kg_ctx *ctx;
-  const char *host;
+  bool by_host;                       /**< name is a host, not a server */
+  char name[KG_HOSTNAME_BUFSZ];
   const struct kg_events_batch *batch;
   struct kg_ingest_result result;
 };
+
+/**
+ * Where the batch is stored and how events without an activation ID count:
+ * for a host, its server and family; for a server (which some host must
+ * name), the server and windows (kms-model.md section 5).
+ */
+static enum kg_qs
+ingest_target(struct ingest_tx *tx, struct kg_db *db, char *server, const char **hint)
+{
+  static const char *const families[] = { "windows", "office2010", "office" };
+  struct kg_host_row host;
+  bool found;
+  enum kg_qs qs;
+
+  if (!tx->by_host) {
+    qs = kg_db_server_exists(db, tx->name, &found);
+    if (KG_QS_OK == qs && !found) {
+      kg_reply_problem(tx->ctx, 404, "no KMS host names server '%s'", tx->name);
+      return KG_QS_REPLIED;
+    }
+    snprintf(server, KG_HOSTNAME_BUFSZ, "%s", tx->name);
+    *hint = families[0];
+    return qs;
+  }
+  qs = kg_host_find(tx->ctx, db, tx->name, &host);
+  if (KG_QS_OK != qs)
+    return qs;
+  snprintf(server, KG_HOSTNAME_BUFSZ, "%s", host.server);
+  *hint = families[0];
+  for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+    if (0 == strcmp(host.family, families[i]))
+      *hint = families[i];
+  return KG_QS_OK;
+}
 
 static enum kg_qs
 ingest_transaction(struct kg_db *db, void *cls)
 {
   struct ingest_tx *tx = cls;
-  struct kg_host_row host;
-  enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
+  char server[KG_HOSTNAME_BUFSZ];
+  const char *hint;
+  enum kg_qs qs = ingest_target(tx, db, server, &hint);
 
   if (KG_QS_OK != qs)
     return qs;
-  return kg_db_ingest(db, host.id, tx->batch->events, tx->batch->n_events, &tx->result);
+  kg_ingest_result_clear(&tx->result);
+  return kg_db_ingest(db, server, hint, tx->batch->events, tx->batch->n_events, &tx->result);
 }
 
 static json_t *
@@ -59,23 +99,32 @@ ingest_document(const struct kg_events_batch *batch, const struct kg_ingest_resu
   for (size_t i = 0; NULL != rejected && i < batch->n_rejected; i++)
     json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t) batch->rejected[i].index,
                                               "error", batch->rejected[i].error));
-  return json_pack("{s:I,s:I,s:o,s:I,s:I}",
+  return json_pack("{s:I,s:I,s:o,s:I,s:I,s:O,s:I,s:O}",
                    "accepted", (json_int_t) result->inserted,
                    "duplicates", (json_int_t) ((long long) batch->n_events - result->inserted),
                    "rejected", rejected,
                    "records", (json_int_t) batch->n_records,
-                   "desktops_linked", (json_int_t) result->desktops_linked);
+                   "desktops_linked", (json_int_t) result->desktops_linked,
+                   "by_family", result->by_family,
+                   "unmapped", (json_int_t) result->unmapped,
+                   "ambiguous_clients", result->ambiguous_clients);
 }
 
+/**
+ * POST /v1/kms-hosts/{name}/activations and /v1/kms-servers/{server}/activations.
+ * @param ctx the request
+ * @param by_host whether the path names a host
+ */
 static void
-handle_activations(struct kg_ctx *ctx)
+ingest(struct kg_ctx *ctx, bool by_host)
 {
-  char host[KG_HOSTNAME_BUFSZ];
+  struct ingest_tx tx = { .ctx = ctx, .by_host = by_host };
   enum kg_events_format fmt;
   struct kg_events_batch batch;
   const char *error = NULL;
 
-  if (!kg_path_hostname(ctx, "name", host, "KMS host"))
+  if (!kg_path_hostname(ctx, by_host ? "name" : "server", tx.name,
+                        by_host ? "KMS host" : "KMS server"))
     return;
   if (!content_type_format(ctx, &fmt)) {
     kg_reply_problem(ctx, 415, "send application/json, application/x-ndjson or text/csv");
@@ -96,10 +145,23 @@ handle_activations(struct kg_ctx *ctx)
   for (size_t i = 0; i < batch.n_events; i++)
     for (char *p = batch.events[i].client; '\0' != *p; p++)
       *p = (char) tolower((unsigned char) *p);
-  struct ingest_tx tx = { .ctx = ctx, .host = host, .batch = &batch };
+  tx.batch = &batch;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "ingest", KG_READ_COMMITTED, ingest_transaction, &tx);
   kg_reply_tx_document(ctx, qs, 200, KG_QS_OK == qs ? ingest_document(&batch, &tx.result) : NULL);
+  kg_ingest_result_clear(&tx.result);
   kg_events_batch_free(&batch);
+}
+
+static void
+handle_host_activations(struct kg_ctx *ctx)
+{
+  ingest(ctx, true);
+}
+
+static void
+handle_server_activations(struct kg_ctx *ctx)
+{
+  ingest(ctx, false);
 }
 
 struct observation_tx {
@@ -157,7 +219,9 @@ handle_observations(struct kg_ctx *ctx)
 
 const struct kg_route kg_routes_activations[] = {
   { "POST", "/v1/kms-hosts/:name/activations", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_INGEST_BODY,
-    handle_activations },
+    handle_host_activations },
+  { "POST", "/v1/kms-servers/:server/activations", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_INGEST_BODY,
+    handle_server_activations },
   { "POST", "/v1/kms-hosts/:name/observations", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY,
     handle_observations },
   { NULL, NULL, 0, 0, 0, NULL },

@@ -17,12 +17,13 @@
 #define OFFICE_CAPACITY 10
 #define DEFAULT_RENEWAL_MINUTES 10080
 
-static const char *const families[] = { "windows", "office", NULL };
+static const char *const families[] = { "windows", "office2010", "office", NULL };
 
 /** State shared by a handler and its transaction callback. */
 struct host_tx {
   struct kg_ctx *ctx;
   char name[KG_HOSTNAME_BUFSZ];   /**< lowercase host name from the path or body */
+  char server[KG_HOSTNAME_BUFSZ]; /**< POST, PATCH: the KMS server, lowercase */
   struct kg_host_new values;      /**< POST */
   struct kg_host_patch patch;     /**< PATCH */
   struct kg_page page;            /**< GET list */
@@ -73,17 +74,21 @@ optional_int(const json_t *body, const char *field, json_int_t min, json_int_t m
 static void
 parse_create(const json_t *body, struct kg_errors *e, struct host_tx *t)
 {
-  static const char *const fields[] = { "name", "family", "threshold", "capacity", "margin",
-                                        "renewal_interval_minutes", "description", NULL };
+  static const char *const fields[] = { "name", "server", "family", "threshold", "capacity",
+                                        "margin", "renewal_interval_minutes", "description",
+                                        NULL };
   const char *family = NULL;
   struct kg_host_new *v = &t->values;
 
   kg_input_only(body, fields, "", e);
   kg_input_hostname(body, "name", true, e, t->name);
+  if (!kg_input_hostname(body, "server", false, e, t->server))
+    snprintf(t->server, sizeof(t->server), "%s", t->name);
   kg_input_enum(body, "family", true, families, e, &family);
-  bool office = NULL != family && 0 == strcmp(family, "office");
+  /* Office (2010 and 2013+) activates from 5 and keeps 10 CMIDs. */
+  bool office = NULL != family && 0 != strcmp(family, "windows");
   *v = (struct kg_host_new) {
-    .name = t->name, .family = family,
+    .name = t->name, .server = t->server, .family = family,
     .threshold = office ? OFFICE_THRESHOLD : WINDOWS_THRESHOLD,
     .capacity = office ? OFFICE_CAPACITY : WINDOWS_CAPACITY,
     .margin = 0, .renewal_minutes = DEFAULT_RENEWAL_MINUTES, .description = "",
@@ -105,7 +110,8 @@ tx_create(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs)
     return qs;
   if (duplicate) {
-    kg_reply_problem(t->ctx, 409, "a KMS host named '%s' exists already", t->name);
+    kg_reply_problem(t->ctx, 409, "a KMS host named '%s', or a %s host on server '%s', exists already",
+                     t->name, t->values.family, t->server);
     return KG_QS_REPLIED;
   }
   return KG_QS_OK;
@@ -208,7 +214,7 @@ parse_patch(const json_t *body, struct kg_errors *e, struct kg_host_patch *p)
 {
   static const char *const fields[] = { "threshold", "capacity", "margin",
                                         "renewal_interval_minutes", "description",
-                                        "name", "family", NULL };
+                                        "server", "name", "family", NULL };
   json_int_t v;
 
   kg_input_only(body, fields, "", e);
@@ -234,6 +240,14 @@ tx_patch(struct kg_db *db, void *cls)
   bool found;
   enum kg_qs qs = kg_db_host_update(db, t->name, &t->patch, keep_host, t, &found);
 
+  if (KG_QS_OK == qs && !found && NULL != t->patch.server) {
+    qs = kg_db_host_get(db, t->name, keep_host, t, &found);
+    if (KG_QS_OK == qs && found) {
+      kg_reply_problem(t->ctx, 409, "server '%s' has a %s KMS host already", t->server,
+                       json_string_value(json_object_get(t->doc, "family")));
+      return KG_QS_REPLIED;
+    }
+  }
   if (KG_QS_OK == qs && !found)
     return no_host(t);
   return (KG_QS_OK == qs) ? kg_host_live_fields(db, t->name, t->doc) : qs;
@@ -249,6 +263,8 @@ handle_patch(struct kg_ctx *ctx)
     return;
   kg_errors_init(&e);
   parse_patch(ctx->body, &e, &t.patch);
+  if (kg_input_hostname(ctx->body, "server", false, &e, t.server))
+    t.patch.server = t.server;
   if (kg_errors_reply(ctx, &e))
     return;
   run_and_reply(ctx, &t, "host_patch", KG_READ_COMMITTED, tx_patch);

@@ -12,6 +12,7 @@
 
 #include "db_activations.h"
 #include "db_estate.h"
+#include "db_servers.h"
 #include "forecast.h"
 #include "forecast_json.h"
 #include "metrics.h"
@@ -123,6 +124,23 @@ render_hosts(struct kg_db *db, char *text, enum kg_qs *qs)
   return text;
 }
 
+static bool
+append_unmapped(void *cls, const char *server, long long requests)
+{
+  char **text = cls;
+  *text = append(*text, "kmsgate_kms_server_unmapped_requests{server=\"%s\"} %lld\n",
+                 server, requests);
+  return NULL != *text;
+}
+
+/** Per KMS server: stored requests whose activation ID counts nowhere. */
+static char *
+render_servers(struct kg_db *db, char *text, enum kg_qs *qs)
+{
+  *qs = kg_db_server_unmapped(db, append_unmapped, &text);
+  return text;
+}
+
 static void
 handle_metrics(struct kg_ctx *ctx)
 {
@@ -147,7 +165,10 @@ handle_metrics(struct kg_ctx *ctx)
     " observation.\n"
     "# TYPE kmsgate_kms_host_observed_modelled_cmids gauge\n"
     "# HELP kmsgate_kms_host_last_observation_timestamp_seconds Time of that observation.\n"
-    "# TYPE kmsgate_kms_host_last_observation_timestamp_seconds gauge\n";
+    "# TYPE kmsgate_kms_host_last_observation_timestamp_seconds gauge\n"
+    "# HELP kmsgate_kms_server_unmapped_requests Stored requests of the KMS server whose"
+    " activation ID maps to no application, so they count on no host until an admin maps it.\n"
+    "# TYPE kmsgate_kms_server_unmapped_requests gauge\n";
   char *text = kg_metrics_render();
   enum kg_qs qs = KG_QS_OK;
 
@@ -156,6 +177,8 @@ handle_metrics(struct kg_ctx *ctx)
   bool db_up = kg_db_connected(ctx->db);
   if (NULL != text && db_up)
     text = render_hosts(ctx->db, text, &qs);
+  if (NULL != text && db_up && KG_QS_OK == qs)
+    text = render_servers(ctx->db, text, &qs);
   if (NULL != text)
     text = append(text, "# HELP kmsgate_database_up Whether the last query succeeded.\n"
                         "# TYPE kmsgate_database_up gauge\nkmsgate_database_up %d\n",

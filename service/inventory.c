@@ -11,8 +11,8 @@
 json_t *
 kg_host_json(const struct kg_host_record *h)
 {
-  return json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:o,s:o}",
-                   "name", h->name, "family", h->family,
+  return json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:o,s:o}",
+                   "name", h->name, "server", h->server, "family", h->family,
                    "threshold", h->threshold, "capacity", h->capacity, "margin", h->margin,
                    "floor", h->threshold + h->margin,
                    "renewal_interval_minutes", h->renewal_minutes,
@@ -56,14 +56,15 @@ kg_desktop_json(const struct kg_desktop_record *d)
                           "decommissioned_at", kg_json_epoch_text(d->decommissioned_at),
                           "created_at", kg_json_epoch_text(d->created_at),
                           "updated_at", kg_json_epoch_text(d->updated_at));
-  json_t *facts = json_pack("{s:s,s:o,s:o,s:o,s:o}",
+  json_t *facts = json_pack("{s:s,s:o,s:o,s:o,s:o,s:b}",
                             "cmid_status", d->cmid_status,
                             "last_request_at", kg_json_epoch_text(d->last_request_at),
                             "request_count", d->has_request_count
                               ? json_integer(d->request_count) : json_null(),
                             "expires_at", kg_json_epoch_text(d->expires_at),
                             "required_count", d->has_required_count
-                              ? json_integer(d->required_count) : json_null());
+                              ? json_integer(d->required_count) : json_null(),
+                            "name_ambiguous", d->name_ambiguous);
   if (NULL == doc || NULL == facts || 0 != json_object_update(doc, facts)) {
     json_decref(doc);
     doc = NULL;

@@ -1,6 +1,6 @@
 /**
  * @file main.c
- * @brief kmsgate command line: serve, migrate, token create.
+ * @brief kmsgate command line: serve, migrate, token create, prune.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include "http.h"
 #include "http_health.h"
 #include "log.h"
+#include "prune.h"
 #include "migrate.h"
 
 static int
@@ -75,6 +76,18 @@ cmd_token_create(const struct kg_config *cfg, int argc, char **argv)
 }
 
 static int
+cmd_prune(const struct kg_config *cfg)
+{
+  long long deleted = 0;
+  int rc = kg_prune_run(cfg, &deleted);
+
+  if (0 == rc)
+    printf("%lld\n", deleted);
+  kg_db_close_all();
+  return 0 == rc ? 0 : 1;
+}
+
+static int
 cmd_serve(const struct kg_config *cfg)
 {
   struct kg_migration_set set;
@@ -90,7 +103,7 @@ cmd_serve(const struct kg_config *cfg)
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
-  if (0 != kg_http_start(cfg)) {
+  if (0 != kg_http_start(cfg) || 0 != kg_prune_start(cfg)) {
     kg_http_stop();
     kg_migrations_free(&set);
     return 1;
@@ -98,6 +111,7 @@ cmd_serve(const struct kg_config *cfg)
   sigwait(&stop_signals, &sig);
   kg_log(KG_LOG_INFO, json_pack("{s:s,s:i}", "event", "stopping", "signal", sig),
          "stopping: finishing requests in flight");
+  kg_prune_stop();
   kg_http_stop();
   kg_db_close_all();
   kg_health_shutdown();
@@ -124,6 +138,8 @@ main(int argc, char **argv)
     return cmd_serve(&cfg);
   if (argc >= 2 && 0 == strcmp(argv[1], "migrate"))
     return cmd_migrate(&cfg);
+  if (argc >= 2 && 0 == strcmp(argv[1], "prune"))
+    return cmd_prune(&cfg);
   if (argc >= 3 && 0 == strcmp(argv[1], "token") && 0 == strcmp(argv[2], "create"))
     return cmd_token_create(&cfg, argc, argv);
   fputs(kg_config_usage, stderr);

@@ -27,7 +27,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   static const struct kg_route *const tables[] = {
     kg_routes_hosts, kg_routes_pools, kg_routes_desktops, kg_routes_tokens,
-    kg_routes_activations, kg_routes_gate, kg_routes_plans, NULL,
+    kg_routes_activations, kg_routes_gate, kg_routes_plans, kg_routes_activation_ids, NULL,
   };
   (void) argc;
   (void) argv;
