@@ -305,8 +305,12 @@ plan_ok (const struct fc_estate *e, const struct fc_plan *p)
   if (! time_ok (p->at))
     return false;
   if ( (p->n_decommission > 0 && NULL == p->decommission) ||
-       (p->n_provision > 0 && NULL == p->provision) )
+       (p->n_provision > 0 && NULL == p->provision) ||
+       (p->n_arrivals > 0 && NULL == p->arrivals) )
     return false;
+  for (size_t i = 0; i < p->n_arrivals; i++)
+    if (! time_ok (p->arrivals[i]))
+      return false;
   for (size_t i = 0; i < p->n_decommission; i++)
     if (! index_ok (p->decommission[i], e->n_desktops))
       return false;
@@ -441,6 +445,8 @@ facts_status (const struct fc_estate *e, const struct facts *f,
 {
   int64_t age = e->now - last_of (e, c);
 
+  if (c->renews_elsewhere)
+    return FC_LAPSING;
   if (f->n_active > 0 && age <= f->min_active_r + FC_GRACE_SECONDS)
     return FC_RENEWING;
   if (0 == f->n_any && c->request_count >= 2 && ! c->last_client_registered &&
@@ -1271,9 +1277,10 @@ prep_baseline (struct fc_prepared *p)
 
   for (size_t i = 0; i < e->n_reserved; i++)
   {
-    if (e->reserved[i].n_provision > SIZE_MAX / 4 - cap)
+    if (e->reserved[i].n_provision > SIZE_MAX / 8 - cap ||
+        e->reserved[i].n_arrivals > SIZE_MAX / 8 - cap - e->reserved[i].n_provision)
       return -1;
-    cap += e->reserved[i].n_provision;
+    cap += e->reserved[i].n_provision + e->reserved[i].n_arrivals;
   }
   /* 3 events per CMID (two intervals, the second open), 2 more for one
      that the reserved plans change */
@@ -1301,6 +1308,8 @@ prep_baseline (struct fc_prepared *p)
       if (0 != r->provision[j].count &&
           e->pools[r->provision[j].pool].unique_cmids)
         evbuf_add (&b, effective_at (e, r), r->provision[j].count);
+    for (size_t j = 0; j < r->n_arrivals; j++)
+      evbuf_add (&b, max64 (r->arrivals[j], e->now), 1);
   }
   for (size_t q = 0; q < e->n_pools; q++)
     if (NEVER != p->first_shared[q] && m->pool_image[q] < 0)
@@ -2106,10 +2115,10 @@ call_provisions (struct call *x, struct fc_result *out)
   int64_t n_new = 0;
   size_t n = 0;
 
-  if (plan->n_provision > SIZE_MAX / 32)
+  if (plan->n_provision > SIZE_MAX / 32 || plan->n_arrivals > SIZE_MAX / 32)
     return -1;
-  /* room for the image CMIDs' probe events, added by call_changes() */
-  x->prov = alloc_array (12 * plan->n_provision, sizeof *x->prov);
+  /* room for the image CMIDs' probe events, added by call_planned() */
+  x->prov = alloc_array (12 * plan->n_provision + plan->n_arrivals, sizeof *x->prov);
   x->images = alloc_array (plan->n_provision, sizeof *x->images);
   seen = alloc_zeroed (p->e.n_pools, sizeof *seen);
   if ( (NULL == x->prov) || (NULL == x->images) || (NULL == seen) )
@@ -2146,6 +2155,9 @@ call_provisions (struct call *x, struct fc_result *out)
       x->prov[n++] = (struct kv) { offset_of (p->e.now, fs), -1 };
   }
   free (seen);
+  for (size_t i = 0; i < plan->n_arrivals; i++)
+    x->prov[n++] = (struct kv) { offset_of (p->e.now, plan->arrivals[i]), 1 };
+  n_new += (int64_t) plan->n_arrivals;
   x->n_prov = n;
   out->plan_new_cmids = saturate32 (n_new);
   return 0;

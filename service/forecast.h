@@ -51,6 +51,9 @@ struct fc_cmid
   bool last_client_registered; /* its latest request came from a registered
                                   desktop's name: when no desktop carries this
                                   CMID, that desktop replaced it (rule (b)) */
+  bool renews_elsewhere;     /* its newest request is on another host of the
+                                family: it renews there and lapses here
+                                (kms-model.md section 6) */
 };
 
 struct fc_pool
@@ -80,6 +83,9 @@ struct fc_plan
   const int32_t *decommission;   /* desktop indices */
   size_t n_provision;
   const struct fc_provision *provision;
+  size_t n_arrivals;
+  const int64_t *arrivals;   /* CMIDs that move here from a retired host: each
+                                requests first at max(time, now), then renews */
 };
 
 /**
@@ -291,5 +297,37 @@ fc_pick_decommission_prepared (const struct fc_prepared *p,
                                int32_t pool,
                                int32_t *out,
                                size_t n);
+
+/* ------------------------------------------ several hosts (section 6) */
+
+/**
+ * Splits @a n desktops over hosts by weight, rounded down per host:
+ * floor(n * w / total), so the forecast never relies on a lucky draw.
+ * @param n desktops, >= 0
+ * @param weights k weights, each >= 1
+ * @param k number of hosts, >= 1
+ * @param[out] share k counts
+ * @return 0, or -1 on invalid input
+ */
+int
+fc_split_by_weight (int64_t n,
+                    const int32_t *weights,
+                    size_t k,
+                    int64_t *share);
+
+/**
+ * The @a k latest of @a n times, ascending: the moved CMIDs a receiving
+ * host is credited with when only some of them come to it (the latest
+ * arrivals: errs low).
+ * @param times n times, any order
+ * @param n number of times
+ * @param k how many to keep, <= n
+ * @param[out] out k times
+ */
+void
+fc_latest_times (const int64_t *times,
+                 size_t n,
+                 size_t k,
+                 int64_t *out);
 
 #endif

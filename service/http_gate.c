@@ -500,8 +500,9 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
 {
   struct fc_result r;
   int64_t at = tx->in->has_at ? tx->in->at : tx->now;
-  struct fc_plan model_plan = { at, plan->n_desktops, plan->desktops, plan->n_provisions,
-                                plan->provisions };
+  struct fc_plan model_plan = { .at = at, .n_decommission = plan->n_desktops,
+                                .decommission = plan->desktops,
+                                .n_provision = plan->n_provisions, .provision = plan->provisions };
   char plan_id[37];
 
   memset(&r, 0, sizeof(r));

@@ -39,6 +39,7 @@ struct world {
   char names[MAXN][8];
   int32_t plan_desktops[MAXN];
   struct fc_provision provisions[2];
+  int64_t arrivals[4];
   struct fc_plan plan;
   struct fc_estate e;
 };
@@ -57,8 +58,10 @@ build(struct reader *r, struct world *w)
   for (size_t i = 0; i < n_pools; i++)
     w->pools[i] = (struct fc_pool) { 900 + 3600 * (int64_t) take(r, 200), 0 != take(r, 4) };
   for (size_t i = 0; i < n_cmids; i++)
-    w->cmids[i] = (struct fc_cmid) { NOW - 3600 * (int64_t) take(r, 0) * 4, 1 + (int32_t) take(r, 3),
-                                     0 == take(r, 4) };
+    w->cmids[i] = (struct fc_cmid) { .last_request = NOW - 3600 * (int64_t) take(r, 0) * 4,
+                                     .request_count = 1 + (int32_t) take(r, 3),
+                                     .last_client_registered = 0 == take(r, 4),
+                                     .renews_elsewhere = 0 == take(r, 8) };
   for (size_t i = 0; i < n_desktops; i++) {
     w->names[i][0] = (char) ('a' + take(r, 26));
     w->names[i][1] = (char) ('a' + i % 26);
@@ -78,8 +81,13 @@ build(struct reader *r, struct world *w)
   size_t n_prov = take(r, 3);
   for (size_t i = 0; i < n_prov; i++)
     w->provisions[i] = (struct fc_provision) { (int32_t) take(r, (unsigned) n_pools), (int32_t) take(r, 20) };
-  w->plan = (struct fc_plan) { NOW + 3600 * ((int64_t) take(r, 0) - 64), n_plan, w->plan_desktops,
-                               n_prov, w->provisions };
+  size_t n_arrivals = take(r, 4);
+  for (size_t i = 0; i < n_arrivals; i++)
+    w->arrivals[i] = NOW + 3600 * ((int64_t) take(r, 0) - 64);
+  w->plan = (struct fc_plan) { .at = NOW + 3600 * ((int64_t) take(r, 0) - 64),
+                               .n_decommission = n_plan, .decommission = w->plan_desktops,
+                               .n_provision = n_prov, .provision = w->provisions,
+                               .n_arrivals = n_arrivals, .arrivals = w->arrivals };
 }
 
 static void

@@ -140,7 +140,8 @@ static struct fc_plan
 plan_of (int64_t at, size_t n_dec, const int32_t *dec, size_t n_prov,
          const struct fc_provision *prov)
 {
-  struct fc_plan p = { at, n_dec, dec, n_prov, prov };
+  struct fc_plan p = { .at = at, .n_decommission = n_dec, .decommission = dec,
+                       .n_provision = n_prov, .provision = prov };
 
   return p;
 }
@@ -351,6 +352,127 @@ test_example4_capacity (void **state)
   fc_result_free (&r);
   free (f);
 }
+
+
+/* ------------------------------------- several hosts (kms-model.md 6) */
+
+/** n PCs (no desktop) renewing: two requests, the last at @a last. */
+static void
+fx_pcs (struct fx *f, int n, int64_t last)
+{
+  for (int i = 0; i < n; i++)
+    fx_cmid (f, last, 2);
+}
+
+/**
+ * Example 6, per host.  kms-a: 20 renewing PCs and the 10 desktops of pool
+ * p, which renew there: 30.  kms-b: 20 PCs; p has no CMID there.
+ * Decommissioning 5 of p touches only kms-a: planned minimum 25, go.
+ * Provisioning 10 into p (discovery, weights 1 and 1) gives each host
+ * floor(10 * 1 / 2) = 5 new CMIDs: kms-b 25, kms-a 35.  A CMID of p's
+ * desktops that renews on kms-b but is still cached on kms-a lapses on
+ * kms-a (last there + 30 d).
+ */
+static void
+test_example6_two_hosts (void **state)
+{
+  struct fx *a = fx_new (50, 25);
+  struct fx *b = fx_new (50, 25);
+  int32_t pa = fx_pool (a, WEEK, true);
+  int32_t pb = fx_pool (b, WEEK, true);
+  struct fc_provision five_a = { pa, 5 };
+  struct fc_provision five_b = { pb, 5 };
+  struct fc_plan dec5 = plan_of (NOW, 5, first_desktops, 0, NULL);
+  struct fc_plan prov_a = plan_of (NOW, 0, NULL, 1, &five_a);
+  struct fc_plan prov_b = plan_of (NOW, 0, NULL, 1, &five_b);
+  struct fc_result r;
+  int64_t share[2];
+  const int32_t weights[] = { 1, 1 };
+
+  (void) state;
+  for (int i = 0; i < 10; i++)
+    fx_unique (a, pa, NOW - 2 * DAY);
+  fx_pcs (a, 20, NOW - DAY);
+  fx_pcs (b, 20, NOW - DAY);
+  evaluate (a, &dec5, pa, &r);
+  assert_int_equal (30, r.current_count);
+  assert_int_equal (25, r.projected_min);
+  assert_true (r.go);
+  fc_result_free (&r);
+  evaluate (b, NULL, -1, &r);
+  assert_int_equal (20, r.current_count);
+  fc_result_free (&r);
+  assert_int_equal (0, fc_split_by_weight (10, weights, 2, share));
+  assert_int_equal (5, share[0]);
+  assert_int_equal (5, share[1]);
+  evaluate (a, &prov_a, -1, &r);
+  assert_int_equal (35, r.projected_min);
+  fc_result_free (&r);
+  evaluate (b, &prov_b, -1, &r);
+  assert_int_equal (25, r.projected_min);
+  assert_true (r.go);
+  fc_result_free (&r);
+  /* desktop 0's CMID renews on kms-b now: on kms-a it lapses */
+  a->cmids[a->desktops[0].cmid].renews_elsewhere = true;
+  assert_int_equal (FC_LAPSING, fc_cmid_status (&a->e, a->desktops[0].cmid));
+  evaluate (a, NULL, -1, &r);
+  assert_int_equal (29, r.baseline_min);
+  assert_int_equal (NOW - 2 * DAY + E, r.baseline_min_at);
+  fc_result_free (&r);
+  free (a);
+  free (b);
+}
+
+/** The first renewal last + k*R after t, restated for the tests. */
+static int64_t
+first_renewal_after (int64_t last, int64_t r, int64_t t)
+{
+  return last + ((t - last) / r + 1) * r;
+}
+
+/**
+ * Example 7, the receiving host.  kms-a has 26 renewing PCs; retiring kms-b
+ * now moves the 10 CMIDs of p's desktops (last seen NOW - 2 d .. NOW - 1 d
+ * on kms-b, R 7 d) to kms-a at their first renewals after now, NOW + 5 d ..
+ * NOW + 6 d: kms-a rises from 26 to 36, minimum 26, go.  Split over two
+ * remaining hosts with weights 1 and 2, 10 moved CMIDs give 3 and 6 (one
+ * counted nowhere), each host taking the latest arrivals (errs low).
+ */
+static void
+test_example7_retire (void **state)
+{
+  struct fx *a = fx_new (50, 25);
+  int64_t moved[10];
+  int64_t latest[10];
+  struct fc_plan retire = plan_of (NOW, 0, NULL, 0, NULL);
+  struct fc_result r;
+  int64_t share[2];
+  const int32_t weights[] = { 1, 2 };
+
+  (void) state;
+  fx_pcs (a, 26, NOW - DAY);
+  for (int i = 0; i < 10; i++)
+    moved[i] = first_renewal_after (NOW - 2 * DAY + i * HOUR, WEEK, NOW);
+  assert_int_equal (NOW + 5 * DAY, moved[0]);
+  retire.n_arrivals = 10;
+  retire.arrivals = moved;
+  evaluate (a, &retire, -1, &r);
+  assert_int_equal (26, r.current_count);
+  assert_int_equal (26, r.projected_min);
+  assert_true (r.go);
+  assert_int_equal (11, r.n_steps);
+  assert_int_equal (36, r.steps[10].count);
+  assert_int_equal (NOW + 5 * DAY + 9 * HOUR, r.steps[10].at);
+  fc_result_free (&r);
+  assert_int_equal (0, fc_split_by_weight (10, weights, 2, share));
+  assert_int_equal (3, share[0]);
+  assert_int_equal (6, share[1]);
+  fc_latest_times (moved, 10, 3, latest);
+  assert_int_equal (moved[7], latest[0]);
+  assert_int_equal (moved[9], latest[2]);
+  free (a);
+}
+
 
 
 /* ------------------------------------------------------- single rules */
@@ -2345,6 +2467,8 @@ main (void)
     cmocka_unit_test (test_example2_rearm_cliff),
     cmocka_unit_test (test_example3_shared_image),
     cmocka_unit_test (test_example4_capacity),
+    cmocka_unit_test (test_example6_two_hosts),
+    cmocka_unit_test (test_example7_retire),
     cmocka_unit_test (test_expiry_half_open),
     cmocka_unit_test (test_grace_boundary),
     cmocka_unit_test (test_overdue_renewal_not_credited),
