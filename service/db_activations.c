@@ -12,6 +12,9 @@
 
 #include "input.h"
 
+/* Restricts desktops alias A to the hosts of family F. */
+#define FAMILY_OF(a, f) "JOIN kms_hosts " a "h ON " a "h.id = " a ".kms_host_id AND " a "h.family = " f
+
 /* $1 server, $2..$10 the record arrays, $11 the family of an event with no
    activation ID (the upload host's, or windows through the server path). */
 static const struct kg_stmt stmt_ingest = {
@@ -37,7 +40,7 @@ static const struct kg_stmt stmt_ingest = {
   "  RETURNING cmid, requested_at, client, required_count, activation_id),"
   /* Each new request counts on the server's host of its application, if any. */
   " counted AS ("
-  "  SELECT h.id AS host_id, ins.* FROM ins"
+  "  SELECT h.id AS host_id, h.family, ins.* FROM ins"
   "  LEFT JOIN activation_ids a ON a.activation_id = ins.activation_id"
   "  JOIN kms_hosts h ON h.server = $1"
   "   AND h.family = CASE WHEN ins.activation_id IS NULL THEN $11::text ELSE a.application END),"
@@ -68,35 +71,39 @@ static const struct kg_stmt stmt_ingest = {
   /* A desktop carries the CMID of its client name's newest request: a rearm or
      rebuild replaces it, an older event arriving late never does (neither the
      time the link was made nor the current CMID's latest request may be newer).
-     A renewal of the CMID it already has writes nothing. Names match as
-     kms-model.md section 5 says: exactly, or by first label when one side is a
-     short (NetBIOS) name and exactly one desktop of the host has that label. */
+     A renewal of the CMID it already has writes nothing. The desktops of every
+     host of the family are matched, the newest request on any of them winning
+     (kms-model.md section 6). Names match as section 5 says: exactly, or by
+     first label when one side is a short (NetBIOS) name and exactly one desktop
+     of the family has that label. */
   " latest AS ("
-  "  SELECT DISTINCT ON (host_id, client) host_id, client, cmid, requested_at FROM counted"
-  "  ORDER BY host_id, client, requested_at DESC),"
+  "  SELECT DISTINCT ON (family, client) family, client, cmid, requested_at FROM counted"
+  "  ORDER BY family, client, requested_at DESC),"
   " matched AS ("
-  "  SELECT DISTINCT ON (d.id) d.id, l.cmid, l.requested_at FROM latest l"
-  "  JOIN desktops d ON d.kms_host_id = l.host_id AND (d.hostname = l.client"
+  "  SELECT DISTINCT ON (d.id) d.id, l.cmid, l.requested_at, l.family FROM latest l"
+  "  JOIN desktops d ON (d.hostname = l.client"
   "   OR (d.short_name = split_part(l.client, '.', 1)"
   "       AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)"
-  "       AND NOT EXISTS (SELECT 1 FROM desktops o WHERE o.kms_host_id = d.kms_host_id"
-  "                       AND o.short_name = d.short_name AND o.id <> d.id)))"
+  "       AND NOT EXISTS (SELECT 1 FROM desktops o " FAMILY_OF("o", "l.family")
+  "                       WHERE o.short_name = d.short_name AND o.id <> d.id)))"
+  "  JOIN kms_hosts dh ON dh.id = d.kms_host_id AND dh.family = l.family"
   "  ORDER BY d.id, l.requested_at DESC),"
   " links AS ("
   "  UPDATE desktops d SET cmid = m.cmid, cmid_seen_at = m.requested_at, updated_at = now()"
   "  FROM matched m WHERE d.id = m.id"
   "  AND d.cmid IS DISTINCT FROM m.cmid"
   "  AND (d.cmid_seen_at IS NULL OR d.cmid_seen_at < m.requested_at)"
-  "  AND NOT EXISTS (SELECT 1 FROM cmids o WHERE o.kms_host_id = d.kms_host_id AND o.cmid = d.cmid"
+  "  AND NOT EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id"
+  "                  WHERE oh.family = m.family AND o.cmid = d.cmid"
   "                  AND o.last_request_at >= m.requested_at)"
   "  RETURNING 1),"
-  /* A short name that two or more desktops of the host share links nothing. */
+  /* A short name that two or more desktops of the family share links nothing. */
   " ambiguous AS ("
   "  SELECT DISTINCT l.client FROM latest l"
-  "  WHERE NOT EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = l.host_id"
-  "                    AND d.hostname = l.client)"
-  "  AND (SELECT count(*) FROM desktops d WHERE d.kms_host_id = l.host_id"
-  "       AND d.short_name = split_part(l.client, '.', 1)"
+  "  WHERE NOT EXISTS (SELECT 1 FROM desktops d " FAMILY_OF("d", "l.family")
+  "                    WHERE d.hostname = l.client)"
+  "  AND (SELECT count(*) FROM desktops d " FAMILY_OF("d", "l.family")
+  "       WHERE d.short_name = split_part(l.client, '.', 1)"
   "       AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)) > 1"
   "  ORDER BY 1 LIMIT 100)"
   " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links),"

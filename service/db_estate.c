@@ -14,14 +14,44 @@
    (30 d) + grace can neither count nor renew: the model never needs them. */
 #define KG_RELEVANT_DAYS "61"
 
+/* Desktops of other hosts of the family whose CMID this host caches: their
+   decommission touches this host too (kms-model.md section 6). Scans only the
+   desktops of the family's other hosts, none for a host alone in its family. */
+#define FOREIGN_DESKTOPS                                                       \
+  " SELECT d.id FROM desktops d JOIN kms_hosts dh ON dh.id = d.kms_host_id"    \
+  " JOIN kms_hosts h ON h.id = $1 AND h.family = dh.family AND h.id <> dh.id"   \
+  " WHERE EXISTS (SELECT 1 FROM cmids c WHERE c.kms_host_id = $1 AND c.cmid = d.cmid)"
+
+/* Whether the pool is this host's (pinned to it, or discovering it): only such
+   pools may be named in this host's plans; and this host's weight among the
+   pool's hosts (a pinned pool: 1 of 1 here, 0 elsewhere). */
 static const struct kg_stmt stmt_pools = {
   "estate_pools",
   "SELECT p.id, p.name, coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes),"
-  " p.unique_cmids"
+  " p.unique_cmids, p.kms_host_id = $1"
+  "  OR EXISTS (SELECT 1 FROM pool_hosts x WHERE x.pool_id = p.id AND x.kms_host_id = $1),"
+  " coalesce((SELECT weight FROM pool_hosts x WHERE x.pool_id = p.id AND x.kms_host_id = $1),"
+  "  CASE WHEN p.kms_host_id = $1 AND NOT EXISTS (SELECT 1 FROM pool_hosts x"
+  "   WHERE x.pool_id = p.id) THEN 1 ELSE 0 END),"
+  " coalesce((SELECT sum(weight) FROM pool_hosts x WHERE x.pool_id = p.id), 1)"
   " FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"
-  " WHERE p.kms_host_id = $1 ORDER BY p.id"
+  " WHERE p.kms_host_id = $1"
+  " OR p.id IN (SELECT pool_id FROM pool_hosts WHERE kms_host_id = $1)"
+  " OR p.id IN (SELECT pool_id FROM desktops WHERE id IN (" FOREIGN_DESKTOPS "))"
+  " ORDER BY p.id"
 };
-/* The last column says whether the CMID's latest request came from the name
+/* Whether another host of the family has a request of the CMID as new or newer:
+   it renews there and lapses here (a tie lapses on both, the stricter reading).
+   Looked up only when the family has another host. */
+#define RENEWS_ELSEWHERE                                                         \
+  " CASE WHEN (SELECT count(*) FROM kms_hosts o, kms_hosts h WHERE h.id = $1"    \
+  "             AND o.family = h.family) > 1"                                    \
+  " THEN EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id" \
+  "  JOIN kms_hosts h ON h.id = c.kms_host_id AND h.family = oh.family"          \
+  "  WHERE o.cmid = c.cmid AND o.kms_host_id <> c.kms_host_id"                   \
+  "  AND o.last_request_at >= c.last_request_at) ELSE false END"
+
+/* The fourth column says whether the CMID's latest request came from the name
    of a desktop registered on this host, matched as ingest matches names (the
    full name, or a short name against a desktop's first label; ambiguous short
    names count as registered, the stricter reading); ingest links desktops
@@ -33,7 +63,8 @@ static const struct kg_stmt stmt_pools = {
   " EXISTS (SELECT 1 FROM desktops r WHERE r.kms_host_id = c.kms_host_id"     \
   "  AND r.short_name = split_part(c.last_client, '.', 1)"                    \
   "  AND (r.hostname = c.last_client OR strpos(c.last_client, '.') = 0"       \
-  "       OR strpos(r.hostname, '.') = 0))"                                   \
+  "       OR strpos(r.hostname, '.') = 0)),"                                  \
+  RENEWS_ELSEWHERE                                                            \
   " FROM cmids c"
 
 static const struct kg_stmt stmt_cmids = {
@@ -49,10 +80,13 @@ static const struct kg_stmt stmt_cmids = {
   " AND EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = c.kms_host_id"
   "             AND d.cmid = c.cmid AND d.state = 'active')"
 };
+/* The last column says whether the desktop is this host's (registered on it):
+   only such desktops may be named in this host's plans. */
 static const struct kg_stmt stmt_desktops = {
   "estate_desktops",
-  "SELECT d.id, d.hostname, d.pool_id, d.cmid, d.state FROM desktops d"
-  " WHERE d.kms_host_id = $1 AND (d.state <> 'decommissioned'"
+  "SELECT d.id, d.hostname, d.pool_id, d.cmid, d.state, d.kms_host_id = $1 FROM desktops d"
+  " WHERE (d.kms_host_id = $1 OR d.id IN (" FOREIGN_DESKTOPS "))"
+  " AND (d.state <> 'decommissioned'"
   "  OR d.decommissioned_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days')"
   " ORDER BY d.hostname COLLATE \"C\""  /* strcmp order, which the model expects */
 };
@@ -67,7 +101,13 @@ static const struct kg_stmt stmt_reserved = {
   " AND p.expires_at > to_timestamp($2) ORDER BY p.created_at, p.id"
 };
 
-enum { RES_POOLS, RES_CMIDS, RES_DESKTOPS, RES_RESERVED };
+/* Hosts of this host's family: with one, no plan can touch another host. */
+static const struct kg_stmt stmt_family = {
+  "estate_family",
+  "SELECT count(*) FROM kms_hosts o JOIN kms_hosts h ON h.id = $1 AND o.family = h.family"
+};
+
+enum { RES_POOLS, RES_CMIDS, RES_DESKTOPS, RES_RESERVED, RES_FAMILY };
 
 /* ---- CMID text -> index: open addressing, sized to twice the CMIDs ---- */
 
@@ -132,13 +172,20 @@ fill_pools(struct kg_estate *es, const PGresult *res)
   es->pools = calloc(n + 1, sizeof(*es->pools));
   es->pool_ids = calloc(n + 1, sizeof(*es->pool_ids));
   es->pool_names = calloc(n + 1, sizeof(*es->pool_names));
-  if (NULL == es->pools || NULL == es->pool_ids || NULL == es->pool_names)
+  es->pool_here = calloc(n + 1, sizeof(*es->pool_here));
+  es->pool_weight = calloc(n + 1, sizeof(*es->pool_weight));
+  es->pool_total_weight = calloc(n + 1, sizeof(*es->pool_total_weight));
+  if (NULL == es->pools || NULL == es->pool_ids || NULL == es->pool_names || NULL == es->pool_here
+      || NULL == es->pool_weight || NULL == es->pool_total_weight)
     return -1;
   for (size_t i = 0; i < n; i++) {
     es->pool_ids[i] = kg_db_int(res, (int) i, 0);
     es->pool_names[i] = PQgetvalue(res, (int) i, 1);
     es->pools[i].renewal_seconds = 60 * kg_db_int(res, (int) i, 2);
     es->pools[i].unique_cmids = kg_db_bool(res, (int) i, 3);
+    es->pool_here[i] = kg_db_bool(res, (int) i, 4);
+    es->pool_weight[i] = (int32_t) kg_db_int(res, (int) i, 5);
+    es->pool_total_weight[i] = (int32_t) kg_db_int(res, (int) i, 6);
   }
   es->model.n_pools = n;
   es->model.pools = es->pools;
@@ -158,6 +205,7 @@ fill_cmids(struct kg_estate *es, const PGresult *res)
     es->cmids[i].last_request = kg_db_int(res, (int) i, 1);
     es->cmids[i].request_count = (int32_t) kg_db_int(res, (int) i, 2);
     es->cmids[i].last_client_registered = kg_db_bool(res, (int) i, 3);
+    es->cmids[i].renews_elsewhere = kg_db_bool(res, (int) i, 4);
   }
   es->model.n_cmids = n;
   es->model.cmids = es->cmids;
@@ -196,7 +244,9 @@ fill_desktops(struct kg_estate *es, const PGresult *res)
   es->desktops = calloc(n + 1, sizeof(*es->desktops));
   es->desktop_ids = calloc(n + 1, sizeof(*es->desktop_ids));
   es->desktop_hostnames = calloc(n + 1, sizeof(*es->desktop_hostnames));
+  es->desktop_here = calloc(n + 1, sizeof(*es->desktop_here));
   if (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
+      || NULL == es->desktop_here
       || 0 != cmid_map_init(&map, (const char (*)[37]) es->cmid_text, es->model.n_cmids))
     return -1;
   for (size_t i = 0; i < n; i++) {
@@ -207,6 +257,7 @@ fill_desktops(struct kg_estate *es, const PGresult *res)
     es->desktops[i].pool = pool_index_by_id(es, kg_db_int(res, (int) i, 2));
     es->desktops[i].cmid = (NULL == cmid) ? -1 : cmid_map_find(&map, cmid);
     es->desktops[i].state = parse_state(PQgetvalue(res, (int) i, 4));
+    es->desktop_here[i] = kg_db_bool(res, (int) i, 5);
   }
   free(map.slots);
   es->model.n_desktops = n;
@@ -319,6 +370,7 @@ kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
   static const struct { const struct kg_stmt *stmt; int nparams; } stmts[] = {
     [RES_POOLS] = { &stmt_pools, 1 }, [RES_CMIDS] = { &stmt_cmids, 2 },
     [RES_DESKTOPS] = { &stmt_desktops, 2 }, [RES_RESERVED] = { &stmt_reserved, 2 },
+    [RES_FAMILY] = { &stmt_family, 1 },
   };
   enum kg_qs qs = KG_QS_OK;
 
@@ -339,6 +391,7 @@ kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
       || 0 != fill_desktops(es, es->results[RES_DESKTOPS])
       || 0 != fill_reserved(es, es->results[RES_RESERVED]))
     return KG_QS_HARD_ERROR;
+  es->family_hosts = (int) kg_db_int(es->results[RES_FAMILY], 0, 0);
   return KG_QS_OK;
 }
 
@@ -350,7 +403,11 @@ kg_estate_free(struct kg_estate *es)
   free(es->pools);
   free(es->pool_ids);
   free(es->pool_names);
+  free(es->pool_here);
+  free(es->pool_weight);
+  free(es->pool_total_weight);
   free(es->desktops);
+  free(es->desktop_here);
   free(es->desktop_ids);
   free(es->desktop_hostnames);
   free(es->reserved);
@@ -383,7 +440,7 @@ int32_t
 kg_estate_pool_index(const struct kg_estate *es, const char *name)
 {
   for (size_t i = 0; i < es->model.n_pools; i++)
-    if (0 == strcmp(es->pool_names[i], name))
+    if (es->pool_here[i] && 0 == strcmp(es->pool_names[i], name))
       return (int32_t) i;
   return -1;
 }

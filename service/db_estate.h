@@ -31,13 +31,19 @@ struct kg_estate {
   struct fc_pool *pools;
   long long *pool_ids;
   char **pool_names;
+  bool *pool_here;                  /**< pinned to this host, or discovering it */
+  int32_t *pool_weight;             /**< this host's weight among the pool's hosts (0: none) */
+  int32_t *pool_total_weight;       /**< the sum over the pool's hosts (>= 1) */
   struct fc_desktop *desktops;      /**< sorted by hostname */
   long long *desktop_ids;
   char **desktop_hostnames;
+  bool *desktop_here;               /**< registered on this host (the others are there because
+                                         this host caches their CMIDs) */
   struct fc_plan *reserved;
   struct kg_reserved_plan *reserved_ids;
   int32_t *reserved_desktops;       /**< storage for every reserved plan's decommission list */
   struct fc_provision *reserved_provisions;
+  int family_hosts;                 /**< hosts of this host's family, itself included */
   PGresult *results[5];             /**< kept so names are borrowed, not copied */
 };
 
@@ -138,7 +144,8 @@ void kg_estate_free(struct kg_estate *estate);
 int32_t kg_estate_desktop_index(const struct kg_estate *estate, const char *hostname);
 
 /**
- * Finds a pool by name.
+ * Finds a pool of this host (pinned to it or discovering it) by name; the
+ * estate also holds pools of other hosts whose desktops' CMIDs it caches.
  * @return its index, or -1
  */
 int32_t kg_estate_pool_index(const struct kg_estate *estate, const char *name);

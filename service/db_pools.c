@@ -13,7 +13,17 @@
   "SELECT p.id, p.name, h.name, p.platform, p.renewal_interval_minutes,"               \
   " coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes), p.unique_cmids," \
   " c.active, c.powered_off, c.decommissioned,"                                        \
-  " " KG_SQL_EPOCH("p.created_at") ", " KG_SQL_EPOCH("p.updated_at")                                 \
+  " " KG_SQL_EPOCH("p.created_at") ", " KG_SQL_EPOCH("p.updated_at") ","                \
+  /* discovery hosts with weights (none: pinned), and active desktops by the  */       \
+  /* host of their CMID's newest request (kms-model.md section 6)             */       \
+  " coalesce((SELECT json_agg(json_build_object('name', xh.name, 'weight', x.weight)"  \
+  "   ORDER BY xh.name) FROM pool_hosts x JOIN kms_hosts xh ON xh.id = x.kms_host_id"  \
+  "   WHERE x.pool_id = p.id), '[]')::text,"                                           \
+  " coalesce((SELECT json_object_agg(n.host, n.desktops) FROM (SELECT dh.name AS host,"\
+  "   count(*) AS desktops FROM desktops d CROSS JOIN LATERAL (SELECT c.kms_host_id"   \
+  "    FROM cmids c WHERE c.cmid = d.cmid ORDER BY c.last_request_at DESC LIMIT 1) lc" \
+  "   JOIN kms_hosts dh ON dh.id = lc.kms_host_id"                                     \
+  "   WHERE d.pool_id = p.id AND d.state = 'active' GROUP BY dh.name) n), '{}')::text" \
   " FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id"                             \
   " CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE d.state = 'active'),"            \
   "   count(*) FILTER (WHERE d.state = 'powered_off'),"                                \
@@ -25,6 +35,15 @@ static const struct kg_stmt stmt_insert = {
   "INSERT INTO pools (name, kms_host_id, platform, renewal_interval_minutes, unique_cmids)"
   " VALUES ($1, $2::bigint, $3, $4::int, $5::boolean)"
   " ON CONFLICT (name) DO NOTHING RETURNING id"
+};
+
+/* A discovery host of the family of the pool's own host; no row: not such a host. */
+static const struct kg_stmt stmt_add_host = {
+  "pool_add_host",
+  "INSERT INTO pool_hosts (pool_id, kms_host_id, weight)"
+  " SELECT p.id, h.id, $3::int FROM pools p JOIN kms_hosts own ON own.id = p.kms_host_id"
+  " JOIN kms_hosts h ON h.name = $2 AND h.family = own.family"
+  " WHERE p.name = $1 ON CONFLICT DO NOTHING RETURNING 1"
 };
 
 static const struct kg_stmt stmt_get = {
@@ -90,6 +109,8 @@ read_pool(const PGresult *res, int row, struct kg_pool_record *p)
   p->decommissioned = kg_db_int(res, row, 9);
   p->created_at = kg_db_text(res, row, 10);
   p->updated_at = kg_db_text(res, row, 11);
+  p->kms_hosts_json = PQgetvalue(res, row, 12);
+  p->desktops_by_host_json = PQgetvalue(res, row, 13);
 }
 
 /** Runs a POOL_SELECT statement and hands every row to @a cb. */
@@ -212,4 +233,20 @@ kg_db_pool_delete(struct kg_db *db, long long pool_id)
   char id[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(id, pool_id) };
   return kg_db_run(db, &stmt_delete, 1, params);
+}
+
+enum kg_qs
+kg_db_pool_add_host(struct kg_db *db, const char *pool, const char *host, int weight, bool *added)
+{
+  char w[KG_DB_INT_BUFSZ];
+  const char *params[] = { pool, host, kg_db_param_int(w, weight) };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_add_host, 3, params, &qs);
+
+  *added = false;
+  if (NULL == res)
+    return qs;
+  *added = PQntuples(res) > 0;
+  PQclear(res);
+  return KG_QS_OK;
 }

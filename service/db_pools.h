@@ -26,6 +26,8 @@ struct kg_pool_record {
   long long active, powered_off, decommissioned;  /**< desktops by state */
   const char *created_at;          /**< epoch seconds text */
   const char *updated_at;          /**< epoch seconds text */
+  const char *kms_hosts_json;      /**< [{name, weight}] of a discovering pool, [] pinned */
+  const char *desktops_by_host_json; /**< {host: active desktops whose CMID renews there} */
 };
 
 /**
@@ -139,5 +141,18 @@ enum kg_qs kg_db_pool_update(struct kg_db *db, long long pool_id, const struct k
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_pool_delete(struct kg_db *db, long long pool_id);
+
+/**
+ * Adds a discovery host to a pool (kms-model.md section 6).
+ * @param db connection (in the pool's transaction)
+ * @param pool the pool's name
+ * @param host a host name
+ * @param weight 1..1000
+ * @param[out] added false when the host does not exist, is of another family,
+ *             or is listed already
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_pool_add_host(struct kg_db *db, const char *pool, const char *host, int weight,
+                               bool *added);
 
 #endif

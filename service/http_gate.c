@@ -16,6 +16,7 @@
 #include "db_plans.h"
 #include "forecast.h"
 #include "forecast_json.h"
+#include "gate_hosts.h"
 #include "input.h"
 #include "metrics.h"
 #include "responses.h"
@@ -277,7 +278,7 @@ resolve_named_desktops(struct gate_tx *tx, const struct kg_estate *es, struct re
       return reply_invalid(tx->ctx, field, "%s is not a hostname",
                            json_is_string(item) ? json_string_value(item) : "the value");
     int32_t d = kg_estate_desktop_index(es, name);
-    if (d < 0 || FC_DECOMMISSIONED == es->desktops[d].state)
+    if (d < 0 || !es->desktop_here[d] || FC_DECOMMISSIONED == es->desktops[d].state)
       return reply_invalid(tx->ctx, field,
                            "desktop %s is unknown, already decommissioned, or not on this KMS host",
                            name);
@@ -320,7 +321,11 @@ resolve_provisions(struct gate_tx *tx, const struct kg_estate *es, struct resolv
     if (pool < 0)
       return reply_invalid(tx->ctx, field, "pool %s does not exist on this KMS host",
                            tx->in->provisions[i].pool);
-    plan->provisions[plan->n_provisions++] = (struct fc_provision) { pool, tx->in->provisions[i].count };
+    /* A discovering pool's new desktops activate on its hosts by weight: this
+       host evaluates its own share, the others theirs (gate_hosts.c). */
+    int share = kg_gate_provision_share(es, pool, tx->in->provisions[i].count);
+    if (share > 0)
+      plan->provisions[plan->n_provisions++] = (struct fc_provision) { pool, share };
     plan->summary.provision_total += (size_t) tx->in->provisions[i].count;
     if (!es->pools[pool].unique_cmids)
       plan->summary.n_shared_image_pools++;
@@ -494,6 +499,41 @@ answer_dry_run(struct gate_tx *tx)
   return NULL == tx->response_text ? KG_QS_HARD_ERROR : KG_QS_OK;
 }
 
+/**
+ * Evaluates the plan on the other hosts of the product it touches and folds
+ * their answers into tx->response. Reserving such a plan would have to hold
+ * every touched host: not done yet, so it is refused rather than half held.
+ */
+static enum kg_qs
+other_hosts(struct gate_tx *tx, const struct resolved_plan *plan, const struct fc_result *r,
+            int64_t at)
+{
+  const char *pools[KG_MAX_PROVISIONS];
+  int counts[KG_MAX_PROVISIONS];
+  size_t n_other;
+  bool go;
+
+  for (size_t i = 0; i < tx->in->n_provisions; i++) {
+    pools[i] = tx->in->provisions[i].pool;
+    counts[i] = tx->in->provisions[i].count;
+  }
+  struct kg_gate_plan gp = {
+    .own = tx->use, .own_result = r, .desktops = plan->desktops, .n_desktops = plan->n_desktops,
+    .pool_names = pools, .counts = counts, .n_provisions = tx->in->n_provisions,
+    .max_pool = plan->max_pool, .at = at, .now = tx->now,
+    .horizon_seconds = 86400LL * tx->in->horizon_days, .has_margin = tx->in->has_margin,
+    .margin = tx->in->margin, .lock = tx->in->reserve,
+  };
+  enum kg_qs qs = kg_gate_other_hosts(tx->ctx->db, &gp, tx->response, &go, &n_other);
+  if (KG_QS_OK != qs)
+    return qs;
+  tx->go = go;
+  if (tx->in->reserve && n_other > 0)
+    return reply_invalid(tx->ctx, "reserve", "%s", "cannot hold a plan that touches several KMS "
+                         "hosts yet: evaluate it without reserve, or plan per host");
+  return KG_QS_OK;
+}
+
 /** Evaluates the resolved plan, reserves a go when asked, records the decision. */
 static enum kg_qs
 evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_plan *plan)
@@ -514,13 +554,14 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   }
   tx->go = r.go;
   tx->response = gate_response(es, &r, plan);
+  enum kg_qs qs = NULL == tx->response ? KG_QS_HARD_ERROR : other_hosts(tx, plan, &r, at);
   fc_result_free(&r);
-  if (NULL == tx->response)
-    return KG_QS_HARD_ERROR;
+  if (KG_QS_OK != qs)
+    return qs;
   tx->status = (!tx->go && tx->in->enforce) ? 409 : 200;
   bool reserving = tx->go && tx->in->reserve;
   if (reserving) {
-    enum kg_qs qs = reserve_plan(tx, es, plan, at < tx->now ? tx->now : at, plan_id);
+    qs = reserve_plan(tx, es, plan, at < tx->now ? tx->now : at, plan_id);
     if (KG_QS_OK != qs)
       return qs;
     json_object_set_new(tx->response, "plan_id", json_string(plan_id));

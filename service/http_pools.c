@@ -17,6 +17,8 @@ struct pool_tx {
   char kms_host[KG_HOSTNAME_BUFSZ]; /**< lowercase host name ("" none given) */
   const char *filter_host;          /**< GET list: kms_host, or NULL for every host */
   struct kg_pool_new values;        /**< POST */
+  size_t n_hosts;                   /**< POST: discovery hosts (0: pinned) */
+  struct { char name[KG_HOSTNAME_BUFSZ]; int weight; } hosts[16];
   struct kg_pool_patch patch;       /**< PATCH */
   struct kg_page page;              /**< GET list */
   struct kg_list list;              /**< GET list */
@@ -101,10 +103,45 @@ lock_host(struct kg_db *db, struct pool_tx *t, long long *id)
 
 /* ---- POST /v1/pools ---- */
 
+/**
+ * Reads kms_hosts: [{name, weight?}] (1 to 16 hosts, weights 1..1000,
+ * default 1): a discovering pool, whose own host is the first listed.
+ */
+static void
+parse_hosts(const json_t *list, struct kg_errors *e, struct pool_tx *t)
+{
+  static const char *const fields[] = { "name", "weight", NULL };
+  size_t i;
+  const json_t *item;
+
+  if (!json_is_array(list) || 0 == json_array_size(list) || json_array_size(list) > 16) {
+    kg_errors_add(e, !json_is_array(list), "kms_hosts", "must list 1 to 16 {name, weight}");
+    return;
+  }
+  json_array_foreach(list, i, item) {
+    char prefix[40];
+    json_int_t w = 1;
+    snprintf(prefix, sizeof(prefix), "kms_hosts[%zu].", i);
+    if (!json_is_object(item)) {
+      kg_errors_add(e, true, "kms_hosts", "item %zu must be an object {name, weight}", i);
+      continue;
+    }
+    kg_input_only(item, fields, prefix, e);
+    if (!kg_input_hostname(item, "name", true, e, t->hosts[i].name))
+      continue;
+    kg_input_int(item, "weight", false, 1, 1000, e, &w);
+    t->hosts[i].weight = (int) w;
+    for (size_t k = 0; k < i; k++)
+      if (0 == strcmp(t->hosts[k].name, t->hosts[i].name))
+        kg_errors_add(e, false, "kms_hosts", "%s is listed twice", t->hosts[i].name);
+  }
+  t->n_hosts = json_array_size(list);
+}
+
 static void
 parse_create(const json_t *body, struct kg_errors *e, struct pool_tx *t)
 {
-  static const char *const fields[] = { "name", "kms_host", "platform",
+  static const char *const fields[] = { "name", "kms_host", "kms_hosts", "platform",
                                         "renewal_interval_minutes", "unique_cmids", NULL };
   struct kg_pool_new *v = &t->values;
   bool renewal_null = true;
@@ -113,7 +150,15 @@ parse_create(const json_t *body, struct kg_errors *e, struct pool_tx *t)
   /* A '/' could not be addressed: the server decodes %2F before it splits the path. */
   if (kg_input_name(body, "name", true, KG_NAME_MAX, e, &t->name) && NULL != strchr(t->name, '/'))
     kg_errors_add(e, false, "name", "must not contain '/'");
-  kg_input_hostname(body, "kms_host", true, e, t->kms_host);
+  const json_t *hosts = json_object_get(body, "kms_hosts");
+  if ((NULL != json_object_get(body, "kms_host")) == (NULL != hosts))
+    kg_errors_add(e, false, "kms_host", "give either kms_host (pinned) or kms_hosts (discovery)");
+  else if (NULL != hosts)
+    parse_hosts(hosts, e, t);
+  else
+    kg_input_hostname(body, "kms_host", true, e, t->kms_host);
+  if (t->n_hosts > 0)
+    snprintf(t->kms_host, sizeof(t->kms_host), "%s", t->hosts[0].name);
   kg_input_enum(body, "platform", true, platforms, e, &v->platform);
   v->has_renewal = input_renewal(body, e, &renewal_null, &v->renewal_minutes) && !renewal_null;
   v->unique_cmids = true;
@@ -137,7 +182,20 @@ tx_create(struct kg_db *db, void *cls)
     kg_reply_problem(t->ctx, 409, "a pool named '%s' exists already", t->name);
     return KG_QS_REPLIED;
   }
-  return read_back(db, t);
+  for (size_t i = 0; i < t->n_hosts && KG_QS_OK == qs; i++) {
+    bool added;
+    qs = kg_db_pool_add_host(db, t->name, t->hosts[i].name, t->hosts[i].weight, &added);
+    if (KG_QS_OK == qs && !added) {
+      char field[48];
+      snprintf(field, sizeof(field), "kms_hosts[%zu].name", i);
+      kg_reply_problem_with(t->ctx, 422, json_pack("{s:[{s:s,s:s}]}", "errors", "field", field,
+                                                   "message", "no KMS host of the pool's family"),
+                            "no KMS host named '%s' of the family of '%s'", t->hosts[i].name,
+                            t->kms_host);
+      return KG_QS_REPLIED;
+    }
+  }
+  return KG_QS_OK == qs ? read_back(db, t) : qs;
 }
 
 /** Runs @a fn and answers the pool it leaves in t->doc with @a status. */

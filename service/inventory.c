@@ -29,8 +29,11 @@ kg_pool_json(const struct kg_pool_record *p)
                              "decommissioned", (json_int_t) p->decommissioned);
   if (NULL == counts)
     return NULL;
-  return json_pack("{s:s,s:s,s:s,s:o,s:i,s:b,s:o,s:o,s:o}",
-                   "name", p->name, "kms_host", p->kms_host, "platform", p->platform,
+  return json_pack("{s:s,s:s,s:o,s:o,s:s,s:o,s:i,s:b,s:o,s:o,s:o}",
+                   "name", p->name, "kms_host", p->kms_host,
+                   "kms_hosts", json_loads(p->kms_hosts_json, 0, NULL),
+                   "desktops_by_host", json_loads(p->desktops_by_host_json, 0, NULL),
+                   "platform", p->platform,
                    "renewal_interval_minutes",
                    p->has_renewal ? json_integer(p->renewal_minutes) : json_null(),
                    "effective_renewal_interval_minutes", p->effective_renewal_minutes,

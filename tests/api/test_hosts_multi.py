@@ -1,0 +1,117 @@
+"""Several KMS hosts per product (kms-model.md section 6, example 6): desktops
+linked to CMIDs across the hosts of their family, a CMID renewing only on the
+host of its newest request, discovering pools with weights, and gates that
+evaluate every host they touch."""
+from estate import DAY, cmid_for, create_host, create_pool, event, ingest, iso, now_s, put_desktop
+from harness import expect, expect_problem, expect_status, q
+
+
+def pcs(c, host, n, last, prefix):
+    """n PCs (no desktop) renewing on host: two requests each, 7 days apart."""
+    events = []
+    for i in range(n):
+        name = "%s-%02d.corp.example" % (prefix, i)
+        events += [event(name, cmid_for(name), last - k * 7 * DAY) for k in range(2)]
+    ingest(c, events, host)
+
+
+def desktops(c, pool, n, host_of_events, last, prefix="vdi"):
+    names = ["%s-%02d.corp.example" % (prefix, i) for i in range(n)]
+    events = []
+    for name in names:
+        put_desktop(c, name, pool)
+        events += [event(name, cmid_for(name), last - k * 7 * DAY) for k in range(2)]
+    ingest(c, events, host_of_events)
+    return names
+
+
+def count(c, host):
+    return c.get("/v1/kms-hosts/" + q(host)).json["current_count"]
+
+
+def test_example6_discovering_pool_over_two_hosts(svc):
+    c = svc.client()
+    create_host(c, "kms-a")
+    create_host(c, "kms-b")
+    now = now_s()
+    pcs(c, "kms-a", 20, now - DAY, "pc-a")
+    pcs(c, "kms-b", 20, now - DAY, "pc-b")
+    r = c.post("/v1/pools", {"name": "p", "platform": "horizon",
+                             "kms_hosts": [{"name": "kms-a"}, {"name": "KMS-B", "weight": 1}]})
+    expect_status(r, 201)
+    expect(r.json["kms_host"] == "kms-a", r.json)
+    expect(r.json["kms_hosts"] == [{"name": "kms-a", "weight": 1},
+                                   {"name": "kms-b", "weight": 1}], r.json)
+    names = desktops(c, "p", 10, "kms-a", now - 2 * DAY)
+    expect(count(c, "kms-a") == 30 and count(c, "kms-b") == 20, "counts 30 and 20")
+    r = c.get("/v1/pools/p")
+    expect(r.json["desktops_by_host"] == {"kms-a": 10}, r.json)
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:5]}})
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decision"] == "go" and doc["projected_min"] == 25, doc)
+    expect([h["kms_host"] for h in doc["hosts"]] == ["kms-a"], "touches only kms-a: %r" % doc)
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "provision": [{"pool": "p", "count": 10}]})
+    doc = r.json
+    expect(doc["decision"] == "go", doc)
+    by_host = {h["kms_host"]: h for h in doc["hosts"]}
+    expect(by_host["kms-a"]["projected_min"] == 35 and by_host["kms-b"]["projected_min"] == 25,
+           "each host gets floor(10 * 1 / 2) = 5 new CMIDs: %r" % doc["hosts"])
+    # the binding host is the one closest to its floor
+    expect(doc["kms_host"] == "kms-b" and doc["floor"] == 25, doc)
+    expect_problem(c.post("/v1/pools", {"name": "q", "platform": "horizon", "kms_host": "kms-a",
+                                        "kms_hosts": [{"name": "kms-a"}]}), 422, "kms_host")
+    create_host(c, "office-c", family="office")
+    expect_problem(c.post("/v1/pools", {"name": "q", "platform": "horizon",
+                                        "kms_hosts": [{"name": "kms-a"}, {"name": "office-c"}]}),
+                   422, "kms_hosts[1].name")
+
+
+def test_decommission_touches_the_host_where_the_cmids_are_cached(svc):
+    """The motivating case: a pool registered on kms-a whose desktops activated
+    on kms-b. Decommissioning them leaves kms-a alone but takes kms-b under
+    its floor: no-go, naming kms-b."""
+    c = svc.client()
+    create_host(c, "kms-a")
+    create_host(c, "kms-b")
+    create_pool(c, "p", host="kms-a")
+    now = now_s()
+    pcs(c, "kms-a", 26, now - DAY, "pc-a")
+    pcs(c, "kms-b", 20, now - DAY, "pc-b")
+    names = desktops(c, "p", 10, "kms-b", now - 2 * DAY)
+    expect(c.get("/v1/desktops/" + names[0]).json["cmid"] == cmid_for(names[0]),
+           "linked from the other host's events")
+    expect(count(c, "kms-a") == 26 and count(c, "kms-b") == 30, "counts 26 and 30")
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:6]}})
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decision"] == "no-go", doc)
+    expect(sorted(h["kms_host"] for h in doc["hosts"]) == ["kms-a", "kms-b"], doc["hosts"])
+    expect(doc["kms_host"] == "kms-b" and doc["projected_min"] == 24, doc)
+    expect(doc["first_breach_at"] == iso(now - 2 * DAY + 30 * DAY), doc)
+    expect(doc["max_decommission"] == 5, doc)
+    expect(any("kms-b" in reason for reason in doc["reasons"]), doc["reasons"])
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:5]}})
+    expect(r.json["decision"] == "go", r.json)
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:5]},
+                            "reserve": True})
+    expect_problem(r, 422, "reserve")
+
+
+def test_a_cmid_renews_only_on_the_host_of_its_newest_request(svc):
+    c = svc.client()
+    create_host(c, "kms-a")
+    create_host(c, "kms-b")
+    create_pool(c, "p", host="kms-a")
+    now = now_s()
+    put_desktop(c, "vdi-1.corp.example", "p")
+    cmid = cmid_for("vdi-1")
+    ingest(c, [event("vdi-1.corp.example", cmid, now - 9 * DAY),
+               event("vdi-1.corp.example", cmid, now - 3 * DAY)], "kms-a")
+    ingest(c, [event("vdi-1.corp.example", cmid, now - DAY)], "kms-b")
+    a = c.get("/v1/kms-hosts/kms-a").json
+    b = c.get("/v1/kms-hosts/kms-b").json
+    expect(a["current_count"] == 1 and a["lapsing"] == 1 and a["renewing"] == 0, a)
+    expect(b["current_count"] == 1 and b["renewing"] == 1, b)
+    r = c.get("/v1/kms-hosts/kms-a/forecast")
+    expect(r.json["min"] == 0 and r.json["min_at"] == iso(now - 3 * DAY + 30 * DAY), r.json)
