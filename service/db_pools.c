@@ -46,6 +46,12 @@ static const struct kg_stmt stmt_add_host = {
   " WHERE p.name = $1 ON CONFLICT DO NOTHING RETURNING 1"
 };
 
+static const struct kg_stmt stmt_hosts_but = {
+  "pool_hosts_but",
+  "SELECT h.name, x.weight FROM pool_hosts x JOIN kms_hosts h ON h.id = x.kms_host_id"
+  " WHERE x.pool_id = $1::bigint AND h.id <> $2::bigint ORDER BY h.name"
+};
+
 static const struct kg_stmt stmt_get = {
   "pool_get",
   POOL_SELECT " WHERE p.name = $1"
@@ -249,4 +255,25 @@ kg_db_pool_add_host(struct kg_db *db, const char *pool, const char *host, int we
   *added = PQntuples(res) > 0;
   PQclear(res);
   return KG_QS_OK;
+}
+
+struct host_cb { kg_pool_host_cb cb; void *cls; };
+
+static bool
+each_host(void *cls, const PGresult *res, int row)
+{
+  struct host_cb *c = cls;
+  return c->cb(c->cls, PQgetvalue(res, row, 0), (int) kg_db_int(res, row, 1));
+}
+
+enum kg_qs
+kg_db_pool_hosts_but(struct kg_db *db, long long pool_id, long long host_id, kg_pool_host_cb cb,
+                     void *cls)
+{
+  char pool[KG_DB_INT_BUFSZ], host[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(pool, pool_id), kg_db_param_int(host, host_id) };
+  struct host_cb c = { cb, cls };
+  int rows;
+
+  return kg_db_each_row(db, &stmt_hosts_but, 2, params, each_host, &c, &rows);
 }

@@ -155,4 +155,19 @@ enum kg_qs kg_db_pool_delete(struct kg_db *db, long long pool_id);
 enum kg_qs kg_db_pool_add_host(struct kg_db *db, const char *pool, const char *host, int weight,
                                bool *added);
 
+/** Receives a discovery host of a pool; false aborts. */
+typedef bool (*kg_pool_host_cb)(void *cls, const char *host, int weight);
+
+/**
+ * A discovering pool's hosts other than @a host_id, by name.
+ * @param db connection
+ * @param pool_id the pool
+ * @param host_id the host to leave out (a retired one)
+ * @param cb receives each host and its weight
+ * @param cls closure for cb
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_pool_hosts_but(struct kg_db *db, long long pool_id, long long host_id,
+                                kg_pool_host_cb cb, void *cls);
+
 #endif

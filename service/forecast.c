@@ -525,6 +525,22 @@ fc_cmid_expiry (const struct fc_estate *e,
 }
 
 
+int64_t
+fc_cmid_next_renewal (const struct fc_estate *e,
+                      int32_t cmid,
+                      int64_t t)
+{
+  struct facts f;
+  int64_t last;
+
+  if ( (! scan_facts (e, cmid, &f)) || (! time_ok (t)) ||
+       (FC_RENEWING != facts_status (e, &f, &e->cmids[cmid])) )
+    return 0;
+  last = last_of (e, &e->cmids[cmid]);
+  return first_renewal (last, facts_renewal (e, &f), max64 (t, e->now));
+}
+
+
 /* -------------------------------------------------------------- model */
 
 static size_t

@@ -166,6 +166,20 @@ fc_cmid_expiry (const struct fc_estate *e,
                 int32_t cmid);
 
 /**
+ * The first projected renewal of a renewing CMID after @a t (>= now): when
+ * it would next request, e.g. to move to another host after its own host is
+ * retired at @a t.  Scans all desktops.
+ * @param e the estate
+ * @param cmid index into e->cmids
+ * @param t a time at or after e->now
+ * @return that time, or 0 when the CMID is not renewing or invalid
+ */
+int64_t
+fc_cmid_next_renewal (const struct fc_estate *e,
+                      int32_t cmid,
+                      int64_t t);
+
+/**
  * fc_cmid_status() and fc_cmid_expiry() for every CMID in one O(n) pass,
  * for listing desktops.
  * @param e the estate

@@ -35,9 +35,8 @@ kg_gate_provision_share(const struct kg_estate *es, int32_t pool, int count)
   return (int) ((int64_t) count * es->pool_weight[pool] / es->pool_total_weight[pool]);
 }
 
-/** {kms_host, decision, floor, current_count, baseline_min, projected_min, ...} of one host. */
-static json_t *
-host_entry(const struct kg_estate *es, const struct fc_result *r)
+json_t *
+kg_gate_host_entry(const struct kg_estate *es, const struct fc_result *r)
 {
   return json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:o,s:o,s:o}", "kms_host", es->host.name,
                    "decision", r->go ? "go" : "no-go", "floor", (int) r->floor,
@@ -48,9 +47,8 @@ host_entry(const struct kg_estate *es, const struct fc_result *r)
                    "steps", kg_forecast_steps_json(r));
 }
 
-/** The top-level fields of a gate answer that describe the binding host. */
-static json_t *
-binding_fields(const struct kg_estate *es, const struct fc_result *r)
+json_t *
+kg_gate_binding_fields(const struct kg_estate *es, const struct fc_result *r)
 {
   json_t *doc = kg_forecast_common_json(es, r);
 
@@ -201,7 +199,7 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
       qs = KG_QS_HARD_ERROR;
     } else {
       int room = (int) o.r.projected_min - (int) o.r.floor;
-      json_array_append_new(f->hosts, host_entry(&o.use.view, &o.r));
+      json_array_append_new(f->hosts, kg_gate_host_entry(&o.use.view, &o.r));
       f->go = f->go && o.r.go;
       if (!o.r.go)
         add_reason(doc, &o.use.view, &o.r);
@@ -209,7 +207,7 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
         f->max_decommission = k;
       if (room < f->binding_room || (room == f->binding_room && strcmp(name, f->binding_name) < 0)) {
         json_decref(f->binding);
-        f->binding = binding_fields(&o.use.view, &o.r);
+        f->binding = kg_gate_binding_fields(&o.use.view, &o.r);
         f->binding_room = room;
         snprintf(f->binding_name, sizeof(f->binding_name), "%s", name);
       }
@@ -274,7 +272,7 @@ kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
   *n_other = 0;
   snprintf(f.binding_name, sizeof(f.binding_name), "%s", p->own->view.host.name);
   f.hosts = json_array();
-  if (NULL == f.hosts || 0 != json_array_append_new(f.hosts, host_entry(&p->own->view, own))
+  if (NULL == f.hosts || 0 != json_array_append_new(f.hosts, kg_gate_host_entry(&p->own->view, own))
       || !plan_ids(p, &desktop_ids, pool_ids, &n_pools))
     goto done;
   names.n = 0;

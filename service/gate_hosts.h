@@ -39,6 +39,25 @@ struct kg_gate_plan {
 int kg_gate_provision_share(const struct kg_estate *es, int32_t pool, int count);
 
 /**
+ * One host's result in a gate answer's `hosts`: {kms_host, decision, floor,
+ * current_count, baseline_min, projected_min, projected_min_at,
+ * first_breach_at, steps}.
+ * @param es the host's estate
+ * @param r its evaluation
+ * @return new reference, NULL when out of memory
+ */
+json_t *kg_gate_host_entry(const struct kg_estate *es, const struct fc_result *r);
+
+/**
+ * The top-level fields of a gate answer that describe one host (the
+ * binding one): the common forecast fields, minima, breach, window, steps.
+ * @param es the host's estate
+ * @param r its evaluation
+ * @return new reference, NULL when out of memory
+ */
+json_t *kg_gate_binding_fields(const struct kg_estate *es, const struct fc_result *r);
+
+/**
  * Evaluates the plan on the other hosts it touches and folds them into the
  * own host's answer @a doc: `hosts` lists every evaluated host; the
  * top-level fields become the binding host's (lowest planned minimum above

@@ -17,6 +17,7 @@
 #include "forecast.h"
 #include "forecast_json.h"
 #include "gate_hosts.h"
+#include "gate_retire.h"
 #include "input.h"
 #include "metrics.h"
 #include "responses.h"
@@ -44,6 +45,10 @@ struct gate_input {
   int ttl_minutes;
   bool enforce;                       /**< ?enforce=true: a no-go is a 409 */
   bool dry_run;                       /**< evaluate only: record and reserve nothing */
+  bool retire;                        /**< retire_kms_host given */
+  char retire_host[KG_HOSTNAME_BUFSZ];
+  bool has_retire_at;
+  int64_t retire_at;                  /**< Unix seconds */
 };
 
 /* ---------------- request validation ---------------- */
@@ -185,12 +190,43 @@ parse_dry_run(const json_t *body, struct gate_input *in, struct kg_errors *e)
     kg_errors_add(e, false, "dry_run", "cannot be combined with reserve: a dry run reserves nothing");
 }
 
+/**
+ * Reads "retire_kms_host": {name, at?}, a plan of its own: it cannot be
+ * combined with decommissions or provisions, nor reserved (yet).
+ */
+static void
+parse_retire(const json_t *body, struct gate_input *in, struct kg_errors *e)
+{
+  static const char *const allowed[] = { "name", "at", NULL };
+  const json_t *r = json_object_get(body, "retire_kms_host");
+  const char *name = NULL;
+  int64_t at_us = 0;
+
+  if (NULL == r)
+    return;
+  if (!json_is_object(r)) {
+    kg_errors_add(e, true, "retire_kms_host", "must be an object {name, at?}");
+    return;
+  }
+  in->retire = true;
+  kg_input_only(r, allowed, "retire_kms_host.", e);
+  if (kg_input_string(r, "name", true, 253, e, &name) && !kg_hostname_normalize(name, in->retire_host))
+    kg_errors_add(e, false, "retire_kms_host.name", "must be a DNS hostname");
+  if ((in->has_retire_at = kg_input_time(r, "at", false, e, &at_us)))
+    in->retire_at = at_us / 1000000;
+  if (NULL != json_object_get(body, "decommission") || NULL != json_object_get(body, "provision"))
+    kg_errors_add(e, false, "retire_kms_host", "is a plan of its own: evaluate decommissions and "
+                  "provisions separately");
+  if (in->reserve)
+    kg_errors_add(e, false, "reserve", "cannot hold a retirement yet: evaluate it without reserve");
+}
+
 static bool
 parse_gate_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
 {
   static const char *const allowed[] = { "kms_host", "at", "decommission", "provision",
                                          "horizon_days", "margin", "reserve", "ttl_minutes",
-                                         "dry_run", NULL };
+                                         "dry_run", "retire_kms_host", NULL };
   struct kg_errors e;
   const json_t *body = ctx->body;
   const char *host = NULL;
@@ -217,6 +253,7 @@ parse_gate_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
     in->margin = (int) n;
   kg_input_bool(body, "reserve", false, &e, &in->reserve);
   parse_dry_run(body, in, &e);
+  parse_retire(body, in, &e);
   parse_enforce(ctx, &e, &in->enforce);
   if (kg_input_int(body, "ttl_minutes", false, 1, 1440, &e, &n))
     in->ttl_minutes = (int) n;
@@ -575,6 +612,39 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   return record_decision(tx, es, reserving ? plan_id : NULL);
 }
 
+/** Evaluates retiring the host the plan names, then records the decision. */
+static enum kg_qs
+retire_and_record(struct gate_tx *tx, struct kg_db *db, struct kg_estate *own)
+{
+  struct kg_host_row retired;
+  struct kg_estate_use use;
+  bool found;
+  enum kg_qs qs = kg_db_host_row(db, tx->in->retire_host, false, &retired, &found);
+
+  if (KG_QS_OK != qs)
+    return qs;
+  if (!found || 0 != strcmp(retired.family, own->host.family))
+    return reply_invalid(tx->ctx, "retire_kms_host.name",
+                         "no KMS host %s of the family of the request's host", tx->in->retire_host);
+  qs = kg_estate_acquire(db, &retired, tx->now, 86400LL * tx->in->horizon_days, &use);
+  if (KG_QS_OK == qs) {
+    struct kg_retire_plan p = {
+      .own = own->host.name, .now = tx->now, .horizon_seconds = 86400LL * tx->in->horizon_days,
+      .at = tx->in->has_retire_at ? tx->in->retire_at : tx->in->has_at ? tx->in->at : tx->now,
+      .has_margin = tx->in->has_margin, .margin = tx->in->margin,
+    };
+    qs = kg_gate_retire(db, &p, &use, &tx->response, &tx->go);
+  }
+  kg_estate_release(&use);
+  if (KG_QS_OK != qs)
+    return qs;
+  tx->status = (!tx->go && tx->in->enforce) ? 409 : 200;
+  tx->evaluated = true;
+  if (tx->in->dry_run)
+    return answer_dry_run(tx);
+  return record_decision(tx, own, NULL);
+}
+
 /** A retry with the same Idempotency-Key replays the first answer. */
 static enum kg_qs
 replay_if_known(struct gate_tx *tx, bool *replayed)
@@ -645,6 +715,11 @@ gate_transaction(struct kg_db *db, void *cls)
   memset(&plan, 0, sizeof(plan));
   qs = kg_estate_acquire(db, &host, tx->now, 86400LL * tx->in->horizon_days, &use);
   tx->use = &use;
+  if (KG_QS_OK == qs && tx->in->retire) {
+    qs = retire_and_record(tx, db, &use.view);
+    kg_estate_release(&use);
+    return qs;
+  }
   if (KG_QS_OK == qs)
     qs = resolve_plan(tx, &use.view, &plan);
   if (KG_QS_OK == qs && tx->in->reserve)

@@ -115,3 +115,39 @@ def test_a_cmid_renews_only_on_the_host_of_its_newest_request(svc):
     expect(b["current_count"] == 1 and b["renewing"] == 1, b)
     r = c.get("/v1/kms-hosts/kms-a/forecast")
     expect(r.json["min"] == 0 and r.json["min_at"] == iso(now - 3 * DAY + 30 * DAY), r.json)
+
+
+def test_example7_retire_a_host(svc):
+    """kms-a: 26 renewing PCs; kms-b: 20 PCs and the 10 desktops of pool p,
+    discovering over kms-b and kms-a. Retiring kms-b moves p's 10 CMIDs to
+    kms-a at their next renewals: 26 rises to 36, minimum 26, go. The PCs
+    move nowhere. With a pool pinned to kms-b: no-go, naming it."""
+    c = svc.client()
+    create_host(c, "kms-a")
+    create_host(c, "kms-b")
+    now = now_s()
+    pcs(c, "kms-a", 26, now - DAY, "pc-a")
+    pcs(c, "kms-b", 20, now - DAY, "pc-b")
+    r = c.post("/v1/pools", {"name": "p", "platform": "horizon",
+                             "kms_hosts": [{"name": "kms-b"}, {"name": "kms-a"}]})
+    expect_status(r, 201)
+    desktops(c, "p", 10, "kms-b", now - 2 * DAY)
+    expect(count(c, "kms-a") == 26 and count(c, "kms-b") == 30, "counts 26 and 30")
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "retire_kms_host": {"name": "KMS-B"}})
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decision"] == "go" and doc["stranded_pools"] == [], doc)
+    expect(doc["retire_kms_host"]["name"] == "kms-b", doc)
+    expect([h["kms_host"] for h in doc["hosts"]] == ["kms-a"], doc["hosts"])
+    expect(doc["kms_host"] == "kms-a" and doc["projected_min"] == 26, doc)
+    expect(doc["steps"][-1]["count"] == 36, doc["steps"])
+    expect(doc["steps"][-1]["at"] <= iso(now + 7 * DAY), doc["steps"])
+    create_pool(c, "q", host="kms-b")
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "retire_kms_host": {"name": "kms-b"}})
+    doc = r.json
+    expect(doc["decision"] == "no-go" and doc["stranded_pools"] == ["q"], doc)
+    expect(any("pool q" in reason for reason in doc["reasons"]), doc["reasons"])
+    expect_problem(c.post("/v1/gate", {"kms_host": "kms-a", "retire_kms_host": {"name": "nope"}}),
+                   422, "retire_kms_host.name")
+    expect_problem(c.post("/v1/gate", {"kms_host": "kms-a", "reserve": True,
+                                       "retire_kms_host": {"name": "kms-b"}}), 422, "reserve")

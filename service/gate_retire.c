@@ -1,0 +1,280 @@
+/**
+ * @file gate_retire.c
+ * @brief "Can we retire kms02?" (kms-model.md section 6, example 7). From
+ *        the plan time the retired host answers nobody: each CMID renewing on
+ *        it that belongs to a discovering pool's desktop moves at its first
+ *        renewal after that time, split over the pool's remaining hosts by
+ *        weight (rounded down, each host credited with the latest arrivals);
+ *        a CMID of no desktop moves nowhere. A pool left with no host makes
+ *        the answer no-go; otherwise go only if every receiving host (and the
+ *        request's host) stays at or above its floor.
+ */
+#include "gate_retire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_pools.h"
+#include "forecast_json.h"
+#include "gate_hosts.h"
+#include "input.h"
+
+#define MAX_RECEIVERS 16
+
+/** A host that receives moved CMIDs, and when they arrive. */
+struct receiver {
+  char name[254];
+  int64_t *arrivals;
+  size_t n, cap;
+};
+
+/** Everything one retirement evaluation gathers. */
+struct retire {
+  const struct kg_retire_plan *p;
+  struct receiver rx[MAX_RECEIVERS];
+  size_t n_rx;
+  json_t *stranded;                 /**< pools left with no host */
+  /* the remaining hosts of the pool being split */
+  char host[MAX_RECEIVERS][254];
+  int32_t weight[MAX_RECEIVERS];
+  size_t n_hosts;
+};
+
+static struct receiver *
+receiver(struct retire *rt, const char *name)
+{
+  for (size_t i = 0; i < rt->n_rx; i++)
+    if (0 == strcmp(rt->rx[i].name, name))
+      return &rt->rx[i];
+  if (rt->n_rx == MAX_RECEIVERS)
+    return NULL;
+  struct receiver *r = &rt->rx[rt->n_rx++];
+  snprintf(r->name, sizeof(r->name), "%s", name);
+  return r;
+}
+
+static bool
+add_arrivals(struct receiver *r, const int64_t *times, size_t n)
+{
+  if (r->n + n > r->cap) {
+    size_t cap = 2 * (r->n + n) + 16;
+    int64_t *grown = realloc(r->arrivals, cap * sizeof(*grown));
+    if (NULL == grown)
+      return false;
+    r->arrivals = grown;
+    r->cap = cap;
+  }
+  memcpy(r->arrivals + r->n, times, n * sizeof(*times));
+  r->n += n;
+  return true;
+}
+
+static bool
+keep_host(void *cls, const char *host, int weight)
+{
+  struct retire *rt = cls;
+  if (rt->n_hosts < MAX_RECEIVERS) {
+    snprintf(rt->host[rt->n_hosts], sizeof(rt->host[0]), "%s", host);
+    rt->weight[rt->n_hosts++] = weight;
+  }
+  return true;
+}
+
+/**
+ * When each CMID renewing on the retired host of pool @a pool's active
+ * desktops next requests after the plan time (each CMID once).
+ * @return number of times written to @a out
+ */
+static size_t
+moving_cmids(const struct kg_estate *es, int32_t pool, int64_t t, bool *seen, int64_t *out)
+{
+  size_t n = 0;
+
+  for (size_t d = 0; d < es->model.n_desktops; d++) {
+    const struct fc_desktop *dk = &es->desktops[d];
+    if (dk->pool != pool || FC_ACTIVE != dk->state || dk->cmid < 0 || seen[dk->cmid])
+      continue;
+    seen[dk->cmid] = true;
+    int64_t next = fc_cmid_next_renewal(&es->model, dk->cmid, t);
+    if (next > 0)
+      out[n++] = next;
+  }
+  return n;
+}
+
+/** Splits one discovering pool's moving CMIDs over its remaining hosts. */
+static enum kg_qs
+split_pool(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int32_t pool,
+           const int64_t *times, size_t m)
+{
+  int64_t share[MAX_RECEIVERS], *latest;
+  enum kg_qs qs;
+
+  rt->n_hosts = 0;
+  qs = kg_db_pool_hosts_but(db, es->pool_ids[pool], es->host.id, keep_host, rt);
+  if (KG_QS_OK != qs)
+    return qs;
+  if (0 == rt->n_hosts)
+    return 0 == json_array_append_new(rt->stranded, json_string(es->pool_names[pool]))
+           ? KG_QS_OK : KG_QS_HARD_ERROR;
+  if (0 != fc_split_by_weight((int64_t) m, rt->weight, rt->n_hosts, share)
+      || NULL == (latest = malloc((m + 1) * sizeof(*latest))))
+    return KG_QS_HARD_ERROR;
+  for (size_t h = 0; h < rt->n_hosts && KG_QS_OK == qs; h++) {
+    struct receiver *r = receiver(rt, rt->host[h]);
+    fc_latest_times(times, m, (size_t) share[h], latest);
+    if (NULL == r || !add_arrivals(r, latest, (size_t) share[h]))
+      qs = KG_QS_HARD_ERROR;
+  }
+  free(latest);
+  return qs;
+}
+
+/** Walks the retired host's pools: stranded ones, and the moves of the others. */
+static enum kg_qs
+plan_moves(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int64_t t)
+{
+  bool *seen = calloc(es->model.n_cmids + 1, sizeof(*seen));
+  int64_t *times = calloc(es->model.n_desktops + 1, sizeof(*times));
+  enum kg_qs qs = (NULL == seen || NULL == times) ? KG_QS_HARD_ERROR : KG_QS_OK;
+
+  for (size_t i = 0; i < es->model.n_pools && KG_QS_OK == qs; i++) {
+    if (!es->pool_here[i])
+      continue;
+    if (es->pool_weight[i] >= es->pool_total_weight[i]) {   /* the retired host is its only one */
+      if (0 != json_array_append_new(rt->stranded, json_string(es->pool_names[i])))
+        qs = KG_QS_HARD_ERROR;
+      continue;
+    }
+    size_t m = moving_cmids(es, (int32_t) i, t, seen, times);
+    if (m > 0)
+      qs = split_pool(db, rt, es, (int32_t) i, times, m);
+  }
+  free(seen);
+  free(times);
+  return qs;
+}
+
+/** The folded answer of the receiving hosts. */
+struct outcome {
+  json_t *hosts;
+  json_t *binding;
+  int room;
+  bool go;
+  int32_t max_decommission;
+};
+
+/** Evaluates one receiving host (or the request's) with its arrivals. */
+static enum kg_qs
+evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct receiver *r,
+                  int64_t t, struct outcome *o)
+{
+  struct kg_host_row row;
+  struct kg_estate_use use;
+  struct fc_result res;
+  bool found;
+  enum kg_qs qs = kg_db_host_row(db, r->name, false, &row, &found);
+
+  if (KG_QS_OK != qs || !found)
+    return qs;
+  qs = kg_estate_acquire(db, &row, p->now, p->horizon_seconds, &use);
+  if (KG_QS_OK == qs) {
+    struct fc_plan plan = { .at = t, .n_arrivals = r->n, .arrivals = r->arrivals };
+    if (p->has_margin)
+      use.view.model.margin = p->margin;
+    memset(&res, 0, sizeof(res));
+    if (0 != kg_estate_evaluate(&use, &plan, -1, &res)) {
+      qs = KG_QS_HARD_ERROR;
+    } else {
+      int room = (int) res.projected_min - (int) res.floor;
+      json_array_append_new(o->hosts, kg_gate_host_entry(&use.view, &res));
+      o->go = o->go && res.go;
+      if (NULL == o->binding || room < o->room) {
+        json_decref(o->binding);
+        o->binding = kg_gate_binding_fields(&use.view, &res);
+        o->room = room;
+        o->max_decommission = res.max_decommission;
+      }
+    }
+    fc_result_free(&res);
+  }
+  kg_estate_release(&use);
+  return qs;
+}
+
+/** The retired host's own baseline, when no host receives anything. */
+static enum kg_qs
+retired_baseline(const struct kg_estate_use *use, struct outcome *o)
+{
+  struct fc_result res;
+
+  memset(&res, 0, sizeof(res));
+  if (0 != kg_estate_evaluate(use, NULL, -1, &res)) {
+    fc_result_free(&res);
+    return KG_QS_HARD_ERROR;
+  }
+  o->binding = kg_gate_binding_fields(&use->view, &res);
+  fc_result_free(&res);
+  return NULL == o->binding ? KG_QS_HARD_ERROR : KG_QS_OK;
+}
+
+static json_t *
+reasons(const struct retire *rt, const struct outcome *o, const char *retired)
+{
+  json_t *list = json_array();
+  size_t i;
+  json_t *pool;
+  char text[400];
+
+  json_array_foreach(rt->stranded, i, pool) {
+    snprintf(text, sizeof(text), "pool %s would be left with no KMS host: its desktops could "
+             "activate nowhere once %s is retired", json_string_value(pool), retired);
+    json_array_append_new(list, json_string(text));
+  }
+  json_array_foreach(o->hosts, i, pool)
+    if (0 == strcmp("no-go", json_string_value(json_object_get(pool, "decision")))) {
+      snprintf(text, sizeof(text), "on KMS host %s the count falls to %d, below its floor %d",
+               json_string_value(json_object_get(pool, "kms_host")),
+               (int) json_integer_value(json_object_get(pool, "projected_min")),
+               (int) json_integer_value(json_object_get(pool, "floor")));
+      json_array_append_new(list, json_string(text));
+    }
+  return list;
+}
+
+enum kg_qs
+kg_gate_retire(struct kg_db *db, const struct kg_retire_plan *p,
+               const struct kg_estate_use *retired, json_t **doc, bool *go)
+{
+  struct retire rt = { .p = p, .stranded = json_array() };
+  struct outcome o = { .hosts = json_array(), .go = true };
+  int64_t t = p->at > p->now ? p->at : p->now;
+  enum kg_qs qs = (NULL == rt.stranded || NULL == o.hosts) ? KG_QS_HARD_ERROR
+                  : plan_moves(db, &rt, &retired->view, t);
+
+  if (KG_QS_OK == qs && 0 != strcmp(p->own, retired->view.host.name) && NULL == receiver(&rt, p->own))
+    qs = KG_QS_HARD_ERROR;
+  for (size_t i = 0; i < rt.n_rx && KG_QS_OK == qs; i++)
+    if (0 != strcmp(rt.rx[i].name, retired->view.host.name))
+      qs = evaluate_receiver(db, p, &rt.rx[i], t, &o);
+  if (KG_QS_OK == qs && NULL == o.binding)
+    qs = retired_baseline(retired, &o);
+  if (KG_QS_OK == qs) {
+    *go = o.go && 0 == json_array_size(rt.stranded);
+    *doc = o.binding;
+    o.binding = NULL;
+    json_object_update_new(*doc, json_pack(
+      "{s:s,s:i,s:[],s:o,s:O,s:{s:s,s:o},s:O,s:n}",
+      "decision", *go ? "go" : "no-go", "max_decommission", (int) o.max_decommission,
+      "decommission", "reasons", reasons(&rt, &o, retired->view.host.name), "hosts", o.hosts,
+      "retire_kms_host", "name", retired->view.host.name, "at", kg_json_time(t),
+      "stranded_pools", rt.stranded, "plan_id"));
+  }
+  for (size_t i = 0; i < rt.n_rx; i++)
+    free(rt.rx[i].arrivals);
+  json_decref(rt.stranded);
+  json_decref(o.hosts);
+  json_decref(o.binding);
+  return qs;
+}
