@@ -1,0 +1,121 @@
+/**
+ * @file events_internal.h
+ * @brief What the ingest parsers (events_<format>.c) share: the batch under
+ *        construction, the lexical helpers and one parser entry per format.
+ *
+ * Not part of the service's interface: only events*.c include it.  Every
+ * helper takes (pointer, length) and never relies on a NUL terminator.
+ */
+#ifndef KG_EVENTS_INTERNAL_H
+#define KG_EVENTS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+
+/** Fields of the event-12290 info string (and of its event data). */
+#define KG_INFO_FIELDS 9
+
+/** The event id of "an activation request has been processed". */
+#define KG_EVENT_ID_ACTIVATION 12290
+
+/** A batch under construction, with the spare capacity of its arrays. */
+struct kg_ev_builder {
+  struct kg_events_batch b;
+  size_t cap_events;
+  size_t cap_rejected;
+  size_t max_records;
+};
+
+/** Internal outcomes; mapped to kg_events_parse()'s -1 and message at the end. */
+enum kg_ev_step {
+  KG_STEP_OK = 0,
+  KG_STEP_NOMEM,     /**< out of memory */
+  KG_STEP_TOO_MANY,  /**< more than max_records records */
+  KG_STEP_BAD_BODY   /**< unusable body; the parser set the message */
+};
+
+/** Outcome of checking a client DNS name. */
+enum kg_ev_client { KG_CLIENT_OK, KG_CLIENT_EMPTY, KG_CLIENT_LONG, KG_CLIENT_CHAR };
+
+/** @return true for a space or a tab */
+static inline bool
+kg_ev_is_blank(char c)
+{
+  return ' ' == c || '\t' == c;
+}
+
+/** Trims spaces and tabs on both ends of [*s, *s + *len). */
+void
+kg_ev_trim(const char **s, size_t *len);
+
+/**
+ * Copies bytes into a new NUL-terminated string.
+ * @return the copy (free() it), or NULL when out of memory
+ */
+char *
+kg_ev_dup(const char *s, size_t len);
+
+/** "0x" or "0X" followed by 1..8 hex digits, nothing else. @return true if it is */
+bool
+kg_ev_parse_hresult(const char *s, size_t len, uint32_t *out);
+
+/** Checks a client DNS name (printable ASCII, no space or comma, 1..253). */
+enum kg_ev_client
+kg_ev_check_client(const char *s, size_t len);
+
+/**
+ * Finds the info string: the last line of a rendered message that holds
+ * more than blanks, trimmed.
+ * @param[out] line, line_len the line inside @a s (length 0 if none)
+ */
+void
+kg_ev_last_line(const char *s, size_t len, const char **line, size_t *line_len);
+
+/**
+ * Fills @a ev from the 9 fields of an info string or of an event's data
+ * (Data 1-9, Properties, StringInserts...), trimmed of blanks; the
+ * messages are kg_events_parse_info()'s ("info string: cmid is not a GUID").
+ * @param field, flen the fields in info-string order; a NULL field is empty
+ * @param[in,out] ev as for kg_events_parse_info(): requested_at_us is kept
+ * @return NULL on success (ev->client allocated), else a static reason
+ */
+const char *
+kg_ev_info_fields(const char *const field[KG_INFO_FIELDS],
+                  const size_t flen[KG_INFO_FIELDS], struct kg_event *ev);
+
+/**
+ * Claims the next record index, enforcing max_records.
+ * @return KG_STEP_OK or KG_STEP_TOO_MANY
+ */
+enum kg_ev_step
+kg_ev_next_record(struct kg_ev_builder *bd, size_t *index);
+
+/**
+ * Records a rejection of record @a index with a copy of @a msg.
+ * @return KG_STEP_OK, or KG_STEP_NOMEM (also when msg is KG_EVENTS_ENOMEM)
+ */
+enum kg_ev_step
+kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg);
+
+/**
+ * Records the outcome of one record: @a ev (taking its client) when @a err
+ * is NULL, else a rejection (and @a ev is cleared).
+ * @return KG_STEP_OK or KG_STEP_NOMEM
+ */
+enum kg_ev_step
+kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_event *ev);
+
+/** @name One parser per body format; each fills @a bd and may set @a error for KG_STEP_BAD_BODY. */
+/** @{ */
+enum kg_ev_step
+kg_ev_parse_json(struct kg_ev_builder *bd, const char *body, size_t len, const char **error);
+enum kg_ev_step
+kg_ev_parse_ndjson(struct kg_ev_builder *bd, const char *body, size_t len);
+enum kg_ev_step
+kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const char **error);
+/** @} */
+
+#endif
