@@ -18,6 +18,7 @@
 #include "timeutil.h"
 
 const char KG_EVENTS_ENOMEM[] = "out of memory";
+const char KG_EV_SKIP[] = "not event 12290";
 
 /* ------------------------------------------------------------------ */
 /* Small lexical helpers                                               */
@@ -492,6 +493,10 @@ kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_
     return add_event(bd, ev);
   }
   kg_event_clear(ev);
+  if (KG_EV_SKIP == err) {
+    bd->b.n_skipped++;
+    return KG_STEP_OK;
+  }
   return kg_ev_reject(bd, index, err);
 }
 
@@ -579,9 +584,23 @@ kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
 }
 
 
-/* Event 12290's text is a fixed preamble, then "Info:", then the info string. */
-void
-kg_ev_last_line(const char *s, size_t len, const char **line, size_t *line_len)
+const char *
+kg_ev_check_event_id(const char *s, size_t len, const char *bad)
+{
+  int64_t id;
+
+  kg_ev_trim(&s, &len);
+  if (! parse_decimal(s, len, 65535, &id))
+    return bad;
+  return (KG_EVENT_ID_ACTIVATION == id) ? NULL : KG_EV_SKIP;
+}
+
+/**
+ * Finds the info string: the last line of the message that holds more than
+ * blanks.  Event 12290's text is a fixed preamble, then "Info:", then it.
+ */
+static void
+last_line(const char *s, size_t len, const char **line, size_t *line_len)
 {
   size_t e = len;
   size_t b;
@@ -594,6 +613,19 @@ kg_ev_last_line(const char *s, size_t len, const char **line, size_t *line_len)
   *line = s + b;
   *line_len = e - b;
   kg_ev_trim(line, line_len);
+}
+
+const char *
+kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
+                        struct kg_event *ev)
+{
+  const char *info;
+  size_t info_len;
+
+  last_line(msg, len, &info, &info_len);
+  if (0 == info_len)
+    return empty;
+  return kg_events_parse_info(info, info_len, ev);
 }
 
 /* ------------------------------------------------------------------ */
@@ -631,6 +663,12 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
   }
   if (NULL == body)
     body = "";
+  /* PowerShell 5's Out-File and ">" write UTF-16: say so rather than "not JSON". */
+  if (len >= 2 && (0 == memcmp(body, "\xFF\xFE", 2) || 0 == memcmp(body, "\xFE\xFF", 2)))
+  {
+    *error = "body is UTF-16: send UTF-8 (PowerShell: -Encoding UTF8)";
+    return -1;
+  }
   switch (fmt)
   {
   case KG_EVENTS_JSON:

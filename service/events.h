@@ -58,7 +58,8 @@ struct kg_events_batch {
   struct kg_event *events;            /**< accepted records, in body order */
   size_t n_rejected;
   struct kg_event_rejection *rejected; /**< rejected records, by increasing index */
-  size_t n_records;                   /**< records seen (accepted + rejected) */
+  size_t n_skipped;                   /**< records of another event than 12290: not stored, not rejected */
+  size_t n_records;                   /**< records seen (accepted + rejected + skipped) */
 };
 
 /**

@@ -1,7 +1,11 @@
 /**
  * @file events_csv.c
  * @brief Event-12290 records from PowerShell's Export-Csv of the host's
- *        event log (columns TimeCreated and Message).
+ *        event log (columns TimeCreated and Message, optionally Id).
+ *
+ * Export-Csv -UseCulture writes the culture's list separator: ';' in most
+ * of Europe, ',' in the US.  The header row tells which: it names at least
+ * TimeCreated and Message, so it holds at least one separator outside quotes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,7 @@ struct csv_row {
 struct csv_cursor {
   const char *p;
   const char *end;
+  char sep;           /**< ',' or ';' (Export-Csv -UseCulture in many locales) */
 };
 
 static bool
@@ -160,7 +165,7 @@ csv_read_row(struct csv_cursor *c, struct csv_row *row)
         }
         break;
       }
-      while (c->p < c->end && ',' != *c->p && '\r' != *c->p && '\n' != *c->p)
+      while (c->p < c->end && c->sep != *c->p && '\r' != *c->p && '\n' != *c->p)
       {
         row->after_quote = true;
         c->p++;
@@ -170,14 +175,14 @@ csv_read_row(struct csv_cursor *c, struct csv_row *row)
     {
       const char *s = c->p;
 
-      while (c->p < c->end && ',' != *c->p && '\r' != *c->p && '\n' != *c->p)
+      while (c->p < c->end && c->sep != *c->p && '\r' != *c->p && '\n' != *c->p)
         c->p++;
       if (! row_append(row, s, (size_t) (c->p - s)))
         return -1;
     }
     if (! row_push_field(row, start))
       return -1;
-    if (c->p < c->end && ',' == *c->p)
+    if (c->p < c->end && c->sep == *c->p)
     {
       c->p++;
       continue;
@@ -211,16 +216,24 @@ header_is(const char *s, size_t len, const char *name)
   return true;
 }
 
-/** Validates one data row into @a ev. @return NULL or the rejection reason */
+/** The columns of a header row that the records are read from. */
+struct csv_header {
+  size_t ncols;
+  size_t col_time;
+  size_t col_msg;
+  size_t col_id;      /**< the event id column, SIZE_MAX when there is none */
+};
+
+/**
+ * Validates one data row into @a ev.
+ * @return NULL, KG_EV_SKIP for another event id, or the rejection reason
+ */
 static const char *
-event_from_csv_row(const struct csv_row *row, size_t ncols, size_t col_time,
-                   size_t col_msg, struct kg_event *ev, char *errbuf,
-                   size_t errbuf_len)
+event_from_csv_row(const struct csv_row *row, const struct csv_header *h,
+                   struct kg_event *ev, char *errbuf, size_t errbuf_len)
 {
   const char *t;
   size_t tlen;
-  const char *info;
-  size_t info_len;
   int64_t at;
 
   memset(ev, 0, sizeof *ev);
@@ -228,30 +241,55 @@ event_from_csv_row(const struct csv_row *row, size_t ncols, size_t col_time,
     return "row: unterminated quoted field";
   if (row->after_quote)
     return "row: text after a closing quote";
-  if (row->n != ncols)
+  if (row->n != h->ncols)
   {
     snprintf(errbuf, errbuf_len, "row: %zu column%s, expected %zu",
-             row->n, (1 == row->n) ? "" : "s", ncols);
+             row->n, (1 == row->n) ? "" : "s", h->ncols);
     return errbuf;
   }
-  t = row->buf + row->start[col_time];
-  tlen = row->flen[col_time];
+  if (SIZE_MAX != h->col_id)
+  {
+    const char *err = kg_ev_check_event_id(row->buf + row->start[h->col_id],
+                                           row->flen[h->col_id],
+                                           "Id: not an event id (0 to 65535)");
+
+    if (NULL != err)
+      return err;
+  }
+  t = row->buf + row->start[h->col_time];
+  tlen = row->flen[h->col_time];
   kg_ev_trim(&t, &tlen);
   if (! kg_time_parse_rfc3339(t, tlen, &at))
     return "TimeCreated: not an RFC 3339 date-time";
-  kg_ev_last_line(row->buf + row->start[col_msg], row->flen[col_msg], &info, &info_len);
-  if (0 == info_len)
-    return "Message: empty";
   ev->requested_at_us = at;
-  return kg_events_parse_info(info, info_len, ev);
+  return kg_ev_info_from_message(row->buf + row->start[h->col_msg],
+                                 row->flen[h->col_msg], "Message: empty", ev);
 }
 
-/** The columns of a header row that the records are read from. */
-struct csv_header {
-  size_t ncols;
-  size_t col_time;
-  size_t col_msg;
-};
+/**
+ * Picks the separator of the header line at the cursor: ';' when it has more
+ * semicolons than commas outside quotes, else ','.
+ */
+static char
+detect_separator(const struct csv_cursor *c)
+{
+  size_t commas = 0;
+  size_t semicolons = 0;
+  bool quoted = false;
+
+  for (const char *p = c->p; p < c->end; p++)
+  {
+    if ('"' == *p)
+      quoted = ! quoted;
+    else if (! quoted && ('\r' == *p || '\n' == *p))
+      break;
+    else if (! quoted && ',' == *p)
+      commas++;
+    else if (! quoted && ';' == *p)
+      semicolons++;
+  }
+  return (semicolons > commas) ? ';' : ',';
+}
 
 /**
  * Reads the optional "#TYPE" line and the header row.
@@ -272,6 +310,7 @@ read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h,
   }
   while (skip_line_end(c))
     ;
+  c->sep = detect_separator(c);
   r = csv_read_row(c, row);
   if (r < 0)
     return KG_STEP_NOMEM;
@@ -284,6 +323,7 @@ read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h,
   h->ncols = row->n;
   h->col_time = SIZE_MAX;
   h->col_msg = SIZE_MAX;
+  h->col_id = SIZE_MAX;
   for (size_t i = 0; i < row->n; i++)
   {
     const char *cell = row->buf + row->start[i];
@@ -292,6 +332,8 @@ read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h,
       h->col_time = i;
     else if (SIZE_MAX == h->col_msg && header_is(cell, row->flen[i], "Message"))
       h->col_msg = i;
+    else if (SIZE_MAX == h->col_id && header_is(cell, row->flen[i], "Id"))
+      h->col_id = i;
   }
   if (SIZE_MAX == h->col_time || SIZE_MAX == h->col_msg)
   {
@@ -309,7 +351,7 @@ read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h,
 enum kg_ev_step
 kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const char **error)
 {
-  struct csv_cursor c = { body, body + len };
+  struct csv_cursor c = { body, body + len, ',' };
   struct csv_row row = { 0 };
   struct csv_header h;
   enum kg_ev_step st;
@@ -339,8 +381,7 @@ kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const ch
     st = kg_ev_next_record(bd, &index);
     if (KG_STEP_OK != st)
       break;
-    err = event_from_csv_row(&row, h.ncols, h.col_time, h.col_msg, &ev, errbuf,
-                             sizeof errbuf);
+    err = event_from_csv_row(&row, &h, &ev, errbuf, sizeof errbuf);
     st = kg_ev_settle(bd, index, err, &ev);
   }
   row_free(&row);

@@ -21,6 +21,13 @@
 /** The event id of "an activation request has been processed". */
 #define KG_EVENT_ID_ACTIVATION 12290
 
+/**
+ * What a record parser returns, instead of NULL or a reason, for a record of
+ * another event than 12290: kg_ev_settle() counts it as skipped.  Compare
+ * pointers.
+ */
+extern const char KG_EV_SKIP[];
+
 /** A batch under construction, with the spare capacity of its arrays. */
 struct kg_ev_builder {
   struct kg_events_batch b;
@@ -67,12 +74,23 @@ enum kg_ev_client
 kg_ev_check_client(const char *s, size_t len);
 
 /**
- * Finds the info string: the last line of a rendered message that holds
- * more than blanks, trimmed.
- * @param[out] line, line_len the line inside @a s (length 0 if none)
+ * Checks an event id given as text (decimal, blanks around allowed).
+ * @param bad the reason to return when the text is no event id (static)
+ * @return NULL for 12290, KG_EV_SKIP for another id, else @a bad
  */
-void
-kg_ev_last_line(const char *s, size_t len, const char **line, size_t *line_len);
+const char *
+kg_ev_check_event_id(const char *s, size_t len, const char *bad);
+
+/**
+ * Fills @a ev from a rendered event-12290 message: the info string is its
+ * last line that holds more than blanks.
+ * @param empty the reason when the message holds nothing (static)
+ * @param[in,out] ev as for kg_events_parse_info()
+ * @return NULL on success, else the reason
+ */
+const char *
+kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
+                        struct kg_event *ev);
 
 /**
  * Fills @a ev from the 9 fields of an info string or of an event's data
@@ -102,7 +120,8 @@ kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg);
 
 /**
  * Records the outcome of one record: @a ev (taking its client) when @a err
- * is NULL, else a rejection (and @a ev is cleared).
+ * is NULL, a skipped record for KG_EV_SKIP, else a rejection (@a ev is
+ * cleared unless taken).
  * @return KG_STEP_OK or KG_STEP_NOMEM
  */
 enum kg_ev_step

@@ -59,10 +59,11 @@ ingest_document(const struct kg_events_batch *batch, const struct kg_ingest_resu
   for (size_t i = 0; NULL != rejected && i < batch->n_rejected; i++)
     json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t) batch->rejected[i].index,
                                               "error", batch->rejected[i].error));
-  return json_pack("{s:I,s:I,s:o,s:I,s:I}",
+  return json_pack("{s:I,s:I,s:o,s:I,s:I,s:I}",
                    "accepted", (json_int_t) result->inserted,
                    "duplicates", (json_int_t) ((long long) batch->n_events - result->inserted),
                    "rejected", rejected,
+                   "skipped", (json_int_t) batch->n_skipped,
                    "records", (json_int_t) batch->n_records,
                    "desktops_linked", (json_int_t) result->desktops_linked);
 }

@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct kg_events_batch batch;
   const char *error = NULL;
   if (0 == kg_events_parse((enum kg_events_format) (data[0] % 3), body, len, 10000, &batch, &error)) {
-    if (batch.n_events + batch.n_rejected != batch.n_records)
+    if (batch.n_events + batch.n_rejected + batch.n_skipped != batch.n_records)
       abort();
     for (size_t i = 1; i < batch.n_rejected; i++)
       if (batch.rejected[i].index <= batch.rejected[i - 1].index)
