@@ -595,6 +595,78 @@ kg_ev_check_event_id(const char *s, size_t len, const char *bad)
   return (KG_EVENT_ID_ACTIVATION == id) ? NULL : KG_EV_SKIP;
 }
 
+/** .NET's "/Date(ms)/", optionally "/Date(ms+hhmm)/"; the ms are UTC either way. */
+static bool
+parse_dotnet_date(const char *s, size_t len, int64_t *unix_us)
+{
+  size_t pos = 6;
+  size_t start;
+  int64_t ms;
+  bool negative = false;
+
+  if (len < 9 || 0 != memcmp(s, "/Date(", 6) || 0 != memcmp(s + len - 2, ")/", 2))
+    return false;
+  len -= 2;
+  if ('-' == s[pos])
+  {
+    negative = true;
+    pos++;
+  }
+  start = pos;
+  while (pos < len && s[pos] >= '0' && s[pos] <= '9')
+    pos++;
+  /* 15 digits of ms reach year 33658: beyond any log, and far from overflow */
+  if (pos == start || pos - start > 15 || ! parse_decimal(s + start, pos - start, INT64_MAX, &ms))
+    return false;
+  if (pos < len)
+  {
+    int64_t offset;
+
+    if (('+' != s[pos] && '-' != s[pos]) || 5 != len - pos
+        || ! parse_decimal(s + pos + 1, 4, 2359, &offset))
+      return false;
+  }
+  *unix_us = (negative ? -ms : ms) * 1000;
+  return true;
+}
+
+bool
+kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us)
+{
+  char buf[64];
+  size_t n;
+  size_t pos = 19;
+
+  kg_ev_trim(&s, &len);
+  if (kg_time_parse_rfc3339(s, len, unix_us) || parse_dotnet_date(s, len, unix_us))
+    return true;
+  /* "YYYY-MM-DD hh:mm:ss[.f][ ][zone]" rewritten as RFC 3339 */
+  if (len < 19 || len > 48 || ' ' != s[10])
+    return false;
+  memcpy(buf, s, 19);
+  buf[10] = 'T';
+  n = 19;
+  while (pos < len && ('.' == s[pos] || (s[pos] >= '0' && s[pos] <= '9')))
+    buf[n++] = s[pos++];
+  if (pos < len && ' ' == s[pos])
+    pos++;
+  if (pos == len)
+    buf[n++] = 'Z';
+  else if (5 == len - pos && ('+' == s[pos] || '-' == s[pos]))
+  {
+    memcpy(buf + n, s + pos, 3);
+    buf[n + 3] = ':';
+    memcpy(buf + n + 4, s + pos + 3, 2);
+    n += 6;
+  }
+  else
+  {
+    memcpy(buf + n, s + pos, len - pos);
+    n += len - pos;
+  }
+  return kg_time_parse_rfc3339(buf, n, unix_us);
+}
+
 /**
  * Finds the info string: the last line of the message that holds more than
  * blanks.  Event 12290's text is a fixed preamble, then "Info:", then it.

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "events.h"
 
 /** Fields of the event-12290 info string (and of its event data). */
@@ -126,6 +128,34 @@ kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg);
  */
 enum kg_ev_step
 kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_event *ev);
+
+/**
+ * Parses a time as Windows tools write it: RFC 3339 (any digits of
+ * fraction), .NET's "/Date(ms)/" or "/Date(ms+hhmm)/" (ms are UTC; the
+ * offset only says where it was written), and "YYYY-MM-DD hh:mm:ss[.f]" with
+ * an optional " +hhmm", "+hh:mm" or "Z" (NXLog, Fluent Bit).  Without an
+ * offset the time is taken as UTC: see README (NXLog's DateFormat).
+ * @param[out] unix_us the instant in Unix microseconds; untouched on failure
+ * @return true on success
+ */
+bool
+kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us);
+
+/**
+ * @return true when @a rec is a Windows event record (ConvertTo-Json,
+ *         Winlogbeat, NXLog, Fluent Bit) rather than kmsgate's own record:
+ *         an object without "cmid" that has Message, Properties, TimeCreated...
+ */
+bool
+kg_ev_is_winevent(json_t *rec);
+
+/**
+ * Fills @a ev from a Windows event record (see events_winevent.c).
+ * @param errbuf room for a built reason
+ * @return NULL, KG_EV_SKIP for another event than 12290, or the reason
+ */
+const char *
+kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len);
 
 /** @name One parser per body format; each fills @a bd and may set @a error for KG_STEP_BAD_BODY. */
 /** @{ */

@@ -1,7 +1,10 @@
 /**
  * @file events_json.c
- * @brief Event-12290 records in kmsgate's own JSON form: application/json
- *        (an array of records) and application/x-ndjson (one per line).
+ * @brief Event-12290 records in JSON: application/json (an array of records,
+ *        or one Windows event object) and application/x-ndjson (one per line).
+ *
+ * Each record is either kmsgate's own (cmid, client, requested_at...) or a
+ * Windows event as a tool wrote it (events_winevent.c), told apart one by one.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -244,7 +247,9 @@ json_record(struct kg_ev_builder *bd, size_t index, json_t *rec)
 {
   struct kg_event ev;
   char errbuf[96];
-  const char *err = event_from_json(rec, &ev, errbuf, sizeof errbuf);
+  const char *err = kg_ev_is_winevent(rec)
+                    ? kg_ev_winevent(rec, &ev, errbuf, sizeof errbuf)
+                    : event_from_json(rec, &ev, errbuf, sizeof errbuf);
 
   return kg_ev_settle(bd, index, err, &ev);
 }
@@ -275,6 +280,18 @@ kg_ev_parse_json(struct kg_ev_builder *bd, const char *body, size_t len, const c
       break;
     }
     return KG_STEP_BAD_BODY;
+  }
+  /* ConvertTo-Json writes one event as a bare object, not an array of one */
+  if (kg_ev_is_winevent(root))
+  {
+    json_t *one = json_array();
+
+    if (NULL == one || 0 != json_array_append_new(one, root))
+    {
+      json_decref(one);
+      return KG_STEP_NOMEM;
+    }
+    root = one;
   }
   if (! json_is_array(root))
   {
