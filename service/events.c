@@ -752,6 +752,9 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
   case KG_EVENTS_CSV:
     st = kg_ev_parse_csv(&bd, body, len, &msg);
     break;
+  case KG_EVENTS_XML:
+    st = kg_ev_parse_xml(&bd, body, len, &msg);
+    break;
   default:
     *error = "unknown body format";
     return -1;

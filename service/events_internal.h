@@ -165,6 +165,8 @@ enum kg_ev_step
 kg_ev_parse_ndjson(struct kg_ev_builder *bd, const char *body, size_t len);
 enum kg_ev_step
 kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const char **error);
+enum kg_ev_step
+kg_ev_parse_xml(struct kg_ev_builder *bd, const char *body, size_t len, const char **error);
 /** @} */
 
 #endif

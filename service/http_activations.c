@@ -20,6 +20,8 @@ content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
     { "application/json", KG_EVENTS_JSON },
     { "application/x-ndjson", KG_EVENTS_NDJSON },
     { "text/csv", KG_EVENTS_CSV },
+    { "application/xml", KG_EVENTS_XML },
+    { "text/xml", KG_EVENTS_XML },
   };
   const char *ct = kg_header(ctx, "Content-Type");
   if (NULL == ct)
