@@ -134,7 +134,7 @@ kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_
  * fraction), .NET's "/Date(ms)/" or "/Date(ms+hhmm)/" (ms are UTC; the
  * offset only says where it was written), and "YYYY-MM-DD hh:mm:ss[.f]" with
  * an optional " +hhmm", "+hh:mm" or "Z" (NXLog, Fluent Bit).  Without an
- * offset the time is taken as UTC: see README (NXLog's DateFormat).
+ * offset the time is taken as UTC (NXLog CE's EventTime: see README).
  * @param[out] unix_us the instant in Unix microseconds; untouched on failure
  * @return true on success
  */
