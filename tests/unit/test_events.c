@@ -23,12 +23,7 @@
 #define WIN_ACT "4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c"
 #define SRV_ACT "9bd77860-9b31-4b7b-96ad-2564017315bf"
 #define CMID_001 "6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10"
-#define INFO_001 \
-  "0x0, 25, vdi-p1-001.corp.example, 6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10, " \
-  "2026/11/20 9:14, 1, 1, 259200, 4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c"
 #define PREAMBLE "An activation request has been processed.\r\nInfo:\r\n"
-/** 2026-11-20T09:14:03Z in Unix seconds (day 20777 + 33243 s). */
-#define T_0914 1795166043LL
 
 #include "events_testutil.h"
 

@@ -13,36 +13,13 @@
 
 #include "events_testutil.h"
 
-#define INFO_001 \
-  "0x0, 25, vdi-p1-001.corp.example, 6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10, " \
-  "2026/11/20 9:14, 1, 1, 259200, 4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c"
-/** 2026-11-20T09:14:03Z in Unix seconds. */
-#define T_0914 1795166043LL
 
-/** kms-export-useculture-de.csv: 7 rows, one of them event 12293. */
+/** kms-export-useculture-de.csv: ';', "+01:00" local times, German text, one event 12293. */
 static void
 test_useculture_fixture(void **state)
 {
-  struct kg_events_batch b;
-  const char *err = NULL;
-  size_t len;
-  char *body = read_fixture("kms-export-useculture-de.csv", &len);
-
   (void) state;
-  assert_int_equal(0, parse_bytes(KG_EVENTS_CSV, body, len, KG_EVENTS_MAX_RECORDS, &b, &err));
-  assert_int_equal(7, b.n_records);
-  assert_int_equal(6, b.n_events);
-  assert_int_equal(1, b.n_skipped);
-  assert_int_equal(0, b.n_rejected);
-  /* "+01:00" local times are the same instants as the PS5 export's UTC ones */
-  assert_int_equal(T_0914 * 1000000 + 123456, b.events[0].requested_at_us);
-  assert_string_equal("vdi-p1-001.corp.example", b.events[0].client);
-  /* the skipped row keeps its index: the rows after it count on from 4 */
-  assert_int_equal(2, b.events[2].index);
-  assert_int_equal(4, b.events[3].index);
-  assert_string_equal("3f2504e0-4f89-11d3-9a0c-0305e82c3301", b.events[2].cmid);
-  kg_events_batch_free(&b);
-  free(body);
+  check_source_fixture(KG_EVENTS_CSV, "kms-export-useculture-de.csv", 123456);
 }
 
 static void

@@ -13,12 +13,6 @@
 
 #include "events_testutil.h"
 
-#define INFO_001 \
-  "0x0, 25, vdi-p1-001.corp.example, 6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10, " \
-  "2026/11/20 9:14, 1, 1, 259200, 4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c"
-/** 2026-11-20T09:14:03Z in Unix seconds. */
-#define T_0914 1795166043LL
-#define US(s) ((int64_t) (s) * 1000000)
 #define NS "http://schemas.microsoft.com/win/2004/08/events/event"
 /** One event with the given EventID text, SystemTime and EventData content. */
 #define EV(id, time, data) \
@@ -26,36 +20,11 @@
   "'/></System><EventData>" data "</EventData></Event>"
 
 static void
-check_fixture(const char *name)
-{
-  struct kg_events_batch b;
-  const char *err = NULL;
-  size_t len;
-  char *body = read_fixture(name, &len);
-
-  if (0 != parse_bytes(KG_EVENTS_XML, body, len, KG_EVENTS_MAX_RECORDS, &b, &err))
-    fail_msg("%s refused: %s", name, err);
-  if (0 != b.n_rejected)
-    fail_msg("%s: record %zu rejected: %s", name, b.rejected[0].index, b.rejected[0].error);
-  assert_int_equal(7, b.n_records);
-  assert_int_equal(6, b.n_events);
-  assert_int_equal(1, b.n_skipped);
-  assert_int_equal(US(T_0914) + 123456, b.events[0].requested_at_us);
-  assert_string_equal("vdi-p1-001.corp.example", b.events[0].client);
-  assert_string_equal("3f2504e0-4f89-11d3-9a0c-0305e82c3301", b.events[2].cmid);
-  assert_int_equal(4, b.events[3].index);
-  assert_int_equal(0xC004F038u, b.events[4].hresult);
-  assert_string_equal("6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10", b.events[5].cmid);
-  kg_events_batch_free(&b);
-  free(body);
-}
-
-static void
 test_fixtures(void **state)
 {
   (void) state;
-  check_fixture("wevtutil.xml");
-  check_fixture("eventviewer.xml");
+  check_source_fixture(KG_EVENTS_XML, "wevtutil.xml", 123456);
+  check_source_fixture(KG_EVENTS_XML, "eventviewer.xml", 123456);
 }
 
 static void
