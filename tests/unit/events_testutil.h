@@ -134,7 +134,7 @@ assert_rejected(const struct kg_events_batch *b, size_t i, size_t index,
 }
 
 /**
- * Parses fixture @a name, which holds the 6 events of kms-export-ps5.csv and
+ * Parses fixture @a name, which holds the 6 requests of kms-export-ps5.csv and
  * one event of another id at index 3 (tests/fixtures/README.md), and checks
  * what every source must agree on.
  * @param frac_us the fraction of 09:14:03.1234567 the tool keeps, in microseconds
@@ -167,7 +167,8 @@ check_source_fixture(enum kg_events_format fmt, const char *name, int64_t frac_u
   assert_int_equal(0xC004F038u, b.events[4].hresult);
   assert_int_equal(6, b.events[5].index);
   assert_string_equal("6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10", b.events[5].cmid);
-  assert_string_equal("4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c", b.events[5].activation_id);
+  /* Windows 10/11 Enterprise: a real activation ID, so that routing by ID counts them */
+  assert_string_equal("73111121-5638-40f6-bc11-f1d7b0d64300", b.events[5].activation_id);
   kg_events_batch_free(&b);
   free(body);
 }
