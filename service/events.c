@@ -595,28 +595,26 @@ kg_ev_check_event_id(const char *s, size_t len, const char *bad)
   return (KG_EVENT_ID_ACTIVATION == id) ? NULL : KG_EV_SKIP;
 }
 
-/** .NET's "/Date(ms)/", optionally "/Date(ms+hhmm)/"; the ms are UTC either way. */
+/** The last millisecond of 9999-12-31, the end of RFC 3339's range (and kg_time_parse_rfc3339()'s). */
+#define MAX_DOTNET_MS INT64_C(253402300799999)
+
+/**
+ * .NET's "/Date(ms)/", optionally "/Date(ms+hhmm)/"; the ms are UTC either
+ * way.  Negative ms (before 1970) and ms past year 9999 are refused, as the
+ * RFC 3339 parser refuses those years: the database could not store them.
+ */
 static bool
 parse_dotnet_date(const char *s, size_t len, int64_t *unix_us)
 {
   size_t pos = 6;
-  size_t start;
   int64_t ms;
-  bool negative = false;
 
   if (len < 9 || 0 != memcmp(s, "/Date(", 6) || 0 != memcmp(s + len - 2, ")/", 2))
     return false;
   len -= 2;
-  if ('-' == s[pos])
-  {
-    negative = true;
-    pos++;
-  }
-  start = pos;
   while (pos < len && s[pos] >= '0' && s[pos] <= '9')
     pos++;
-  /* 15 digits of ms reach year 33658: beyond any log, and far from overflow */
-  if (pos == start || pos - start > 15 || ! parse_decimal(s + start, pos - start, INT64_MAX, &ms))
+  if (! parse_decimal(s + 6, pos - 6, MAX_DOTNET_MS, &ms))
     return false;
   if (pos < len)
   {
@@ -626,7 +624,7 @@ parse_dotnet_date(const char *s, size_t len, int64_t *unix_us)
         || ! parse_decimal(s + pos + 1, 4, 2359, &offset))
       return false;
   }
-  *unix_us = (negative ? -ms : ms) * 1000;
+  *unix_us = ms * 1000;
   return true;
 }
 
