@@ -10,7 +10,7 @@ KG_PG_BIN=/usr/lib/postgresql/15/bin
 KG_PG_USER=kmsgate-pg
 
 KG_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq-dev
-  libmicrohttpd-dev libgnutls28-dev libcmocka-dev libcurl4-gnutls-dev
+  libmicrohttpd-dev libgnutls28-dev libxml2-dev libcmocka-dev libcurl4-gnutls-dev
   postgresql-15 postgresql-client-15 wrk curl python3 python3-yaml clang libclang-rt-14-dev
   openssl chromium chromium-driver prometheus python3-requests)
 

@@ -1,6 +1,7 @@
 /**
  * @file events.c
- * @brief Event-12290 records from JSON, NDJSON and PowerShell Export-Csv bodies.
+ * @brief Event-12290 records: the info string, the batch and the entry point
+ *        (the formats live in events_<format>.c).
  *
  * Everything here is bounded by explicit lengths: bodies come straight from
  * HTTP and may hold NULs, invalid UTF-8 or truncated quoting.  Error texts
@@ -8,8 +9,8 @@
  * are always printable ASCII and safe to put in a JSON response.
  */
 #include "events.h"
+#include "events_internal.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,30 +18,23 @@
 #include "timeutil.h"
 
 const char KG_EVENTS_ENOMEM[] = "out of memory";
-
-/** Longest part of an unknown field name quoted back in an error. */
-#define KG_EVENTS_KEY_QUOTE_MAX 40
+const char KG_EV_SKIP[] = "not event 12290";
 
 /* ------------------------------------------------------------------ */
 /* Small lexical helpers                                               */
 /* ------------------------------------------------------------------ */
 
-static bool
-is_blank(char c)
-{
-  return ' ' == c || '\t' == c;
-}
+/* The header documents the helpers the format parsers share. */
 
-/** Trims spaces and tabs on both ends of [*s, *s + *len). */
-static void
-trim_blanks(const char **s, size_t *len)
+void
+kg_ev_trim(const char **s, size_t *len)
 {
-  while (*len > 0 && is_blank((*s)[0]))
+  while (*len > 0 && kg_ev_is_blank((*s)[0]))
   {
     (*s)++;
     (*len)--;
   }
-  while (*len > 0 && is_blank((*s)[*len - 1]))
+  while (*len > 0 && kg_ev_is_blank((*s)[*len - 1]))
     (*len)--;
 }
 
@@ -65,9 +59,8 @@ hex_value(char c)
   return (h <= '9') ? h - '0' : h - 'a' + 10;
 }
 
-/** "0x" or "0X" followed by 1..8 hex digits, nothing else. */
-static bool
-parse_hresult_text(const char *s, size_t len, uint32_t *out)
+bool
+kg_ev_parse_hresult(const char *s, size_t len, uint32_t *out)
 {
   uint32_t v = 0;
 
@@ -173,9 +166,9 @@ check_client_stamp(const char *s, size_t len)
     return STAMP_FORMAT;
   if (! read_number(s, len, &pos, 2, &day))
     return STAMP_FORMAT;
-  if (pos >= len || ! is_blank(s[pos]))
+  if (pos >= len || ! kg_ev_is_blank(s[pos]))
     return STAMP_FORMAT;
-  while (pos < len && is_blank(s[pos]))
+  while (pos < len && kg_ev_is_blank(s[pos]))
     pos++;
   if (! read_number(s, len, &pos, 2, &hour))
     return STAMP_FORMAT;
@@ -192,34 +185,31 @@ check_client_stamp(const char *s, size_t len)
   return STAMP_OK;
 }
 
-/** Outcome of checking a client DNS name. */
-enum client_check { CLIENT_OK, CLIENT_EMPTY, CLIENT_LONG, CLIENT_CHAR };
-
 /**
  * DNS names are ASCII on the wire (IDNs travel as punycode), so anything but
  * printable ASCII is a corrupted record; commas would also break the info
  * string the name came from.  Refusing non-ASCII keeps every stored name
  * valid UTF-8 for the JSON answers.
  */
-static enum client_check
-check_client(const char *s, size_t len)
+enum kg_ev_client
+kg_ev_check_client(const char *s, size_t len)
 {
   if (0 == len)
-    return CLIENT_EMPTY;
+    return KG_CLIENT_EMPTY;
   if (len > KG_EVENTS_CLIENT_MAX)
-    return CLIENT_LONG;
+    return KG_CLIENT_LONG;
   for (size_t i = 0; i < len; i++)
   {
     unsigned char c = (unsigned char) s[i];
 
     if (c <= 0x20 || c >= 0x7f || ',' == c)
-      return CLIENT_CHAR;
+      return KG_CLIENT_CHAR;
   }
-  return CLIENT_OK;
+  return KG_CLIENT_OK;
 }
 
-static char *
-dup_bytes(const char *s, size_t len)
+char *
+kg_ev_dup(const char *s, size_t len)
 {
   char *d = malloc(len + 1);
 
@@ -298,54 +288,68 @@ static const char *const info_count_errors[] = {
   "info string: expected 9 fields, got 16",
 };
 
-#define INFO_FIELDS 9
-
 const char *
 kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
 {
-  const char *field[INFO_FIELDS];
-  size_t flen[INFO_FIELDS];
+  const char *field[KG_INFO_FIELDS];
+  size_t flen[KG_INFO_FIELDS];
   size_t nfields = 1;
-  int64_t requested_at_us;
-  int64_t v;
+  const char *p;
+  const char *end;
 
   if (NULL == ev)
     return "info string: no event to fill";
-  requested_at_us = ev->requested_at_us;
   if (NULL == s)
   {
     s = "";
     len = 0;
   }
-  memset(ev, 0, sizeof *ev);
-  ev->requested_at_us = requested_at_us;
-  for (const char *p = s, *end = s + len;
-       NULL != (p = memchr(p, ',', (size_t) (end - p)));
-       p++)
+  end = s + len;
+  for (p = s; NULL != (p = memchr(p, ',', (size_t) (end - p))); p++)
     nfields++;
-  if (INFO_FIELDS != nfields)
+  if (KG_INFO_FIELDS != nfields)
   {
+    int64_t requested_at_us = ev->requested_at_us;
+
+    memset(ev, 0, sizeof *ev);
+    ev->requested_at_us = requested_at_us;
     if (nfields < sizeof info_count_errors / sizeof info_count_errors[0])
       return info_count_errors[nfields];
     return "info string: expected 9 fields, got more than 16";
   }
+  p = s;
+  for (size_t i = 0; i < KG_INFO_FIELDS; i++)
   {
-    const char *p = s;
-    const char *end = s + len;
+    const char *comma = memchr(p, ',', (size_t) (end - p));
+    const char *stop = (NULL == comma) ? end : comma;
 
-    for (size_t i = 0; i < INFO_FIELDS; i++)
-    {
-      const char *comma = memchr(p, ',', (size_t) (end - p));
-      const char *stop = (NULL == comma) ? end : comma;
-
-      field[i] = p;
-      flen[i] = (size_t) (stop - p);
-      trim_blanks(&field[i], &flen[i]);
-      p = (NULL == comma) ? end : comma + 1;
-    }
+    field[i] = p;
+    flen[i] = (size_t) (stop - p);
+    p = (NULL == comma) ? end : comma + 1;
   }
+  return kg_ev_info_fields(field, flen, ev);
+}
 
-  if (! parse_hresult_text(field[0], flen[0], &ev->hresult))
+const char *
+kg_ev_info_fields(const char *const in_field[KG_INFO_FIELDS],
+                  const size_t in_flen[KG_INFO_FIELDS], struct kg_event *ev)
+{
+  const char *field[KG_INFO_FIELDS];
+  size_t flen[KG_INFO_FIELDS];
+  int64_t requested_at_us = ev->requested_at_us;
+  int64_t v;
+
+  memset(ev, 0, sizeof *ev);
+  ev->requested_at_us = requested_at_us;
+  for (size_t i = 0; i < KG_INFO_FIELDS; i++)
+  {
+    field[i] = (NULL == in_field[i]) ? "" : in_field[i];
+    flen[i] = (NULL == in_field[i]) ? 0 : in_flen[i];
+    kg_ev_trim(&field[i], &flen[i]);
+  }
+  /* Every check below returns before the only allocation, the client name. */
+
+  if (! kg_ev_parse_hresult(field[0], flen[0], &ev->hresult))
     return "info string: hresult is not 0x and 1 to 8 hex digits";
   ev->has_hresult = true;
 
@@ -357,15 +361,14 @@ kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
     return "info string: required count is not 25 or 5";
   ev->has_required_count = true;
 
-  switch (check_client(field[2], flen[2]))
+  switch (kg_ev_check_client(field[2], flen[2]))
   {
-  case CLIENT_OK:
+  case KG_CLIENT_OK:
     break;
-  case CLIENT_EMPTY:
+  case KG_CLIENT_EMPTY:
     return "info string: client name is empty";
-  case CLIENT_LONG:
+  case KG_CLIENT_LONG:
     return "info string: client name is longer than 253 characters";
-  case CLIENT_CHAR:
   default:
     return "info string: client name has a space, control or non-ASCII character";
   }
@@ -379,7 +382,6 @@ kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
     break;
   case STAMP_RANGE:
     return "info string: client timestamp is not a valid date and time";
-  case STAMP_FORMAT:
   default:
     return "info string: client timestamp is not yyyy/m/d h:mm";
   }
@@ -403,36 +405,17 @@ kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
     return "info string: activation ID is not a GUID";
   ev->has_activation_id = true;
 
-  /* allocated last so that every error above leaves nothing to free */
-  ev->client = dup_bytes(field[2], flen[2]);
-  if (NULL == ev->client)
-  {
-    memset(ev, 0, sizeof *ev);
-    ev->requested_at_us = requested_at_us;
-    return KG_EVENTS_ENOMEM;
-  }
-  return NULL;
+  ev->client = kg_ev_dup(field[2], flen[2]);
+  if (NULL != ev->client)
+    return NULL;
+  memset(ev, 0, sizeof *ev);
+  ev->requested_at_us = requested_at_us;
+  return KG_EVENTS_ENOMEM;
 }
 
 /* ------------------------------------------------------------------ */
 /* Batch building                                                      */
 /* ------------------------------------------------------------------ */
-
-/** A batch under construction, with the spare capacity of its arrays. */
-struct builder {
-  struct kg_events_batch b;
-  size_t cap_events;
-  size_t cap_rejected;
-  size_t max_records;
-};
-
-/** Internal outcomes; mapped to kg_events_parse()'s -1 and message at the end. */
-enum step {
-  STEP_OK = 0,
-  STEP_NOMEM,     /**< out of memory */
-  STEP_TOO_MANY,  /**< more than max_records records */
-  STEP_BAD_BODY   /**< unusable body; the parser set the message */
-};
 
 /** Grows @a *arr (of @a elem bytes each) so that one more fits; doubling keeps appends O(1). */
 static bool
@@ -455,62 +438,66 @@ grow(void **arr, size_t *cap, size_t used, size_t elem)
 }
 
 /** Claims the next record index, enforcing max_records. */
-static enum step
-next_record(struct builder *bd, size_t *index)
+enum kg_ev_step
+kg_ev_next_record(struct kg_ev_builder *bd, size_t *index)
 {
   if (bd->b.n_records >= bd->max_records)
-    return STEP_TOO_MANY;
+    return KG_STEP_TOO_MANY;
   *index = bd->b.n_records++;
-  return STEP_OK;
+  return KG_STEP_OK;
 }
 
 /** Appends @a ev, taking ownership of its client (released on failure too). */
-static enum step
-add_event(struct builder *bd, struct kg_event *ev)
+static enum kg_ev_step
+add_event(struct kg_ev_builder *bd, struct kg_event *ev)
 {
   void *arr = bd->b.events;
 
   if (! grow(&arr, &bd->cap_events, bd->b.n_events, sizeof *ev))
   {
     kg_event_clear(ev);
-    return STEP_NOMEM;
+    return KG_STEP_NOMEM;
   }
   bd->b.events = arr;
   bd->b.events[bd->b.n_events++] = *ev;
-  return STEP_OK;
+  return KG_STEP_OK;
 }
 
-static enum step
-add_rejection(struct builder *bd, size_t index, const char *msg)
+enum kg_ev_step
+kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg)
 {
   void *arr = bd->b.rejected;
   char *copy;
 
   if (KG_EVENTS_ENOMEM == msg)
-    return STEP_NOMEM;
+    return KG_STEP_NOMEM;
   if (! grow(&arr, &bd->cap_rejected, bd->b.n_rejected,
              sizeof (struct kg_event_rejection)))
-    return STEP_NOMEM;
+    return KG_STEP_NOMEM;
   bd->b.rejected = arr;
-  copy = dup_bytes(msg, strlen(msg));
+  copy = kg_ev_dup(msg, strlen(msg));
   if (NULL == copy)
-    return STEP_NOMEM;
+    return KG_STEP_NOMEM;
   bd->b.rejected[bd->b.n_rejected].index = index;
   bd->b.rejected[bd->b.n_rejected].error = copy;
   bd->b.n_rejected++;
-  return STEP_OK;
+  return KG_STEP_OK;
 }
 
 /** Records the outcome of one record: the event on success, else a rejection. */
-static enum step
-settle(struct builder *bd, size_t index, const char *err, struct kg_event *ev)
+enum kg_ev_step
+kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_event *ev)
 {
   if (NULL == err) {
     ev->index = index;
     return add_event(bd, ev);
   }
   kg_event_clear(ev);
-  return add_rejection(bd, index, err);
+  if (KG_EV_SKIP == err) {
+    bd->b.n_skipped++;
+    return KG_STEP_OK;
+  }
+  return kg_ev_reject(bd, index, err);
 }
 
 void
@@ -572,7 +559,7 @@ kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
              "(more than %lld s of clock skew: check the KMS host's time)",
              (long long) (ahead / 1000000), (long long) (KG_EVENTS_MAX_AHEAD_US / 1000000));
     late[n_late].index = ev->index;
-    late[n_late].error = dup_bytes(msg, strlen(msg));
+    late[n_late].error = kg_ev_dup(msg, strlen(msg));
     if (NULL == late[n_late].error) {
       failed = true;
       b->events[kept++] = *ev;    /* stays owned by the batch */
@@ -596,552 +583,86 @@ kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
   return failed ? -1 : 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* JSON records (JSON array elements and NDJSON lines)                 */
-/* ------------------------------------------------------------------ */
 
-enum json_field {
-  JF_CMID,
-  JF_CLIENT,
-  JF_REQUESTED_AT,
-  JF_HRESULT,
-  JF_REQUIRED_COUNT,
-  JF_IS_VM,
-  JF_LICENSE_STATUS,
-  JF_MINUTES_TO_EXPIRY,
-  JF_ACTIVATION_ID,
-  JF_COUNT
-};
+const char *
+kg_ev_check_event_id(const char *s, size_t len, const char *bad)
+{
+  int64_t id;
 
-static const char *const json_field_names[JF_COUNT] = {
-  "cmid", "client", "requested_at", "hresult", "required_count", "is_vm",
-  "license_status", "minutes_to_expiry", "activation_id"
-};
+  kg_ev_trim(&s, &len);
+  if (! parse_decimal(s, len, 65535, &id))
+    return bad;
+  return (KG_EVENT_ID_ACTIVATION == id) ? NULL : KG_EV_SKIP;
+}
+
+/** The last millisecond of 9999-12-31, the end of RFC 3339's range (and kg_time_parse_rfc3339()'s). */
+#define MAX_DOTNET_MS INT64_C(253402300799999)
 
 /**
- * Writes "unknown field '<key>'" with the key made printable: the key may
- * hold NULs, quotes or any UTF-8, and the message ends up in logs and JSON.
+ * .NET's "/Date(ms)/", optionally "/Date(ms+hhmm)/"; the ms are UTC either
+ * way.  Negative ms (before 1970) and ms past year 9999 are refused, as the
+ * RFC 3339 parser refuses those years: the database could not store them.
  */
-static const char *
-unknown_field_error(const char *key, size_t key_len, char *buf, size_t buf_len)
-{
-  char quoted[KG_EVENTS_KEY_QUOTE_MAX + 4];
-  size_t n = (key_len > KG_EVENTS_KEY_QUOTE_MAX) ? KG_EVENTS_KEY_QUOTE_MAX : key_len;
-
-  for (size_t i = 0; i < n; i++)
-  {
-    unsigned char c = (unsigned char) key[i];
-
-    quoted[i] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
-  }
-  if (key_len > n)
-  {
-    memcpy(quoted + n, "...", 3);
-    n += 3;
-  }
-  quoted[n] = '\0';
-  snprintf(buf, buf_len, "unknown field '%s'", quoted);
-  return buf;
-}
-
-/**
- * Fills @a ev from one JSON record.
- * @param errbuf room for a built message (unknown field names)
- * @return NULL on success (ev->client then allocated), else the reason
- *         (static, in @a errbuf, or #KG_EVENTS_ENOMEM)
- */
-static const char *
-event_from_json(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len)
-{
-  json_t *slot[JF_COUNT] = { NULL };
-  const char *key;
-  size_t key_len;
-  json_t *value;
-  json_t *v;
-
-  memset(ev, 0, sizeof *ev);
-  if (! json_is_object(rec))
-    return "record: not a JSON object";
-  json_object_keylen_foreach(rec, key, key_len, value)
-  {
-    size_t f;
-
-    for (f = 0; f < JF_COUNT; f++)
-      if (strlen(json_field_names[f]) == key_len
-          && 0 == memcmp(json_field_names[f], key, key_len))
-        break;
-    if (JF_COUNT == f)
-      return unknown_field_error(key, key_len, errbuf, errbuf_len);
-    slot[f] = value;
-  }
-
-  v = slot[JF_CMID];
-  if (NULL == v)
-    return "cmid: missing";
-  if (! json_is_string(v))
-    return "cmid: not a string";
-  if (! kg_guid_normalize(json_string_value(v), json_string_length(v), ev->cmid))
-    return "cmid: not a GUID";
-
-  v = slot[JF_CLIENT];
-  if (NULL == v)
-    return "client: missing";
-  if (! json_is_string(v))
-    return "client: not a string";
-  switch (check_client(json_string_value(v), json_string_length(v)))
-  {
-  case CLIENT_OK:
-    break;
-  case CLIENT_EMPTY:
-    return "client: empty";
-  case CLIENT_LONG:
-    return "client: longer than 253 characters";
-  case CLIENT_CHAR:
-  default:
-    return "client: has a space, comma, control or non-ASCII character";
-  }
-
-  v = slot[JF_REQUESTED_AT];
-  if (NULL == v)
-    return "requested_at: missing";
-  if (! json_is_string(v))
-    return "requested_at: not a string";
-  if (! kg_time_parse_rfc3339(json_string_value(v), json_string_length(v),
-                              &ev->requested_at_us))
-    return "requested_at: not an RFC 3339 date-time";
-
-  /* optional fields: null means absent, as exporters often write it */
-  v = slot[JF_HRESULT];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (json_is_string(v))
-    {
-      if (! parse_hresult_text(json_string_value(v), json_string_length(v),
-                               &ev->hresult))
-        return "hresult: not 0x and 1 to 8 hex digits";
-    }
-    else if (json_is_integer(v))
-    {
-      json_int_t i = json_integer_value(v);
-
-      if (i < 0 || i > 0xFFFFFFFFLL)
-        return "hresult: out of range 0 to 0xFFFFFFFF";
-      ev->hresult = (uint32_t) i;
-    }
-    else
-    {
-      return "hresult: not a 0x hex string or an integer";
-    }
-    ev->has_hresult = true;
-  }
-
-  v = slot[JF_REQUIRED_COUNT];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_integer(v)
-        || (25 != json_integer_value(v) && 5 != json_integer_value(v)))
-      return "required_count: not 25 or 5";
-    ev->required_count = (int32_t) json_integer_value(v);
-    ev->has_required_count = true;
-  }
-
-  v = slot[JF_IS_VM];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (json_is_boolean(v))
-      ev->is_vm = json_is_true(v);
-    else if (json_is_integer(v)
-             && (0 == json_integer_value(v) || 1 == json_integer_value(v)))
-      ev->is_vm = (1 == json_integer_value(v));
-    else
-      return "is_vm: not a boolean, 0 or 1";
-    ev->has_is_vm = true;
-  }
-
-  v = slot[JF_LICENSE_STATUS];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_integer(v)
-        || json_integer_value(v) < 0 || json_integer_value(v) > 6)
-      return "license_status: not an integer 0 to 6";
-    ev->license_status = (int32_t) json_integer_value(v);
-    ev->has_license_status = true;
-  }
-
-  v = slot[JF_MINUTES_TO_EXPIRY];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_integer(v) || json_integer_value(v) < 0)
-      return "minutes_to_expiry: not a non-negative integer";
-    ev->minutes_to_expiry = (int64_t) json_integer_value(v);
-    ev->has_minutes_to_expiry = true;
-  }
-
-  v = slot[JF_ACTIVATION_ID];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_string(v))
-      return "activation_id: not a string";
-    if (! kg_guid_normalize(json_string_value(v), json_string_length(v),
-                            ev->activation_id))
-      return "activation_id: not a GUID";
-    ev->has_activation_id = true;
-  }
-
-  /* last, so that no error above leaves an allocation behind */
-  v = slot[JF_CLIENT];
-  ev->client = dup_bytes(json_string_value(v), json_string_length(v));
-  if (NULL == ev->client)
-    return KG_EVENTS_ENOMEM;
-  return NULL;
-}
-
-/* NUL bytes are allowed inside strings so that they reject one record
-   ("client: has ... control character") rather than the whole body. */
-#define KG_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
-
-/** Handles one decoded record (array element or NDJSON object). */
-static enum step
-json_record(struct builder *bd, size_t index, json_t *rec)
-{
-  struct kg_event ev;
-  char errbuf[96];
-  const char *err = event_from_json(rec, &ev, errbuf, sizeof errbuf);
-
-  return settle(bd, index, err, &ev);
-}
-
-static enum step
-parse_json(struct builder *bd, const char *body, size_t len, const char **error)
-{
-  json_error_t jerr;
-  /* DECODE_ANY so that a lone scalar is reported as "not an array" below */
-  json_t *root = json_loadb(body, len, KG_JSON_FLAGS | JSON_DECODE_ANY, &jerr);
-  enum step st = STEP_OK;
-  size_t n;
-
-  if (NULL == root)
-  {
-    switch (json_error_code(&jerr))
-    {
-    case json_error_out_of_memory:
-      return STEP_NOMEM;
-    case json_error_duplicate_key:
-      *error = "body is not valid JSON: an object has a duplicate key";
-      break;
-    case json_error_null_byte_in_key:
-      *error = "body is not valid JSON: an object key holds a NUL";
-      break;
-    default:
-      *error = "body is not valid JSON";
-      break;
-    }
-    return STEP_BAD_BODY;
-  }
-  if (! json_is_array(root))
-  {
-    json_decref(root);
-    *error = "body is not a JSON array";
-    return STEP_BAD_BODY;
-  }
-  n = json_array_size(root);
-  if (n > bd->max_records)
-  {
-    json_decref(root);
-    return STEP_TOO_MANY;
-  }
-  bd->b.events = calloc(n > 0 ? n : 1, sizeof (struct kg_event));
-  if (NULL == bd->b.events)
-  {
-    json_decref(root);
-    return STEP_NOMEM;
-  }
-  bd->cap_events = (n > 0) ? n : 1;
-  for (size_t i = 0; i < n && STEP_OK == st; i++)
-  {
-    size_t index;
-
-    st = next_record(bd, &index);
-    if (STEP_OK == st)
-      st = json_record(bd, index, json_array_get(root, i));
-  }
-  json_decref(root);
-  return st;
-}
-
-/** A line holding only spaces, tabs and CRs is no record. */
 static bool
-is_blank_line(const char *s, size_t len)
+parse_dotnet_date(const char *s, size_t len, int64_t *unix_us)
 {
-  for (size_t i = 0; i < len; i++)
-    if (! is_blank(s[i]) && '\r' != s[i])
-      return false;
-  return true;
-}
+  size_t pos = 6;
+  int64_t ms;
 
-static enum step
-parse_ndjson(struct builder *bd, const char *body, size_t len)
-{
-  const char *end = body + len;
-  const char *p;
-  size_t lines = 0;
-  enum step st = STEP_OK;
-
-  /* Count first, so that an oversized body fails before any decoding. */
-  for (p = body; p < end;)
-  {
-    const char *nl = memchr(p, '\n', (size_t) (end - p));
-    const char *stop = (NULL == nl) ? end : nl;
-
-    if (! is_blank_line(p, (size_t) (stop - p)))
-      lines++;
-    p = (NULL == nl) ? end : nl + 1;
-  }
-  if (lines > bd->max_records)
-    return STEP_TOO_MANY;
-
-  for (p = body; p < end && STEP_OK == st;)
-  {
-    const char *nl = memchr(p, '\n', (size_t) (end - p));
-    const char *stop = (NULL == nl) ? end : nl;
-    size_t line_len = (size_t) (stop - p);
-    const char *line = p;
-    size_t index;
-    json_error_t jerr;
-    json_t *rec;
-
-    p = (NULL == nl) ? end : nl + 1;
-    if (is_blank_line(line, line_len))
-      continue;
-    st = next_record(bd, &index);
-    if (STEP_OK != st)
-      break;
-    rec = json_loadb(line, line_len, KG_JSON_FLAGS | JSON_DECODE_ANY, &jerr);
-    if (NULL == rec)
-    {
-      char errbuf[64];
-
-      if (json_error_out_of_memory == json_error_code(&jerr))
-        return STEP_NOMEM;
-      if (json_error_duplicate_key == json_error_code(&jerr))
-        snprintf(errbuf, sizeof errbuf, "record: duplicate key");
-      else if (json_error_null_byte_in_key == json_error_code(&jerr))
-        snprintf(errbuf, sizeof errbuf, "record: an object key holds a NUL");
-      else
-        snprintf(errbuf, sizeof errbuf,
-                 "record: not valid JSON (at byte %d of the line)",
-                 jerr.position);
-      st = add_rejection(bd, index, errbuf);
-      continue;
-    }
-    st = json_record(bd, index, rec);
-    json_decref(rec);
-  }
-  return st;
-}
-
-/* ------------------------------------------------------------------ */
-/* CSV (PowerShell Export-Csv)                                         */
-/* ------------------------------------------------------------------ */
-
-/**
- * One CSV row, unescaped.  The buffers are reused from row to row and grow
- * by doubling, so a body costs O(length) however its rows are shaped.
- */
-struct csv_row {
-  char *buf;          /**< field bytes, back to back */
-  size_t used;
-  size_t cap;
-  size_t *start;      /**< offset of each field in buf */
-  size_t *flen;       /**< length of each field */
-  size_t n;           /**< fields in this row */
-  size_t fcap;
-  bool unterminated;  /**< input ended inside a quoted field */
-  bool after_quote;   /**< bytes between a closing quote and the separator */
-};
-
-struct csv_cursor {
-  const char *p;
-  const char *end;
-};
-
-static bool
-row_append(struct csv_row *row, const char *s, size_t len)
-{
-  if (0 == len)
-    return true;
-  if (len > row->cap - row->used)
-  {
-    size_t ncap = (0 == row->cap) ? 256 : row->cap;
-
-    while (len > ncap - row->used)
-    {
-      if (ncap > SIZE_MAX / 2)
-        return false;
-      ncap *= 2;
-    }
-    {
-      char *n = realloc(row->buf, ncap);
-
-      if (NULL == n)
-        return false;
-      row->buf = n;
-      row->cap = ncap;
-    }
-  }
-  memcpy(row->buf + row->used, s, len);
-  row->used += len;
-  return true;
-}
-
-static bool
-row_push_field(struct csv_row *row, size_t start)
-{
-  if (row->n == row->fcap)
-  {
-    size_t ncap = (0 == row->fcap) ? 8 : row->fcap * 2;
-    size_t *ns;
-    size_t *nl;
-
-    if (ncap > SIZE_MAX / sizeof (size_t))
-      return false;
-    ns = realloc(row->start, ncap * sizeof (size_t));
-    if (NULL == ns)
-      return false;
-    row->start = ns;
-    nl = realloc(row->flen, ncap * sizeof (size_t));
-    if (NULL == nl)
-      return false;
-    row->flen = nl;
-    row->fcap = ncap;
-  }
-  row->start[row->n] = start;
-  row->flen[row->n] = row->used - start;
-  row->n++;
-  return true;
-}
-
-static void
-row_free(struct csv_row *row)
-{
-  free(row->buf);
-  free(row->start);
-  free(row->flen);
-}
-
-/** Consumes one line end (CRLF, LF or a lone CR) if the cursor is at one. */
-static bool
-skip_line_end(struct csv_cursor *c)
-{
-  if (c->p < c->end && '\r' == *c->p)
-  {
-    c->p++;
-    if (c->p < c->end && '\n' == *c->p)
-      c->p++;
-    return true;
-  }
-  if (c->p < c->end && '\n' == *c->p)
-  {
-    c->p++;
-    return true;
-  }
-  return false;
-}
-
-/**
- * Reads one RFC 4180 row.  Lenient where it cannot mislead: a quote inside
- * an unquoted field is kept as data (as Excel does).
- * @return 1 a row was read, 0 end of input, -1 out of memory
- */
-static int
-csv_read_row(struct csv_cursor *c, struct csv_row *row)
-{
-  row->used = 0;
-  row->n = 0;
-  row->unterminated = false;
-  row->after_quote = false;
-  if (c->p >= c->end)
-    return 0;
-  for (;;)
-  {
-    size_t start = row->used;
-
-    if (c->p < c->end && '"' == *c->p)
-    {
-      c->p++;
-      for (;;)
-      {
-        const char *q = memchr(c->p, '"', (size_t) (c->end - c->p));
-
-        if (NULL == q)
-        {
-          if (! row_append(row, c->p, (size_t) (c->end - c->p)))
-            return -1;
-          c->p = c->end;
-          row->unterminated = true;
-          return row_push_field(row, start) ? 1 : -1;
-        }
-        if (! row_append(row, c->p, (size_t) (q - c->p)))
-          return -1;
-        c->p = q + 1;
-        if (c->p < c->end && '"' == *c->p)
-        {
-          if (! row_append(row, "\"", 1))
-            return -1;
-          c->p++;
-          continue;
-        }
-        break;
-      }
-      while (c->p < c->end && ',' != *c->p && '\r' != *c->p && '\n' != *c->p)
-      {
-        row->after_quote = true;
-        c->p++;
-      }
-    }
-    else
-    {
-      const char *s = c->p;
-
-      while (c->p < c->end && ',' != *c->p && '\r' != *c->p && '\n' != *c->p)
-        c->p++;
-      if (! row_append(row, s, (size_t) (c->p - s)))
-        return -1;
-    }
-    if (! row_push_field(row, start))
-      return -1;
-    if (c->p < c->end && ',' == *c->p)
-    {
-      c->p++;
-      continue;
-    }
-    skip_line_end(c);
-    return 1;
-  }
-}
-
-/** Case-insensitive ASCII comparison of a header cell, ignoring blanks around it. */
-static bool
-header_is(const char *s, size_t len, const char *name)
-{
-  size_t nlen = strlen(name);
-
-  trim_blanks(&s, &len);
-  if (len != nlen)
+  if (len < 9 || 0 != memcmp(s, "/Date(", 6) || 0 != memcmp(s + len - 2, ")/", 2))
     return false;
-  for (size_t i = 0; i < len; i++)
+  len -= 2;
+  while (pos < len && s[pos] >= '0' && s[pos] <= '9')
+    pos++;
+  if (! parse_decimal(s + 6, pos - 6, MAX_DOTNET_MS, &ms))
+    return false;
+  if (pos < len)
   {
-    char a = s[i];
-    char b = name[i];
+    int64_t offset;
 
-    if (a >= 'A' && a <= 'Z')
-      a = (char) (a - 'A' + 'a');
-    if (b >= 'A' && b <= 'Z')
-      b = (char) (b - 'A' + 'a');
-    if (a != b)
+    if (('+' != s[pos] && '-' != s[pos]) || 5 != len - pos
+        || ! parse_decimal(s + pos + 1, 4, 2359, &offset))
       return false;
   }
+  *unix_us = ms * 1000;
   return true;
+}
+
+bool
+kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us)
+{
+  char buf[64];
+  size_t n;
+  size_t pos = 19;
+
+  kg_ev_trim(&s, &len);
+  if (kg_time_parse_rfc3339(s, len, unix_us) || parse_dotnet_date(s, len, unix_us))
+    return true;
+  /* "YYYY-MM-DD hh:mm:ss[.f][ ][zone]" rewritten as RFC 3339 */
+  if (len < 19 || len > 48 || ' ' != s[10])
+    return false;
+  memcpy(buf, s, 19);
+  buf[10] = 'T';
+  n = 19;
+  while (pos < len && ('.' == s[pos] || (s[pos] >= '0' && s[pos] <= '9')))
+    buf[n++] = s[pos++];
+  if (pos < len && ' ' == s[pos])
+    pos++;
+  if (pos == len)
+    buf[n++] = 'Z';
+  else if (5 == len - pos && ('+' == s[pos] || '-' == s[pos]))
+  {
+    memcpy(buf + n, s + pos, 3);
+    buf[n + 3] = ':';
+    memcpy(buf + n + 4, s + pos + 3, 2);
+    n += 6;
+  }
+  else
+  {
+    memcpy(buf + n, s + pos, len - pos);
+    n += len - pos;
+  }
+  return kg_time_parse_rfc3339(buf, n, unix_us);
 }
 
 /**
@@ -1154,136 +675,27 @@ last_line(const char *s, size_t len, const char **line, size_t *line_len)
   size_t e = len;
   size_t b;
 
-  while (e > 0 && (is_blank(s[e - 1]) || '\r' == s[e - 1] || '\n' == s[e - 1]))
+  while (e > 0 && (kg_ev_is_blank(s[e - 1]) || '\r' == s[e - 1] || '\n' == s[e - 1]))
     e--;
   b = e;
   while (b > 0 && '\r' != s[b - 1] && '\n' != s[b - 1])
     b--;
   *line = s + b;
   *line_len = e - b;
-  trim_blanks(line, line_len);
+  kg_ev_trim(line, line_len);
 }
 
-/** Validates one data row into @a ev. @return NULL or the rejection reason */
-static const char *
-event_from_csv_row(const struct csv_row *row, size_t ncols, size_t col_time,
-                   size_t col_msg, struct kg_event *ev, char *errbuf,
-                   size_t errbuf_len)
+const char *
+kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
+                        struct kg_event *ev)
 {
-  const char *t;
-  size_t tlen;
   const char *info;
   size_t info_len;
-  int64_t at;
 
-  memset(ev, 0, sizeof *ev);
-  if (row->unterminated)
-    return "row: unterminated quoted field";
-  if (row->after_quote)
-    return "row: text after a closing quote";
-  if (row->n != ncols)
-  {
-    snprintf(errbuf, errbuf_len, "row: %zu column%s, expected %zu",
-             row->n, (1 == row->n) ? "" : "s", ncols);
-    return errbuf;
-  }
-  t = row->buf + row->start[col_time];
-  tlen = row->flen[col_time];
-  trim_blanks(&t, &tlen);
-  if (! kg_time_parse_rfc3339(t, tlen, &at))
-    return "TimeCreated: not an RFC 3339 date-time";
-  last_line(row->buf + row->start[col_msg], row->flen[col_msg], &info, &info_len);
+  last_line(msg, len, &info, &info_len);
   if (0 == info_len)
-    return "Message: empty";
-  ev->requested_at_us = at;
+    return empty;
   return kg_events_parse_info(info, info_len, ev);
-}
-
-static enum step
-parse_csv(struct builder *bd, const char *body, size_t len, const char **error)
-{
-  struct csv_cursor c = { body, body + len };
-  struct csv_row row = { 0 };
-  size_t ncols;
-  size_t col_time = SIZE_MAX;
-  size_t col_msg = SIZE_MAX;
-  enum step st = STEP_OK;
-  int r;
-
-  /* allocated up front so that cells of an all-empty row point somewhere */
-  row.buf = malloc(256);
-  if (NULL == row.buf)
-    return STEP_NOMEM;
-  row.cap = 256;
-  /* PowerShell 5 without -NoTypeInformation starts with "#TYPE <class>". */
-  if (len >= 5 && 0 == memcmp(body, "#TYPE", 5))
-  {
-    while (c.p < c.end && '\r' != *c.p && '\n' != *c.p)
-      c.p++;
-    skip_line_end(&c);
-  }
-  while (skip_line_end(&c))
-    ;
-  r = csv_read_row(&c, &row);
-  if (r < 0)
-  {
-    row_free(&row);
-    return STEP_NOMEM;
-  }
-  if (0 == r || row.unterminated)
-  {
-    row_free(&row);
-    *error = (0 == r) ? "CSV body has no header row"
-             : "CSV header has an unterminated quoted field";
-    return STEP_BAD_BODY;
-  }
-  ncols = row.n;
-  for (size_t i = 0; i < row.n; i++)
-  {
-    const char *cell = row.buf + row.start[i];
-
-    if (SIZE_MAX == col_time && header_is(cell, row.flen[i], "TimeCreated"))
-      col_time = i;
-    else if (SIZE_MAX == col_msg && header_is(cell, row.flen[i], "Message"))
-      col_msg = i;
-  }
-  if (SIZE_MAX == col_time || SIZE_MAX == col_msg)
-  {
-    row_free(&row);
-    *error = "CSV header must name the TimeCreated and Message columns";
-    return STEP_BAD_BODY;
-  }
-  if (row.after_quote)
-  {
-    row_free(&row);
-    *error = "CSV header has text after a closing quote";
-    return STEP_BAD_BODY;
-  }
-
-  while (STEP_OK == st)
-  {
-    struct kg_event ev;
-    char errbuf[64];
-    const char *err;
-    size_t index;
-
-    /* empty lines carry no record (and would never have both columns) */
-    while (skip_line_end(&c))
-      ;
-    r = csv_read_row(&c, &row);
-    if (r < 0)
-      st = STEP_NOMEM;
-    if (r <= 0)
-      break;
-    st = next_record(bd, &index);
-    if (STEP_OK != st)
-      break;
-    err = event_from_csv_row(&row, ncols, col_time, col_msg, &ev, errbuf,
-                             sizeof errbuf);
-    st = settle(bd, index, err, &ev);
-  }
-  row_free(&row);
-  return st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1295,10 +707,10 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
                 size_t max_records, struct kg_events_batch *out,
                 const char **error)
 {
-  struct builder bd;
+  struct kg_ev_builder bd;
   const char *dummy;
   const char *msg = NULL;
-  enum step st;
+  enum kg_ev_step st;
 
   if (NULL == error)
     error = &dummy;
@@ -1321,22 +733,31 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
   }
   if (NULL == body)
     body = "";
+  /* PowerShell 5's Out-File and ">" write UTF-16: say so rather than "not JSON". */
+  if (len >= 2 && (0 == memcmp(body, "\xFF\xFE", 2) || 0 == memcmp(body, "\xFE\xFF", 2)))
+  {
+    *error = "body is UTF-16: send UTF-8 (PowerShell: -Encoding UTF8)";
+    return -1;
+  }
   switch (fmt)
   {
   case KG_EVENTS_JSON:
-    st = parse_json(&bd, body, len, &msg);
+    st = kg_ev_parse_json(&bd, body, len, &msg);
     break;
   case KG_EVENTS_NDJSON:
-    st = parse_ndjson(&bd, body, len);
+    st = kg_ev_parse_ndjson(&bd, body, len);
     break;
   case KG_EVENTS_CSV:
-    st = parse_csv(&bd, body, len, &msg);
+    st = kg_ev_parse_csv(&bd, body, len, &msg);
+    break;
+  case KG_EVENTS_XML:
+    st = kg_ev_parse_xml(&bd, body, len, &msg);
     break;
   default:
     *error = "unknown body format";
     return -1;
   }
-  if (STEP_OK == st)
+  if (KG_STEP_OK == st)
   {
     *out = bd.b;
     return 0;
@@ -1344,7 +765,7 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
   kg_events_batch_free(&bd.b);
   if (NULL != msg)
     *error = msg;
-  else if (STEP_TOO_MANY == st)
+  else if (KG_STEP_TOO_MANY == st)
     *error = (KG_EVENTS_MAX_RECORDS == max_records)
              ? "more than 10000 records"
              : "too many records";

@@ -1,6 +1,8 @@
 /**
  * @file events.h
- * @brief Parsing of KMS event-12290 records (JSON, NDJSON, PowerShell CSV).
+ * @brief Parsing of KMS event-12290 records (JSON, NDJSON, PowerShell CSV,
+ *        Windows event XML, and Windows event records from ConvertTo-Json,
+ *        Winlogbeat, NXLog and Fluent Bit inside JSON and NDJSON).
  *
  * Pure functions: they get bytes and return structures, do no I/O and keep
  * no state, so they can be fuzzed directly.  Every input is (pointer,
@@ -23,7 +25,8 @@
 enum kg_events_format {
   KG_EVENTS_JSON,   /**< application/json: one array of objects */
   KG_EVENTS_NDJSON, /**< application/x-ndjson: one object per line */
-  KG_EVENTS_CSV     /**< text/csv: Export-Csv of TimeCreated, Message */
+  KG_EVENTS_CSV,    /**< text/csv: Export-Csv of TimeCreated, Message (and Id) */
+  KG_EVENTS_XML     /**< application/xml: wevtutil /f:xml or Event Viewer's "Save as XML" */
 };
 
 /** One activation request, as the KMS host logged it. */
@@ -58,7 +61,8 @@ struct kg_events_batch {
   struct kg_event *events;            /**< accepted records, in body order */
   size_t n_rejected;
   struct kg_event_rejection *rejected; /**< rejected records, by increasing index */
-  size_t n_records;                   /**< records seen (accepted + rejected) */
+  size_t n_skipped;                   /**< records of another event than 12290: not stored, not rejected */
+  size_t n_records;                   /**< records seen (accepted + rejected + skipped) */
 };
 
 /**

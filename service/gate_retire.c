@@ -228,7 +228,7 @@ reasons(const struct retire *rt, const struct outcome *o, const char *retired)
   char text[400];
 
   json_array_foreach(rt->stranded, i, pool) {
-    snprintf(text, sizeof(text), "pool %s would be left with no KMS host: its desktops could "
+    snprintf(text, sizeof(text), "pool %s would have no KMS host left: its desktops could "
              "activate nowhere once %s is retired", json_string_value(pool), retired);
     json_array_append_new(list, json_string(text));
   }

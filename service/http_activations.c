@@ -22,6 +22,8 @@ content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
     { "application/json", KG_EVENTS_JSON },
     { "application/x-ndjson", KG_EVENTS_NDJSON },
     { "text/csv", KG_EVENTS_CSV },
+    { "application/xml", KG_EVENTS_XML },
+    { "text/xml", KG_EVENTS_XML },
   };
   const char *ct = kg_header(ctx, "Content-Type");
   if (NULL == ct)
@@ -99,10 +101,11 @@ ingest_document(const struct kg_events_batch *batch, const struct kg_ingest_resu
   for (size_t i = 0; NULL != rejected && i < batch->n_rejected; i++)
     json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t) batch->rejected[i].index,
                                               "error", batch->rejected[i].error));
-  return json_pack("{s:I,s:I,s:o,s:I,s:I,s:O,s:I,s:O}",
+  return json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:O,s:I,s:O}",
                    "accepted", (json_int_t) result->inserted,
                    "duplicates", (json_int_t) ((long long) batch->n_events - result->inserted),
                    "rejected", rejected,
+                   "skipped", (json_int_t) batch->n_skipped,
                    "records", (json_int_t) batch->n_records,
                    "desktops_linked", (json_int_t) result->desktops_linked,
                    "by_family", result->by_family,
@@ -127,7 +130,7 @@ ingest(struct kg_ctx *ctx, bool by_host)
                         by_host ? "KMS host" : "KMS server"))
     return;
   if (!content_type_format(ctx, &fmt)) {
-    kg_reply_problem(ctx, 415, "send application/json, application/x-ndjson or text/csv");
+    kg_reply_problem(ctx, 415, "send application/json, application/x-ndjson, text/csv or application/xml");
     return;
   }
   if (0 != kg_events_parse(fmt, ctx->req->binary_body, ctx->req->binary_body_length,

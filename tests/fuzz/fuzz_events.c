@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
+#include "fuzz_batch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,15 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   struct kg_events_batch batch;
   const char *error = NULL;
-  if (0 == kg_events_parse((enum kg_events_format) (data[0] % 3), body, len, 10000, &batch, &error)) {
-    if (batch.n_events + batch.n_rejected != batch.n_records)
-      abort();
-    for (size_t i = 1; i < batch.n_rejected; i++)
-      if (batch.rejected[i].index <= batch.rejected[i - 1].index)
-        abort();
-  } else if (NULL == error) {
-    abort();
-  }
-  kg_events_batch_free(&batch);
+  int rc = kg_events_parse((enum kg_events_format) (data[0] % 3), body, len, 10000, &batch, &error);
+  fuzz_check_batch(rc, &batch, error);
   return 0;
 }
