@@ -97,8 +97,9 @@ static const struct kg_stmt stmt_reserved = {
   "           WHERE plan_id = p.id), ''),"
   " coalesce((SELECT string_agg(pool_id::text || ':' || count, ',') FROM plan_provisions"
   "           WHERE plan_id = p.id), '')"
-  " FROM plans p WHERE p.kms_host_id = $1 AND p.state = 'reserved'"
-  " AND p.expires_at > to_timestamp($2) ORDER BY p.created_at, p.id"
+  " FROM plans p WHERE (p.kms_host_id = $1"
+  "  OR p.id IN (SELECT plan_id FROM plan_hosts WHERE kms_host_id = $1))"
+  " AND p.state = 'reserved' AND p.expires_at > to_timestamp($2) ORDER BY p.created_at, p.id"
 };
 
 /* Hosts of this host's family: with one, no plan can touch another host. */
@@ -321,7 +322,13 @@ fill_one_plan(struct kg_estate *es, const struct id_index *ids, struct fc_plan *
   for (const char *p = provisions; '\0' != *p; p = ('\0' != *end) ? end + 1 : end) {
     int32_t pool = pool_index_by_id(es, strtoll(p, &end, 10));
     long count = strtol(end + 1, &end, 10);
-    if (pool >= 0)
+    /* this host's share of a discovering pool's provision (all of a pinned
+       pool's on its host, none elsewhere): as the gate evaluated it */
+    if (pool >= 0 && es->pool_weight[pool] > 0)
+      count = (long) ((int64_t) count * es->pool_weight[pool] / es->pool_total_weight[pool]);
+    else
+      count = 0;
+    if (pool >= 0 && count > 0)
       dst_prov[plan->n_provision++] = (struct fc_provision) { pool, (int32_t) count };
   }
 }

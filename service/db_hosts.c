@@ -56,6 +56,14 @@ static const struct kg_stmt stmt_lock_share = {
   "host_lock_share", HOST_BY_NAME " FOR KEY SHARE"
 };
 
+/* Reservations of one family are evaluated one after another (across every
+   replica): a plan may hold several hosts of its family, and taking this lock
+   before any host row keeps two of them from waiting on each other. */
+static const struct kg_stmt stmt_family_lock = {
+  "host_family_lock",
+  "SELECT pg_advisory_xact_lock(1802924359, hashtext(family)) FROM kms_hosts WHERE name = $1"
+};
+
 static const struct kg_stmt stmt_list = {
   "host_list",
   "SELECT " HOST_COLUMNS " FROM kms_hosts"
@@ -364,4 +372,11 @@ kg_db_host_duplicates(struct kg_db *db, long long host_id,
   }
   PQclear(res);
   return qs;
+}
+
+enum kg_qs
+kg_db_host_family_lock(struct kg_db *db, const char *name)
+{
+  const char *params[] = { name };
+  return kg_db_run(db, &stmt_family_lock, 1, params);
 }

@@ -199,4 +199,13 @@ enum kg_qs kg_db_host_duplicates(struct kg_db *db, long long host_id,
                                  bool (*cb)(void *cls, const struct kg_duplicate_record *d),
                                  void *cls);
 
+/**
+ * Takes the transaction's reservation lock of the host's family (nothing when
+ * the host does not exist): reserving gates hold it before any host row.
+ * @param db connection (in a transaction)
+ * @param name lowercase host name
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_host_family_lock(struct kg_db *db, const char *name);
+
 #endif

@@ -22,7 +22,10 @@ static const struct kg_stmt stmt_plan_insert = {
   " d AS (INSERT INTO plan_decommissions (plan_id, desktop_id)"
   "  SELECT $1::uuid, x FROM unnest($7::bigint[]) AS x),"
   " v AS (INSERT INTO plan_provisions (plan_id, pool_id, count)"
-  "  SELECT $1::uuid, x.pool, x.count FROM unnest($8::bigint[], $9::int[]) AS x(pool, count))"
+  "  SELECT $1::uuid, x.pool, x.count FROM unnest($8::bigint[], $9::int[]) AS x(pool, count)),"
+  /* the other hosts it touches and holds */
+  " h AS (INSERT INTO plan_hosts (plan_id, kms_host_id)"
+  "  SELECT $1::uuid, x FROM unnest($10::bigint[]) AS x)"
   " SELECT id FROM p"
 };
 
@@ -90,19 +93,21 @@ kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
   char *desktops = array_literal(plan->n_desktops, plan->desktop_ids, NULL);
   char *pools = array_literal(plan->n_provisions, plan->pool_ids, NULL);
   char *counts = array_literal(plan->n_provisions, NULL, plan->counts);
+  char *others = array_literal(plan->n_other_hosts, plan->other_host_ids, NULL);
   enum kg_qs qs = KG_QS_HARD_ERROR;
 
-  if (NULL != desktops && NULL != pools && NULL != counts) {
+  if (NULL != desktops && NULL != pools && NULL != counts && NULL != others) {
     const char *params[] = {
       plan->id, kg_db_param_int(host, plan->kms_host_id), kg_db_param_int(at, plan->at),
       kg_db_param_int(expires, plan->expires_at), plan->request_json, plan->caller,
-      desktops, pools, counts,
+      desktops, pools, counts, others,
     };
-    qs = kg_db_run(db, &stmt_plan_insert, 9, params);
+    qs = kg_db_run(db, &stmt_plan_insert, 10, params);
   }
   free(desktops);
   free(pools);
   free(counts);
+  free(others);
   return qs;
 }
 

@@ -25,6 +25,8 @@ struct kg_new_plan {
   size_t n_provisions;
   const long long *pool_ids;
   const int *counts;
+  size_t n_other_hosts;         /**< other hosts it touches (kms-model.md section 6) */
+  const long long *other_host_ids;
 };
 
 /**

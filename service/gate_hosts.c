@@ -160,6 +160,8 @@ struct fold {
   int32_t max_decommission;
   int32_t *order;                   /**< the own decommission order, once needed */
   size_t n_order;
+  long long *ids;                   /**< the other hosts evaluated */
+  size_t n_ids;
 };
 
 /** A no-go on another host, as a reason. */
@@ -200,6 +202,7 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
     } else {
       int room = (int) o.r.projected_min - (int) o.r.floor;
       json_array_append_new(f->hosts, kg_gate_host_entry(&o.use.view, &o.r));
+      f->ids[f->n_ids++] = row.id;
       f->go = f->go && o.r.go;
       if (!o.r.go)
         add_reason(doc, &o.use.view, &o.r);
@@ -258,14 +261,15 @@ fold_all(struct kg_db *db, const struct kg_gate_plan *p, const struct kg_host_na
 
 enum kg_qs
 kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc, bool *go,
-                    size_t *n_other)
+                    long long other_ids[16], size_t *n_other)
 {
   const struct fc_result *own = p->own_result;
   struct kg_host_names names;
   long long *desktop_ids = NULL, pool_ids[100];
   size_t n_pools = 0;
   struct fold f = { .go = own->go, .max_decommission = own->max_decommission,
-                    .binding_room = (int) own->projected_min - (int) own->floor };
+                    .binding_room = (int) own->projected_min - (int) own->floor,
+                    .ids = other_ids };
   enum kg_qs qs = KG_QS_HARD_ERROR;
 
   *go = own->go;
@@ -284,7 +288,7 @@ kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
     qs = fold_all(db, p, &names, doc, &f);
   if (KG_QS_OK != qs)
     goto done;
-  *n_other = json_array_size(f.hosts) - 1;
+  *n_other = f.n_ids;
   *go = f.go;
   if (NULL != f.binding)
     json_object_update(doc, f.binding);

@@ -67,10 +67,11 @@ json_t *kg_gate_binding_fields(const struct kg_estate *es, const struct fc_resul
  * @param p the plan
  * @param[in,out] doc the own host's answer
  * @param[out] go the decision
- * @param[out] n_other number of other hosts evaluated
+ * @param[out] other_ids the ids of the other hosts evaluated (at most 16)
+ * @param[out] n_other how many
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
-                               bool *go, size_t *n_other);
+                               bool *go, long long other_ids[16], size_t *n_other);
 
 #endif

@@ -290,6 +290,8 @@ struct resolved_plan {
   size_t n_provisions;
   int32_t max_pool;
   struct kg_plan_summary summary;
+  long long other_hosts[16];          /**< other hosts it touches (gate_hosts.c) */
+  size_t n_other_hosts;
 };
 
 static enum kg_qs
@@ -479,6 +481,7 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
     .expires_at = tx->now + 60LL * tx->in->ttl_minutes, .request_json = tx->request_json,
     .caller = tx->ctx->who.name, .n_desktops = plan->n_desktops, .desktop_ids = desktop_ids,
     .n_provisions = n_pools, .pool_ids = pool_ids, .counts = counts,
+    .n_other_hosts = plan->n_other_hosts, .other_host_ids = plan->other_hosts,
   };
   enum kg_qs qs = kg_db_plan_insert(tx->ctx->db, &row);
   free(desktop_ids);
@@ -538,16 +541,15 @@ answer_dry_run(struct gate_tx *tx)
 
 /**
  * Evaluates the plan on the other hosts of the product it touches and folds
- * their answers into tx->response. Reserving such a plan would have to hold
- * every touched host: not done yet, so it is refused rather than half held.
+ * their answers into tx->response; a reservation holds them all (their rows
+ * were locked as they were read).
  */
 static enum kg_qs
-other_hosts(struct gate_tx *tx, const struct resolved_plan *plan, const struct fc_result *r,
+other_hosts(struct gate_tx *tx, struct resolved_plan *plan, const struct fc_result *r,
             int64_t at)
 {
   const char *pools[KG_MAX_PROVISIONS];
   int counts[KG_MAX_PROVISIONS];
-  size_t n_other;
   bool go;
 
   for (size_t i = 0; i < tx->in->n_provisions; i++) {
@@ -561,14 +563,11 @@ other_hosts(struct gate_tx *tx, const struct resolved_plan *plan, const struct f
     .horizon_seconds = 86400LL * tx->in->horizon_days, .has_margin = tx->in->has_margin,
     .margin = tx->in->margin, .lock = tx->in->reserve,
   };
-  enum kg_qs qs = kg_gate_other_hosts(tx->ctx->db, &gp, tx->response, &go, &n_other);
-  if (KG_QS_OK != qs)
-    return qs;
-  tx->go = go;
-  if (tx->in->reserve && n_other > 0)
-    return reply_invalid(tx->ctx, "reserve", "%s", "cannot hold a plan that touches several KMS "
-                         "hosts yet: evaluate it without reserve, or plan per host");
-  return KG_QS_OK;
+  enum kg_qs qs = kg_gate_other_hosts(tx->ctx->db, &gp, tx->response, &go, plan->other_hosts,
+                                      &plan->n_other_hosts);
+  if (KG_QS_OK == qs)
+    tx->go = go;
+  return qs;
 }
 
 /** Evaluates the resolved plan, reserves a go when asked, records the decision. */
@@ -703,7 +702,9 @@ gate_transaction(struct kg_db *db, void *cls)
   }
   /* Lock first: the idempotency lookup and the evaluation must both see
      everything committed by evaluations that ran before this one. */
-  if (!found)
+  if (!found && tx->in->reserve)
+    qs = kg_db_host_family_lock(db, tx->in->kms_host);
+  if (!found && KG_QS_OK == qs)
     qs = kg_db_host_row(db, tx->in->kms_host, tx->in->reserve, &host, &found);
   if (KG_QS_OK != qs)
     return qs;

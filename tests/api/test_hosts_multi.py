@@ -2,8 +2,12 @@
 linked to CMIDs across the hosts of their family, a CMID renewing only on the
 host of its newest request, discovering pools with weights, and gates that
 evaluate every host they touch."""
+import concurrent.futures
+import random
+import threading
+
 from estate import DAY, cmid_for, create_host, create_pool, event, ingest, iso, now_s, put_desktop
-from harness import expect, expect_problem, expect_status, q
+from harness import Client, Service, expect, expect_problem, expect_status, no_service, q
 
 
 def pcs(c, host, n, last, prefix):
@@ -95,7 +99,12 @@ def test_decommission_touches_the_host_where_the_cmids_are_cached(svc):
     expect(r.json["decision"] == "go", r.json)
     r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:5]},
                             "reserve": True})
-    expect_problem(r, 422, "reserve")
+    expect_status(r, 201)
+    # the reservation holds kms-b too: its baseline now has the 5 stops
+    r = c.get("/v1/kms-hosts/kms-b/forecast")
+    expect(r.json["min"] == 25 and r.json["reserved_plans"] == 1, r.json)
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[5:6]}})
+    expect(r.json["decision"] == "no-go" and r.json["kms_host"] == "kms-b", r.json)
 
 
 def test_a_cmid_renews_only_on_the_host_of_its_newest_request(svc):
@@ -151,3 +160,50 @@ def test_example7_retire_a_host(svc):
                    422, "retire_kms_host.name")
     expect_problem(c.post("/v1/gate", {"kms_host": "kms-a", "reserve": True,
                                        "retire_kms_host": {"name": "kms-b"}}), 422, "reserve")
+
+
+@no_service
+def test_two_replicas_race_reservations_over_two_hosts():
+    """200 reserving gates from two replicas, each taking one desktop of a pool
+    registered on kms-a whose CMIDs sit on kms-a (headroom 4) or kms-b
+    (headroom 6): exactly 10 go, neither host under its floor with every plan
+    applied, no deadlock error and no 5xx."""
+    first = Service(threads=8).start()
+    second = Service(database=first.database, migrate=False, threads=8).start()
+    try:
+        c = first.client()
+        create_host(c, "kms-a")
+        create_host(c, "kms-b")
+        create_pool(c, "p", host="kms-a")
+        now = now_s()
+        pcs(c, "kms-a", 9, now - DAY, "pc-a")
+        pcs(c, "kms-b", 11, now - DAY, "pc-b")
+        names = (desktops(c, "p", 20, "kms-a", now - 2 * DAY, prefix="vdi-a")
+                 + desktops(c, "p", 20, "kms-b", now - 2 * DAY, prefix="vdi-b"))
+        expect(count(c, "kms-a") == 29 and count(c, "kms-b") == 31, "headroom 4 and 6")
+        rng = random.Random(14)
+        jobs = [([first.port, second.port][i % 2], rng.choice(names)) for i in range(200)]
+        barrier = threading.Barrier(64)
+
+        def fire(job):
+            try:
+                barrier.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                pass
+            return Client(job[0], first.admin_token).post("/v1/gate", {
+                "kms_host": "kms-a", "decommission": {"desktops": [job[1]]}, "reserve": True},
+                timeout=60)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
+            responses = list(pool.map(fire, jobs))
+        statuses = sorted({r.status for r in responses})
+        expect(set(statuses) <= {200, 201, 409}, "unexpected statuses %r" % statuses)
+        expect(sum(r.status == 201 for r in responses) == 10, "exactly 10 go: %r" %
+               [r.status for r in responses])
+        for host in ("kms-a", "kms-b"):
+            f = c.get("/v1/kms-hosts/%s/forecast" % host).json
+            expect(f["min"] == 25 and f["floor"] == 25, f)
+    finally:
+        expect(second.stop() == 0)
+        expect(first.stop() == 0)
+        first.drop()
