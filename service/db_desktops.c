@@ -38,6 +38,11 @@
   " JOIN kms_hosts h ON h.id = d.kms_host_id"                                              \
   " LEFT JOIN cmids c ON c.kms_host_id = d.kms_host_id AND c.cmid = d.cmid"
 
+static const struct kg_stmt stmt_host_name = {
+  "desktop_host_name",
+  "SELECT h.name FROM desktops d JOIN kms_hosts h ON h.id = d.kms_host_id WHERE d.hostname = $1"
+};
+
 static const struct kg_stmt stmt_get = {
   "desktop_get",
   DESKTOP_SELECT " WHERE d.hostname = $1"
@@ -216,4 +221,22 @@ kg_db_desktop_decommission(struct kg_db *db, const char *hostname, bool *found)
   *found = PQntuples(res) > 0;
   PQclear(res);
   return KG_QS_OK;
+}
+
+static bool
+copy_name(void *cls, const PGresult *res, int row)
+{
+  snprintf(cls, 254, "%s", PQgetvalue(res, row, 0));
+  return true;
+}
+
+enum kg_qs
+kg_db_desktop_host_name(struct kg_db *db, const char *hostname, char host[254], bool *found)
+{
+  const char *params[] = { hostname };
+  int rows;
+  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, 1, params, copy_name, host, &rows);
+
+  *found = rows > 0;
+  return qs;
 }

@@ -125,4 +125,15 @@ enum kg_qs kg_db_desktop_list(struct kg_db *db, const struct kg_desktop_filter *
  */
 enum kg_qs kg_db_desktop_decommission(struct kg_db *db, const char *hostname, bool *found);
 
+/**
+ * The host a desktop is registered on.
+ * @param db connection
+ * @param hostname lowercase
+ * @param[out] host its host's name
+ * @param[out] found whether the desktop exists
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_desktop_host_name(struct kg_db *db, const char *hostname, char host[254],
+                                   bool *found);
+
 #endif

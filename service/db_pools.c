@@ -52,6 +52,11 @@ static const struct kg_stmt stmt_hosts_but = {
   " WHERE x.pool_id = $1::bigint AND h.id <> $2::bigint ORDER BY h.name"
 };
 
+static const struct kg_stmt stmt_host_name = {
+  "pool_host_name",
+  "SELECT h.name FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id WHERE p.name = $1"
+};
+
 static const struct kg_stmt stmt_get = {
   "pool_get",
   POOL_SELECT " WHERE p.name = $1"
@@ -276,4 +281,22 @@ kg_db_pool_hosts_but(struct kg_db *db, long long pool_id, long long host_id, kg_
   int rows;
 
   return kg_db_each_row(db, &stmt_hosts_but, 2, params, each_host, &c, &rows);
+}
+
+static bool
+copy_name(void *cls, const PGresult *res, int row)
+{
+  snprintf(cls, 254, "%s", PQgetvalue(res, row, 0));
+  return true;
+}
+
+enum kg_qs
+kg_db_pool_host_name(struct kg_db *db, const char *pool, char host[254], bool *found)
+{
+  const char *params[] = { pool };
+  int rows;
+  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, 1, params, copy_name, host, &rows);
+
+  *found = rows > 0;
+  return qs;
 }

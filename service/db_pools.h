@@ -170,4 +170,14 @@ typedef bool (*kg_pool_host_cb)(void *cls, const char *host, int weight);
 enum kg_qs kg_db_pool_hosts_but(struct kg_db *db, long long pool_id, long long host_id,
                                 kg_pool_host_cb cb, void *cls);
 
+/**
+ * The own host of a pool.
+ * @param db connection
+ * @param pool the pool's name
+ * @param[out] host its host's name
+ * @param[out] found whether the pool exists
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_pool_host_name(struct kg_db *db, const char *pool, char host[254], bool *found);
+
 #endif

@@ -12,254 +12,18 @@
 #include <time.h>
 
 #include "auth.h"
+#include "db_desktops.h"
 #include "db_estate.h"
 #include "db_plans.h"
+#include "db_pools.h"
 #include "forecast.h"
 #include "forecast_json.h"
 #include "gate_hosts.h"
+#include "gate_input.h"
 #include "gate_retire.h"
 #include "input.h"
 #include "metrics.h"
 #include "responses.h"
-
-#define KG_MAX_PLAN_DESKTOPS 10000
-#define KG_MAX_PROVISIONS 100
-
-/** One provision as asked. */
-struct provision_input { const char *pool; int count; };
-
-/** The validated request body. */
-struct gate_input {
-  char kms_host[KG_HOSTNAME_BUFSZ];
-  bool has_at;
-  int64_t at;                         /**< Unix seconds */
-  const json_t *desktops;             /**< array of hostnames, or NULL */
-  const char *decommission_pool;      /**< or NULL */
-  int decommission_count;
-  size_t n_provisions;
-  struct provision_input provisions[KG_MAX_PROVISIONS];
-  int horizon_days;
-  bool has_margin;
-  int margin;
-  bool reserve;
-  int ttl_minutes;
-  bool enforce;                       /**< ?enforce=true: a no-go is a 409 */
-  bool dry_run;                       /**< evaluate only: record and reserve nothing */
-  bool retire;                        /**< retire_kms_host given */
-  char retire_host[KG_HOSTNAME_BUFSZ];
-  bool has_retire_at;
-  int64_t retire_at;                  /**< Unix seconds */
-};
-
-/* ---------------- request validation ---------------- */
-
-static void
-parse_decommission(const json_t *d, struct gate_input *in, struct kg_errors *e)
-{
-  static const char *const allowed[] = { "desktops", "pool", "count", NULL };
-  json_int_t count = 0;
-
-  if (!json_is_object(d)) {
-    kg_errors_add(e, true, "decommission", "must be an object");
-    return;
-  }
-  kg_input_only(d, allowed, "decommission.", e);
-  const json_t *desktops = json_object_get(d, "desktops");
-  bool has_pool = NULL != json_object_get(d, "pool") || NULL != json_object_get(d, "count");
-  if ((NULL != desktops) == has_pool) {
-    kg_errors_add(e, false, "decommission",
-                  "give either {\"desktops\": [...]} or {\"pool\": ..., \"count\": ...}");
-    return;
-  }
-  if (NULL != desktops) {
-    if (!json_is_array(desktops)) {
-      kg_errors_add(e, true, "decommission.desktops", "must be an array of hostnames");
-      return;
-    }
-    size_t n = json_array_size(desktops), i;
-    const json_t *item;
-    if (0 == n || n > KG_MAX_PLAN_DESKTOPS)
-      kg_errors_add(e, false, "decommission.desktops", "must list 1 to %d hostnames",
-                    KG_MAX_PLAN_DESKTOPS);
-    json_array_foreach(desktops, i, item) {
-      char name[KG_HOSTNAME_BUFSZ];
-      if (!json_is_string(item))
-        kg_errors_add(e, true, "decommission.desktops", "item %zu must be a string", i);
-      else if (!kg_hostname_normalize(json_string_value(item), name))
-        kg_errors_add(e, false, "decommission.desktops", "item %zu is not a hostname", i);
-    }
-    in->desktops = desktops;
-    return;
-  }
-  kg_input_string(d, "pool", true, 128, e, &in->decommission_pool);
-  if (kg_input_int(d, "count", true, 1, 100000, e, &count))
-    in->decommission_count = (int) count;
-}
-
-static void
-parse_provisions(const json_t *p, struct gate_input *in, struct kg_errors *e)
-{
-  static const char *const allowed[] = { "pool", "count", NULL };
-  size_t i;
-  const json_t *item;
-
-  if (!json_is_array(p)) {
-    kg_errors_add(e, true, "provision", "must be an array of {pool, count}");
-    return;
-  }
-  if (json_array_size(p) > KG_MAX_PROVISIONS) {
-    kg_errors_add(e, false, "provision", "at most %d entries", KG_MAX_PROVISIONS);
-    return;
-  }
-  json_array_foreach(p, i, item) {
-    char prefix[40];
-    json_int_t count = 0;
-    struct kg_errors sub;
-    snprintf(prefix, sizeof(prefix), "provision[%zu].", i);
-    if (!json_is_object(item)) {
-      kg_errors_add(e, true, "provision", "item %zu must be an object {pool, count}", i);
-      continue;
-    }
-    kg_errors_init(&sub);
-    kg_input_only(item, allowed, prefix, &sub);
-    kg_input_string(item, "pool", true, 128, &sub, &in->provisions[i].pool);
-    if (kg_input_int(item, "count", true, 1, 100000, &sub, &count))
-      in->provisions[i].count = (int) count;
-    /* Re-home the sub-errors under their full field names. */
-    size_t k;
-    json_t *err;
-    json_array_foreach(sub.list, k, err) {
-      const char *f = json_string_value(json_object_get(err, "field"));
-      char field[128];
-      snprintf(field, sizeof(field), "%s%s", prefix, f);
-      kg_errors_add(e, sub.wrong_type, field, "%s", json_string_value(json_object_get(err, "message")));
-    }
-    json_decref(sub.list);
-  }
-  in->n_provisions = json_array_size(p);
-}
-
-/**
- * Reads ?enforce=: true|1 or false|0. Anything else is refused, so that a
- * typo in a pipeline never turns an enforced no-go into a silent 200.
- */
-static bool
-parse_enforce(struct kg_ctx *ctx, struct kg_errors *e, bool *enforce)
-{
-  const char *v = kg_param(ctx, "enforce");
-  *enforce = false;
-  if (NULL == v || 0 == strcmp(v, "false") || 0 == strcmp(v, "0"))
-    return true;
-  if (0 == strcmp(v, "true") || 0 == strcmp(v, "1")) {
-    *enforce = true;
-    return true;
-  }
-  kg_errors_add(e, false, "enforce", "must be true, false, 1 or 0");
-  return false;
-}
-
-/**
- * A plan time past the window's end could never be evaluated inside it:
- * the caller must ask for a horizon that reaches it (kms-model.md, Window).
- */
-static void
-check_plan_in_horizon(const struct gate_input *in, int64_t now, struct kg_errors *e)
-{
-  int64_t ahead = in->at - now;
-
-  if (!in->has_at || ahead <= 86400LL * in->horizon_days)
-    return;
-  if (ahead > 86400LL * 365)
-    kg_errors_add(e, false, "at", "is more than 365 days ahead, past the longest horizon");
-  else
-    kg_errors_add(e, false, "horizon_days", "must reach the plan time: at least %lld for this 'at'",
-                  (long long) ((ahead + 86399) / 86400));
-}
-
-/* ---------------- dry run ---------------- */
-
-/**
- * Reads "dry_run": evaluates as the gate does (what-if questions, the
- * dashboard) but records no decision and so can reserve nothing.
- */
-static void
-parse_dry_run(const json_t *body, struct gate_input *in, struct kg_errors *e)
-{
-  kg_input_bool(body, "dry_run", false, e, &in->dry_run);
-  if (in->dry_run && in->reserve)
-    kg_errors_add(e, false, "dry_run", "cannot be combined with reserve: a dry run reserves nothing");
-}
-
-/**
- * Reads "retire_kms_host": {name, at?}, a plan of its own: it cannot be
- * combined with decommissions or provisions, nor reserved (yet).
- */
-static void
-parse_retire(const json_t *body, struct gate_input *in, struct kg_errors *e)
-{
-  static const char *const allowed[] = { "name", "at", NULL };
-  const json_t *r = json_object_get(body, "retire_kms_host");
-  const char *name = NULL;
-  int64_t at_us = 0;
-
-  if (NULL == r)
-    return;
-  if (!json_is_object(r)) {
-    kg_errors_add(e, true, "retire_kms_host", "must be an object {name, at?}");
-    return;
-  }
-  in->retire = true;
-  kg_input_only(r, allowed, "retire_kms_host.", e);
-  if (kg_input_string(r, "name", true, 253, e, &name) && !kg_hostname_normalize(name, in->retire_host))
-    kg_errors_add(e, false, "retire_kms_host.name", "must be a DNS hostname");
-  if ((in->has_retire_at = kg_input_time(r, "at", false, e, &at_us)))
-    in->retire_at = at_us / 1000000;
-  if (NULL != json_object_get(body, "decommission") || NULL != json_object_get(body, "provision"))
-    kg_errors_add(e, false, "retire_kms_host", "is a plan of its own: evaluate decommissions and "
-                  "provisions separately");
-  if (in->reserve)
-    kg_errors_add(e, false, "reserve", "cannot hold a retirement yet: evaluate it without reserve");
-}
-
-static bool
-parse_gate_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
-{
-  static const char *const allowed[] = { "kms_host", "at", "decommission", "provision",
-                                         "horizon_days", "margin", "reserve", "ttl_minutes",
-                                         "dry_run", "retire_kms_host", NULL };
-  struct kg_errors e;
-  const json_t *body = ctx->body;
-  const char *host = NULL;
-  int64_t at_us = 0;
-  json_int_t n;
-
-  memset(in, 0, sizeof(*in));
-  in->horizon_days = KG_DEFAULT_HORIZON_DAYS;
-  in->ttl_minutes = 60;
-  kg_errors_init(&e);
-  kg_input_only(body, allowed, "", &e);
-  if (kg_input_string(body, "kms_host", true, 253, &e, &host)
-      && !kg_hostname_normalize(host, in->kms_host))
-    kg_errors_add(&e, false, "kms_host", "must be a DNS hostname");
-  if ((in->has_at = kg_input_time(body, "at", false, &e, &at_us)))
-    in->at = at_us / 1000000;
-  if (NULL != json_object_get(body, "decommission"))
-    parse_decommission(json_object_get(body, "decommission"), in, &e);
-  if (NULL != json_object_get(body, "provision"))
-    parse_provisions(json_object_get(body, "provision"), in, &e);
-  if (kg_input_int(body, "horizon_days", false, 1, 365, &e, &n))
-    in->horizon_days = (int) n;
-  if ((in->has_margin = kg_input_int(body, "margin", false, 0, 10000, &e, &n)))
-    in->margin = (int) n;
-  kg_input_bool(body, "reserve", false, &e, &in->reserve);
-  parse_dry_run(body, in, &e);
-  parse_retire(body, in, &e);
-  parse_enforce(ctx, &e, &in->enforce);
-  if (kg_input_int(body, "ttl_minutes", false, 1, 1440, &e, &n))
-    in->ttl_minutes = (int) n;
-  check_plan_in_horizon(in, now, &e);
-  return !kg_errors_reply(ctx, &e);
-}
 
 /* ---------------- the transaction ---------------- */
 
@@ -270,6 +34,7 @@ struct gate_tx {
   int64_t now;
   const char *idempotency_key;
   char request_hash[65];
+  char kms_host[KG_HOSTNAME_BUFSZ];   /**< the request's, or the one its plan names */
   const struct kg_estate_use *use;    /**< this attempt's estate; tx->use->view is `es` */
   char *response_text;                /**< tx->response as sent and recorded, once evaluated */
   char *request_json;
@@ -611,6 +376,36 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   return record_decision(tx, es, reserving ? plan_id : NULL);
 }
 
+/**
+ * The plan's own host when the request names none (kms-model.md section 6,
+ * api.md): the host to retire, the pool's own host, or the first desktop's.
+ */
+static enum kg_qs
+infer_host(struct gate_tx *tx, struct kg_db *db)
+{
+  const char *field = "retire_kms_host.name";
+  enum kg_qs qs = KG_QS_OK;
+  bool found = true;
+
+  if (tx->in->retire) {
+    snprintf(tx->kms_host, sizeof(tx->kms_host), "%s", tx->in->retire_host);
+  } else if (NULL != tx->in->decommission_pool || 0 < tx->in->n_provisions) {
+    const char *pool = NULL != tx->in->decommission_pool ? tx->in->decommission_pool
+                                                         : tx->in->provisions[0].pool;
+    field = NULL != tx->in->decommission_pool ? "decommission.pool" : "provision[0].pool";
+    qs = kg_db_pool_host_name(db, pool, tx->kms_host, &found);
+  } else {
+    char name[KG_HOSTNAME_BUFSZ];
+    field = "decommission.desktops[0]";
+    found = kg_hostname_normalize(json_string_value(json_array_get(tx->in->desktops, 0)), name);
+    if (found)
+      qs = kg_db_desktop_host_name(db, name, tx->kms_host, &found);
+  }
+  if (KG_QS_OK == qs && !found)
+    return reply_invalid(tx->ctx, field, "%s", "names no KMS host (give kms_host)");
+  return qs;
+}
+
 /** Evaluates retiring the host the plan names, then records the decision. */
 static enum kg_qs
 retire_and_record(struct gate_tx *tx, struct kg_db *db, struct kg_estate *own)
@@ -683,33 +478,35 @@ gate_transaction(struct kg_db *db, void *cls)
   struct kg_estate_use use;
   struct resolved_plan plan;
   bool found, replayed;
+  enum kg_qs qs = KG_QS_OK;
 
   json_decref(tx->response);
   tx->response = NULL;
   tx->evaluated = false;
+  if ('\0' == tx->in->kms_host[0] && KG_QS_OK != (qs = infer_host(tx, db)))
+    return qs;
   /* A plain evaluation's first attempt trusts the host row cached with this
      process's estate, saving the read: its decision is stored only if that
      row is still current, else the next attempt reads it (record_decision).
      Only the first: while the estate keeps changing (uploads, desktop
      writes) an evaluation on a freshly read row is as good as any. */
-  enum kg_qs qs = KG_QS_OK;
   found = false;
   tx->using_cached = false;
   /* A dry run stores nothing, so nothing would check that row: it reads it. */
   if (is_plain(tx) && !tx->in->dry_run && !tx->tried_cached) {
     tx->tried_cached = true;
-    found = tx->using_cached = kg_estate_cached_host(tx->in->kms_host, tx->now, &host);
+    found = tx->using_cached = kg_estate_cached_host(tx->kms_host, tx->now, &host);
   }
   /* Lock first: the idempotency lookup and the evaluation must both see
      everything committed by evaluations that ran before this one. */
   if (!found && tx->in->reserve)
-    qs = kg_db_host_family_lock(db, tx->in->kms_host);
+    qs = kg_db_host_family_lock(db, tx->kms_host);
   if (!found && KG_QS_OK == qs)
-    qs = kg_db_host_row(db, tx->in->kms_host, tx->in->reserve, &host, &found);
+    qs = kg_db_host_row(db, tx->kms_host, tx->in->reserve, &host, &found);
   if (KG_QS_OK != qs)
     return qs;
   if (!found)
-    return reply_invalid(tx->ctx, "kms_host", "KMS host %s does not exist", tx->in->kms_host);
+    return reply_invalid(tx->ctx, "kms_host", "KMS host %s does not exist", tx->kms_host);
   qs = replay_if_known(tx, &replayed);
   if (KG_QS_OK != qs || replayed)
     return qs;
@@ -752,7 +549,8 @@ handle_gate(struct kg_ctx *ctx)
     free(in);
     return;
   }
-  if (parse_gate_input(ctx, in, tx.now)) {
+  if (kg_gate_parse_input(ctx, in, tx.now)) {
+    snprintf(tx.kms_host, sizeof(tx.kms_host), "%s", in->kms_host);
     tx.request_json = json_dumps(ctx->body, JSON_COMPACT | JSON_SORT_KEYS);
     /* The body's hash identifies a retry; only keyed requests need it. */
     if (NULL == tx.request_json

@@ -63,6 +63,15 @@ def test_example6_discovering_pool_over_two_hosts(svc):
            "each host gets floor(10 * 1 / 2) = 5 new CMIDs: %r" % doc["hosts"])
     # the binding host is the one closest to its floor
     expect(doc["kms_host"] == "kms-b" and doc["floor"] == 25, doc)
+    # without kms_host the pool names it
+    r = c.post("/v1/gate", {"provision": [{"pool": "p", "count": 10}]})
+    expect_status(r, 200)
+    expect(sorted(h["kms_host"] for h in r.json["hosts"]) == ["kms-a", "kms-b"], r.json)
+    r = c.post("/v1/gate", {"decommission": {"desktops": names[:1]}})
+    expect(r.json["decision"] == "go" and r.json["hosts"][0]["kms_host"] == "kms-a", r.json)
+    expect_problem(c.post("/v1/gate", {"horizon_days": 30}), 422, "kms_host")
+    expect_problem(c.post("/v1/gate", {"provision": [{"pool": "nope", "count": 1}]}), 422,
+                   "provision[0].pool")
     expect_problem(c.post("/v1/pools", {"name": "q", "platform": "horizon", "kms_host": "kms-a",
                                         "kms_hosts": [{"name": "kms-a"}]}), 422, "kms_host")
     create_host(c, "office-c", family="office")
@@ -142,7 +151,7 @@ def test_example7_retire_a_host(svc):
     expect_status(r, 201)
     desktops(c, "p", 10, "kms-b", now - 2 * DAY)
     expect(count(c, "kms-a") == 26 and count(c, "kms-b") == 30, "counts 26 and 30")
-    r = c.post("/v1/gate", {"kms_host": "kms-a", "retire_kms_host": {"name": "KMS-B"}})
+    r = c.post("/v1/gate", {"retire_kms_host": {"name": "KMS-B"}})
     expect_status(r, 200)
     doc = r.json
     expect(doc["decision"] == "go" and doc["stranded_pools"] == [], doc)
