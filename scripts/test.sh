@@ -5,7 +5,7 @@
 # "N passed, N failed"; exits non-zero on any failure.
 #   scripts/test.sh [--quick] [-k PATTERN] [API_TEST_FILE...]
 #     --quick      normal build only (no sanitizer build)
-#     -k PATTERN   only API tests whose name contains PATTERN
+#     -k PATTERN   only API tests whose FILE::NAME contains PATTERN
 #   KG_WORK=DIR    put builds and the test PostgreSQL under DIR instead of the
 #                  project folder (lets several checkouts or people test at once)
 set -uo pipefail
@@ -83,7 +83,8 @@ kg_say "linting openapi/kmsgate.yaml"
 if "$KG_ROOT/tests/openapi-lint/lint.sh"; then count 1 0; else count 0 1; fi
 
 # API tests against a PostgreSQL of their own, removed afterwards.
-pgdir="$work/var/test-pg"
+pgdir=$(kg_pg_home "$work/var/test-pg")
+kg_say "test PostgreSQL in $pgdir"
 kg_pg_stop "$pgdir"; rm -rf "$pgdir"
 KG_PG_FSYNC=off kg_pg_start "$pgdir"
 trap 'kg_pg_stop "$pgdir"' EXIT
