@@ -40,8 +40,9 @@ pm() { printf '+ podman %s\n' "$*" >&2; podman --runtime runc "$@"; }
 
 # --------------------------------------------------------------- set-up
 # Debian 12's podman uses CNI networks, which resolve container names (db)
-# only with the dnsname plugin.
-TOOLS=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname)
+# only with the dnsname plugin, and publish ports with iptables.
+TOOLS=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname
+  iptables)
 ensure_tools() {
   local missing=() p
   for p in "${TOOLS[@]}"; do
