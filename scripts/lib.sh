@@ -18,10 +18,12 @@ KG_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq
 kg_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 kg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Installs the Debian packages that are missing (needs root the first time).
+# kg_ensure_packages [PACKAGE...]: installs those of the Debian packages
+# (default: KG_PACKAGES) that are missing; needs root the first time.
 kg_ensure_packages() {
   local missing=() p
-  for p in "${KG_PACKAGES[@]}"; do
+  [ $# -gt 0 ] || set -- "${KG_PACKAGES[@]}"
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -29,6 +31,9 @@ kg_ensure_packages() {
   kg_say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
+  for p in "${missing[@]}"; do
+    apt-cache policy "$p" | grep -q 'Candidate: [0-9]' || kg_die "apt offers no package $p"
+  done
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 

@@ -43,20 +43,6 @@ pm() { printf '+ podman %s\n' "$*" >&2; podman --runtime runc "$@"; }
 # only with the dnsname plugin, and publish ports with iptables.
 TOOLS=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname
   iptables)
-ensure_tools() {
-  local missing=() p
-  for p in "${TOOLS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  kg_say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  for p in "${missing[@]}"; do
-    apt-cache policy "$p" | grep -q 'Candidate: [0-9]' || kg_die "apt offers no $p"
-  done
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 # Debian's defaults fail in a container-in-a-VM without systemd: the default
 # nofile ulimit cannot be raised there, and the systemd cgroup manager needs
@@ -125,7 +111,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ensure_tools
+kg_ensure_packages "${TOOLS[@]}"
 ensure_containers_conf
 need "base image $BASE" ensure_base_image
 t=$SECONDS
