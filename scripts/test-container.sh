@@ -40,9 +40,10 @@ pm() { printf '+ podman %s\n' "$*" >&2; podman --runtime runc "$@"; }
 
 # --------------------------------------------------------------- set-up
 # Debian 12's podman uses CNI networks, which resolve container names (db)
-# only with the dnsname plugin, and publish ports with iptables.
+# only with the dnsname plugin, and publish ports with iptables. ss (iproute2)
+# tells when the drain test's upload is under way.
 TOOLS=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname
-  iptables)
+  iptables iproute2)
 
 # Debian's defaults fail in a container-in-a-VM without systemd: the default
 # nofile ulimit cannot be raised there, and the systemd cgroup manager needs
@@ -110,6 +111,7 @@ cleanup() {
   rm -rf "/tmp/$run".*
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 kg_ensure_packages "${TOOLS[@]}"
 ensure_containers_conf
@@ -191,21 +193,27 @@ tour() {
 check "the README's curl tour: a gate passes and its plan is committed" tour
 
 # SIGTERM drain: 10,000 activations uploaded slowly (about 2 s) while
-# `podman stop` sends SIGTERM; the upload must still get its 200.
+# `podman stop` sends SIGTERM once the upload is under way; it must still get its 200.
 drain() {
-  local events=/tmp/$run.events code took rc
+  local events=/tmp/$run.events code took rc started stopping _
   seq -w 1 10000 | awk '{ printf "{\"cmid\":\"00000000-0000-4000-8000-%012d\",\"client\":\"drain-%s.corp.example\",\"requested_at\":\"%s\"}\n", $1, $1, d }' \
     d="$(date -u -d '1 day ago' +%Y-%m-%dT%H:%M:%SZ)" >"$events"
+  started=$(date +%s.%N)
   curl -sS -o "/tmp/$run.drain" -w '%{http_code} %{time_total}' --limit-rate 500k -H "Authorization: Bearer $token" \
     -H "Content-Type: application/x-ndjson" --data-binary "@$events" \
     "$base/v1/kms-hosts/kms-tour.corp.example/activations" >"/tmp/$run.code" &
-  sleep 1
+  for _ in $(seq 1 100); do
+    ss -Htn state established "( dport = :$port )" | grep -q . && break
+    sleep 0.05
+  done
+  sleep 0.5
+  stopping=$(date +%s.%N)
   pm stop -t 30 "$run-kmsgate" >/dev/null
   wait $! || true
   read -r code took <"/tmp/$run.code"
   rc=$(podman inspect --format '{{.State.ExitCode}}' "$run-kmsgate")
-  printf 'drain: SIGTERM at 1s; the upload answered %s after %ss; kmsgate exited %s\n' \
-    "$code" "$took" "$rc"
+  printf 'drain: podman stop %.1fs into the upload; it answered %s after %.1fs; kmsgate exited %s\n' \
+    "$(awk -v a="$started" -v b="$stopping" 'BEGIN { print b - a }')" "$code" "$took" "$rc"
   [ "$code" = 200 ] && grep -q '"accepted":10000' "/tmp/$run.drain" && [ "$rc" = 0 ]
 }
 check "a request in flight during podman stop is answered (SIGTERM drain), exit 0" drain
