@@ -127,9 +127,11 @@ printf 'image %s: %d MB\n' "$IMAGE" $((size / 1000000))
 # shellcheck disable=SC2016  # dpkg-query's own ${Field} syntax
 packages=$(pm run --rm --no-healthcheck --entrypoint dpkg-query "$IMAGE" -W -f '${Package}\n')
 printf 'runtime packages (%d): %s\n' "$(wc -l <<<"$packages")" "$(tr '\n' ' ' <<<"$packages")"
+# shellcheck disable=SC2016  # $c belongs to the container's shell
 no_compiler() {
   ! grep -xE 'gcc(-[0-9]+)?|cpp(-[0-9]+)?|clang(-[0-9]+)?|binutils|libc6-dev|make|cmake' <<<"$packages" &&
-    pm run --rm --no-healthcheck --entrypoint sh "$IMAGE" -c '! command -v cc gcc c99 ld as' >/dev/null
+    pm run --rm --no-healthcheck --entrypoint sh "$IMAGE" \
+      -c 'for c in cc gcc c99 ld as make; do if command -v "$c"; then exit 1; fi; done'
 }
 check "no compiler, linker or build tool in the runtime image" no_compiler
 check "the image's USER is kmsgate" \
@@ -218,9 +220,11 @@ drain() {
 }
 check "a request in flight during podman stop is answered (SIGTERM drain), exit 0" drain
 
-pm rm -f -t 0 "$run-kmsgate" "$run-db" >/dev/null
-pm network rm "$run" >/dev/null
-pm volume rm "$run-pgdata" >/dev/null
+remove_all() {
+  pm rm -f -t 0 "$run-kmsgate" "$run-db" >/dev/null && pm network rm "$run" >/dev/null &&
+    pm volume rm "$run-pgdata" >/dev/null
+}
+check "both containers, the network and the volume removed" remove_all
 
 # ---------------------------------------------------------- compose
 compose() {
