@@ -19,7 +19,8 @@
 #     --seed-via api  seed the 1,000-CMID host through the API instead of SQL
 #     --keep          keep the bench PostgreSQL data folder afterwards
 #   KG_WORK=DIR       build (DIR/build-bench) and data (DIR/var/bench-pg) go under
-#                     DIR instead of the project folder
+#                     DIR instead of the project folder (the data under
+#                     /var/lib/kmsgate/ when root and kmsgate-pg cannot enter DIR)
 #   KG_BENCH_BIN=F    use this kmsgate binary instead of building one
 # Exit status: 0 unless something broke (a build or seed failure, 5xx or other
 # non-2xx answers, connection errors, failed ingest); missed performance targets
@@ -61,7 +62,7 @@ threads=${threads:-$((2 * $(nproc)))}
 small=1000
 work=${KG_WORK:-$KG_ROOT}
 state="$work/var/bench"          # results, logs, names files, tokens
-pgdir="$work/var/bench-pg"
+pgdir=$(kg_pg_home "$work/var/bench-pg")   # elsewhere when root and $work is closed
 mkdir -p "$state"
 command -v wrk >/dev/null || kg_ensure_packages
 

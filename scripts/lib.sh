@@ -3,8 +3,9 @@
 # a local PostgreSQL. Sourced, not executed.
 
 KG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# Local state (PostgreSQL data, the bootstrap token); KMSGATE_STATE_DIR moves it.
-KG_VAR="${KMSGATE_STATE_DIR:-$KG_ROOT/var}"
+# Local state (the bootstrap token, PostgreSQL data: see kg_pg_home);
+# KMSGATE_STATE_DIR moves it. Absolute: PostgreSQL runs from another folder.
+KG_VAR=$(realpath -m "${KMSGATE_STATE_DIR:-$KG_ROOT/var}")
 KG_PG_BIN=/usr/lib/postgresql/15/bin
 # The unprivileged account that owns local PostgreSQL data when we run as root.
 KG_PG_USER=kmsgate-pg
@@ -17,10 +18,12 @@ KG_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq
 kg_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 kg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Installs the Debian packages that are missing (needs root the first time).
+# kg_ensure_packages [PACKAGE...]: installs those of the Debian packages
+# (default: KG_PACKAGES) that are missing; needs root the first time.
 kg_ensure_packages() {
   local missing=() p
-  for p in "${KG_PACKAGES[@]}"; do
+  [ $# -gt 0 ] || set -- "${KG_PACKAGES[@]}"
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -28,6 +31,9 @@ kg_ensure_packages() {
   kg_say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
+  for p in "${missing[@]}"; do
+    apt-cache policy "$p" | grep -q 'Candidate: [0-9]' || kg_die "apt offers no package $p"
+  done
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
@@ -38,10 +44,11 @@ kg_build() {
   cmake --build "$dir" -j"$(nproc)" >/dev/null || { cmake --build "$dir" -j1; return 1; }
 }
 
-# Runs a command as the PostgreSQL owner: ourselves, or KG_PG_USER when root.
+# Runs a command as the PostgreSQL owner: ourselves, or KG_PG_USER when root
+# (from /: our own folder may be closed to it, and initdb complains then).
 kg_as_pg() {
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u "$KG_PG_USER" -- "$@"
+    (cd / && runuser -u "$KG_PG_USER" -- "$@")
   else
     "$@"
   fi
@@ -56,6 +63,25 @@ kg_ensure_pg_user() {
 # Picks a TCP port nobody listens on.
 kg_free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# kg_pg_home DIR: the folder a local PostgreSQL meant for DIR really uses.
+# DIR itself, except as root when KG_PG_USER cannot reach DIR's folder (a
+# clone under /root, mode 0700): then /var/lib/kmsgate/HASH/NAME, with HASH
+# from that folder's path, so each clone keeps its own data between runs.
+kg_pg_home() {
+  local dir=$1 parent hash
+  parent=$(dirname "$dir")
+  mkdir -p "$parent"
+  if [ "$(id -u)" -ne 0 ] || { kg_ensure_pg_user && kg_as_pg test -x "$parent"; }; then
+    echo "$dir"
+    return
+  fi
+  hash=$(printf '%s' "$parent" | sha256sum | cut -c1-12)
+  install -d -m 0755 /var/lib/kmsgate "/var/lib/kmsgate/$hash"
+  echo "$parent" >"/var/lib/kmsgate/$hash/origin"   # whose data this is
+  kg_say "$KG_PG_USER cannot enter $parent: PostgreSQL data goes to /var/lib/kmsgate/$hash/$(basename "$dir")"
+  echo "/var/lib/kmsgate/$hash/$(basename "$dir")"
 }
 
 # kg_pg_start DIR: starts (initialising if needed) a PostgreSQL whose data and

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, start a local PostgreSQL when
-# KMSGATE_DATABASE_URL is unset (data kept in var/pg between runs), migrate,
+# KMSGATE_DATABASE_URL is unset (data kept in var/pg between runs, or under
+# /var/lib/kmsgate/ when root and the project folder is closed), migrate,
 # create the bootstrap admin token once, and serve until Ctrl-C.
 #   scripts/run.sh [--demo]     --demo loads a small demo estate on first use
 set -euo pipefail
@@ -10,7 +11,7 @@ demo=0
 for arg in "$@"; do
   case $arg in
     --demo) demo=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) kg_die "unknown option $arg (try --help)" ;;
   esac
 done
@@ -23,8 +24,9 @@ mkdir -p "$KG_VAR"
 
 own_pg=0
 if [ -z "${KMSGATE_DATABASE_URL:-}" ]; then
-  kg_say "starting the local PostgreSQL in $KG_VAR/pg"
-  kg_pg_start "$KG_VAR/pg"
+  pgdir=$(kg_pg_home "$KG_VAR/pg")
+  kg_say "starting the local PostgreSQL; its data: $pgdir"
+  kg_pg_start "$pgdir"
   kg_pg_createdb kmsgate
   export KMSGATE_DATABASE_URL=$KG_PG_URL
   own_pg=1
@@ -39,7 +41,7 @@ cleanup() {
   fi
   if [ "$own_pg" -eq 1 ]; then
     kg_say "stopping the local PostgreSQL"
-    kg_pg_stop "$KG_VAR/pg"
+    kg_pg_stop "$pgdir"
   fi
 }
 trap cleanup EXIT

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command: the same set-up as scripts/run.sh, then the cmocka unit
 # tests and the API tests (the real binary over HTTP against a PostgreSQL
-# started for this run), for a normal and an ASan+UBSan build. Ends with
+# started for this run), for a normal and an ASan+UBSan build, then the
+# container image (scripts/test-container.sh, as root). Ends with
 # "N passed, N failed"; exits non-zero on any failure.
 #   scripts/test.sh [--quick] [-k PATTERN] [API_TEST_FILE...]
 #     --quick      normal build only (no sanitizer build)
-#     -k PATTERN   only API tests whose name contains PATTERN
+#     -k PATTERN   only API tests whose FILE::NAME contains PATTERN
 #   KG_WORK=DIR    put builds and the test PostgreSQL under DIR instead of the
 #                  project folder (lets several checkouts or people test at once)
 #   KG_MODEL_ITERATIONS=N  random estates in the model's randomized tests
@@ -92,7 +93,8 @@ kg_say "linting openapi/kmsgate.yaml"
 if "$KG_ROOT/tests/openapi-lint/lint.sh"; then count 1 0; else count 0 1; fi
 
 # API tests against a PostgreSQL of their own, removed afterwards.
-pgdir="$work/var/test-pg"
+pgdir=$(kg_pg_home "$work/var/test-pg")
+kg_say "test PostgreSQL in $pgdir"
 kg_pg_stop "$pgdir"; rm -rf "$pgdir"
 KG_PG_FSYNC=off kg_pg_start "$pgdir"
 trap 'kg_pg_stop "$pgdir"' EXIT
@@ -106,6 +108,21 @@ for spec in "${builds[@]}"; do
   KG_BIN="$dir/kmsgate" KG_LABEL="api(${spec%%:*})" KG_SANITIZED=$sanitized \
     run_counted /usr/bin/python3 "$KG_ROOT/tests/api/run.py" "${api_args[@]}"
 done
+
+# The container image, built and run with podman (scripts/test-container.sh):
+# about 20 s once its images are cached, so quick runs have it too; skipped
+# when API tests are picked by name or file, as those runs are about them.
+if [ ${#api_args[@]} -gt 0 ]; then
+  echo "container test skipped: API tests were selected (-k or FILE)"
+elif [ "$(id -u)" -ne 0 ]; then
+  echo "container test skipped: it needs root (rootful podman); run scripts/test-container.sh as root"
+elif ! command -v podman >/dev/null &&
+  ! apt-cache policy podman 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  echo "container test skipped: podman is not installed and apt does not offer it"
+else
+  kg_say "scripts/test-container.sh"
+  run_counted "$KG_ROOT/scripts/test-container.sh"
+fi
 
 # Short forms of the benchmarks and the mixed load: they fail on errors (5xx,
 # connection errors, a dead service), never on speed.

@@ -231,6 +231,11 @@ class Service:
         return psql(statement, self.database)
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here; run.py prints the reason and
+    counts the test neither passed nor failed."""
+
+
 def expect(cond, message="expectation failed"):
     if not cond:
         raise AssertionError(message)

@@ -3,7 +3,8 @@
 A test function takes one argument, `svc`, a started harness.Service on a
 fresh database (stopped and dropped afterwards, its exit code and sanitizer
 output checked), unless it is decorated with @no_service, in which case it gets
-nothing and manages services itself. Prints one line per test and a closing
+nothing and manages services itself. A test that raises harness.Skip is
+reported with its reason and not counted. Prints one line per test and a closing
 `N passed, N failed` line; exits 1 on any failure.
 
   /usr/bin/python3 tests/api/run.py [-k SUBSTRING] [FILE...]
@@ -73,7 +74,9 @@ def main(argv):
         mod = load(path)
         for name in sorted(n for n in dir(mod) if n.startswith("test_")):
             fn = getattr(mod, name)
-            if not callable(fn) or (pattern and pattern not in name):
+            # -k matches FILE::NAME, so "-k quickstart" selects test_quickstart.py.
+            full = "%s::%s" % (os.path.basename(path), name)
+            if not callable(fn) or (pattern and pattern not in full):
                 continue
             start = time.time()
             try:
@@ -81,6 +84,9 @@ def main(argv):
                 passed += 1
                 print("PASS %s %s::%s (%.1fs)" % (label, os.path.basename(path), name,
                                                   time.time() - start), flush=True)
+            except harness.Skip as why:
+                print("SKIP %s %s::%s: %s" % (label, os.path.basename(path), name, why),
+                      flush=True)
             except Exception:  # noqa: BLE001 - every failure is reported the same way
                 failed += 1
                 print("FAIL %s %s::%s" % (label, os.path.basename(path), name), flush=True)
