@@ -152,6 +152,27 @@ add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, 
   return qs;
 }
 
+static bool
+add_pool_on(void *cls, const char *pool, long long desktops)
+{
+  return 0 == json_array_append_new(cls, json_pack("{s:s,s:I}", "pool", pool, "desktops",
+                                                   (json_int_t) desktops));
+}
+
+/** `pools`: which pools have desktops whose CMID renews on this host (section 6). */
+static enum kg_qs
+add_pools_on(struct kg_db *db, long long host_id, json_t *doc)
+{
+  json_t *list = json_array();
+  enum kg_qs qs = NULL == list ? KG_QS_HARD_ERROR
+                  : kg_db_host_pools_on(db, host_id, add_pool_on, list);
+
+  if (KG_QS_OK == qs)
+    json_object_set(doc, "pools", list);
+  json_decref(list);
+  return qs;
+}
+
 enum kg_qs
 kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc)
 {
@@ -172,6 +193,8 @@ kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc)
     qs = kg_db_count_by_required(db, host.id, now, &in_count);
   if (KG_QS_OK == qs)
     qs = kg_server_document(db, host.server, &server);
+  if (KG_QS_OK == qs)
+    qs = add_pools_on(db, host.id, doc);
   if (KG_QS_OK == qs) {
     json_object_set_new(doc, "last_observation", observation);
     json_object_set_new(doc, "in_count", in_count);

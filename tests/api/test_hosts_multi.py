@@ -95,6 +95,8 @@ def test_decommission_touches_the_host_where_the_cmids_are_cached(svc):
     expect(c.get("/v1/desktops/" + names[0]).json["cmid"] == cmid_for(names[0]),
            "linked from the other host's events")
     expect(count(c, "kms-a") == 26 and count(c, "kms-b") == 30, "counts 26 and 30")
+    expect(c.get("/v1/kms-hosts/kms-b").json["pools"] == [{"pool": "p", "desktops": 10}], "pools")
+    expect(c.get("/v1/kms-hosts/kms-a").json["pools"] == [], "no desktop renews on kms-a")
     r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:6]}})
     expect_status(r, 200)
     doc = r.json
