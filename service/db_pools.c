@@ -57,6 +57,10 @@ static const struct kg_stmt stmt_host_name = {
   "SELECT h.name FROM pools p JOIN kms_hosts h ON h.id = p.kms_host_id WHERE p.name = $1"
 };
 
+static const struct kg_stmt stmt_clear_hosts = {
+  "pool_clear_hosts", "DELETE FROM pool_hosts WHERE pool_id = $1::bigint"
+};
+
 static const struct kg_stmt stmt_get = {
   "pool_get",
   POOL_SELECT " WHERE p.name = $1"
@@ -299,4 +303,12 @@ kg_db_pool_host_name(struct kg_db *db, const char *pool, char host[254], bool *f
 
   *found = rows > 0;
   return qs;
+}
+
+enum kg_qs
+kg_db_pool_clear_hosts(struct kg_db *db, long long pool_id)
+{
+  char id[KG_DB_INT_BUFSZ];
+  const char *params[] = { kg_db_param_int(id, pool_id) };
+  return kg_db_run(db, &stmt_clear_hosts, 1, params);
 }

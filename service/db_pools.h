@@ -180,4 +180,12 @@ enum kg_qs kg_db_pool_hosts_but(struct kg_db *db, long long pool_id, long long h
  */
 enum kg_qs kg_db_pool_host_name(struct kg_db *db, const char *pool, char host[254], bool *found);
 
+/**
+ * Removes a pool's discovery hosts (it is then pinned to its own host).
+ * @param db connection (in the pool's transaction)
+ * @param pool_id the pool
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_pool_clear_hosts(struct kg_db *db, long long pool_id);
+
 #endif

@@ -17,7 +17,8 @@ struct pool_tx {
   char kms_host[KG_HOSTNAME_BUFSZ]; /**< lowercase host name ("" none given) */
   const char *filter_host;          /**< GET list: kms_host, or NULL for every host */
   struct kg_pool_new values;        /**< POST */
-  size_t n_hosts;                   /**< POST: discovery hosts (0: pinned) */
+  size_t n_hosts;                   /**< POST, PATCH: discovery hosts (0: pinned) */
+  bool set_hosts;                   /**< PATCH: kms_hosts given (null or []: pinned) */
   struct { char name[KG_HOSTNAME_BUFSZ]; int weight; } hosts[16];
   struct kg_pool_patch patch;       /**< PATCH */
   struct kg_page page;              /**< GET list */
@@ -280,7 +281,7 @@ static void
 parse_patch(const json_t *body, struct kg_errors *e, struct pool_tx *t)
 {
   static const char *const fields[] = { "platform", "renewal_interval_minutes", "unique_cmids",
-                                        "kms_host", "name", NULL };
+                                        "kms_host", "kms_hosts", "name", NULL };
   struct kg_pool_patch *p = &t->patch;
 
   kg_input_only(body, fields, "", e);
@@ -290,6 +291,43 @@ parse_patch(const json_t *body, struct kg_errors *e, struct pool_tx *t)
   p->set_renewal = input_renewal(body, e, &p->renewal_null, &p->renewal_minutes);
   p->has_unique_cmids = kg_input_bool(body, "unique_cmids", false, e, &p->unique_cmids);
   kg_input_hostname(body, "kms_host", false, e, t->kms_host);
+  const json_t *hosts = json_object_get(body, "kms_hosts");
+  t->set_hosts = NULL != hosts;
+  if (NULL != hosts && !json_is_null(hosts) && !(json_is_array(hosts) && 0 == json_array_size(hosts)))
+    parse_hosts(hosts, e, t);
+}
+
+/**
+ * Replaces a pool's discovery hosts (none: pinned to its own host), which
+ * must include its own host; refused while a reserved plan names the pool,
+ * whose provisions were split by the old weights.
+ */
+static enum kg_qs
+set_hosts(struct kg_db *db, struct pool_tx *t, const struct kg_pool_ref *ref)
+{
+  long long desktops, plans, reserved;
+  bool own = 0 == t->n_hosts, added;
+  enum kg_qs qs = kg_db_pool_usage(db, ref->id, &desktops, &plans, &reserved);
+
+  for (size_t i = 0; i < t->n_hosts; i++)
+    own = own || 0 == strcmp(t->hosts[i].name, ref->kms_host);
+  if (KG_QS_OK == qs && (reserved > 0 || !own)) {
+    json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_hosts", "message",
+                               reserved > 0 ? "a pool named in a reserved plan keeps its hosts"
+                                            : "must include the pool's own host");
+    kg_reply_problem_with(t->ctx, 422, errors, "pool '%s' cannot take these KMS hosts", t->name);
+    return KG_QS_REPLIED;
+  }
+  if (KG_QS_OK == qs)
+    qs = kg_db_pool_clear_hosts(db, ref->id);
+  for (size_t i = 0; i < t->n_hosts && KG_QS_OK == qs; i++) {
+    qs = kg_db_pool_add_host(db, t->name, t->hosts[i].name, t->hosts[i].weight, &added);
+    if (KG_QS_OK == qs && !added) {
+      kg_reply_problem(t->ctx, 422, "no KMS host named '%s' of the pool's family", t->hosts[i].name);
+      return KG_QS_REPLIED;
+    }
+  }
+  return qs;
 }
 
 /** Checks a move to t->kms_host; sets patch.kms_host_id when it is one. */
@@ -339,6 +377,8 @@ tx_patch(struct kg_db *db, void *cls)
     return qs;
   t->patch.kms_host_id = 0;
   if ('\0' != t->kms_host[0] && KG_QS_OK != (qs = check_move(db, t, &ref)))
+    return qs;
+  if (t->set_hosts && KG_QS_OK != (qs = set_hosts(db, t, &ref)))
     return qs;
   qs = kg_db_pool_update(db, ref.id, &t->patch);
   return (KG_QS_OK == qs) ? read_back(db, t) : qs;

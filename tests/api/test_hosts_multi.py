@@ -74,6 +74,17 @@ def test_example6_discovering_pool_over_two_hosts(svc):
                    "provision[0].pool")
     expect_problem(c.post("/v1/pools", {"name": "q", "platform": "horizon", "kms_host": "kms-a",
                                         "kms_hosts": [{"name": "kms-a"}]}), 422, "kms_host")
+    r = c.patch("/v1/pools/p", {"kms_hosts": [{"name": "kms-a", "weight": 3}, {"name": "kms-b"}]})
+    expect_status(r, 200)
+    expect(r.json["kms_hosts"] == [{"name": "kms-a", "weight": 3},
+                                   {"name": "kms-b", "weight": 1}], r.json)
+    r = c.post("/v1/gate", {"provision": [{"pool": "p", "count": 8}], "dry_run": True})
+    by_host = {h["kms_host"]: h for h in r.json["hosts"]}
+    expect(by_host["kms-a"]["steps"][-1]["count"] == 36 and
+           by_host["kms-b"]["steps"][-1]["count"] == 22, "6 and 2 of 8: %r" % r.json["hosts"])
+    expect_problem(c.patch("/v1/pools/p", {"kms_hosts": [{"name": "kms-b"}]}), 422, "kms_hosts")
+    expect_status(c.patch("/v1/pools/p", {"kms_hosts": None}), 200)
+    expect(c.get("/v1/pools/p").json["kms_hosts"] == [], "pinned again")
     create_host(c, "office-c", family="office")
     expect_problem(c.post("/v1/pools", {"name": "q", "platform": "horizon",
                                         "kms_hosts": [{"name": "kms-a"}, {"name": "office-c"}]}),
