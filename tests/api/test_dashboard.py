@@ -143,7 +143,9 @@ def test_what_if_in_headless_chromium(svc):
         browser.wait_for("return !document.getElementById('panels').hidden")
         pools = {row[0]: row for row in table_rows(browser, "#pools")}
         # Host headroom 15; the reservation holds one CMID's worth, so 9 of the pool could go.
-        expect(pools["horizon-finance"][1:] == ["kms01.corp.example", "18", "15", "9"], pools)
+        row = pools["horizon-finance"]
+        expect(row[1:3] + row[4:] == ["kms01.corp.example", "18", "15", "9"], pools)
+        expect(row[3].startswith("kms01.corp.example: "), "where its desktops renew: %r" % row)
         plans = table_rows(browser, "#plans")
         expect(len(plans) == 1 and plans[0][0] == reserved.json["plan_id"][:8], plans)
         decisions = table_rows(browser, "#decisions")
