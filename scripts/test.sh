@@ -88,6 +88,10 @@ if [ "$quick" -eq 0 ]; then
   run_counted "$KG_ROOT/scripts/fuzz.sh" "${KG_FUZZ_SECONDS:-10}"
 fi
 
+# The house rules: files and functions of service/ stay short.
+kg_say "checking the structure of service/"
+run_counted /usr/bin/python3 "$KG_ROOT/scripts/check-structure.py"
+
 # The OpenAPI document must lint clean (pinned Redocly, recommended rules).
 kg_say "linting openapi/kmsgate.yaml"
 if "$KG_ROOT/tests/openapi-lint/lint.sh"; then count 1 0; else count 0 1; fi
