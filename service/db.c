@@ -353,7 +353,7 @@ kg_db_each_row(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
   *rows = PQntuples(res);
   for (int i = 0; i < *rows && KG_QS_OK == qs; i++)
     if (!each(cls, res, i))
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
   PQclear(res);
   return qs;
 }

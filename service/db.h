@@ -14,7 +14,8 @@
 
 /** Outcome of a query or transaction step, in the spirit of Taler's QueryStatus. */
 enum kg_qs {
-  KG_QS_HARD_ERROR = -3,  /**< database unreachable or a bug: 503 / 500 */
+  KG_QS_INTERNAL_ERROR = -4, /**< not the database: out of memory, a model error: 500 */
+  KG_QS_HARD_ERROR = -3,  /**< the database failed or is unreachable: 503 */
   KG_QS_SOFT_ERROR = -2,  /**< serialization failure or deadlock: retry */
   KG_QS_REPLIED = -1,     /**< the callback already queued a 4xx reply: roll back */
   KG_QS_OK = 0,           /**< success */
@@ -83,7 +84,7 @@ typedef bool (*kg_db_row_fn)(void *cls, const PGresult *res, int row);
  * @param each receives each row
  * @param cls closure for each
  * @param[out] rows number of rows the statement returned (0 on failure)
- * @return KG_QS_OK, the failure, or KG_QS_HARD_ERROR when @a each stopped
+ * @return KG_QS_OK, the failure, or KG_QS_INTERNAL_ERROR when @a each stopped
  */
 enum kg_qs kg_db_each_row(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
                           const char *const *params, kg_db_row_fn each, void *cls, int *rows);

@@ -139,7 +139,7 @@ each_desktop(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
     struct kg_desktop_record d;
     read_desktop(res, i, &d);
     if (!cb(cls, &d))
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
   }
   PQclear(res);
   return qs;

@@ -152,7 +152,7 @@ each_host(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char 
     struct kg_host_record h;
     read_host(res, i, &h);
     if (!cb(cls, &h))
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
   }
   PQclear(res);
   return qs;
@@ -383,7 +383,7 @@ kg_db_host_duplicates(struct kg_db *db, long long host_id,
       .pools_json = PQgetvalue(res, i, 2), .count = kg_db_int(res, i, 3),
     };
     if (!cb(cls, &d))
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
   }
   PQclear(res);
   return qs;

@@ -144,7 +144,7 @@ each_pool(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char 
     struct kg_pool_record p;
     read_pool(res, i, &p);
     if (!cb(cls, &p))
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
   }
   PQclear(res);
   return qs;

@@ -50,7 +50,7 @@ each_token(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char
       .revoked_at = kg_db_text(res, i, 4), .sort_key = PQgetvalue(res, i, 5),
     };
     if (!cb(cls, &t))
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
   }
   PQclear(res);
   return qs;

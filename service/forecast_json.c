@@ -137,7 +137,7 @@ add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, 
   memset(&r, 0, sizeof(r));
   enum kg_qs qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
   if (KG_QS_OK == qs && 0 != kg_estate_evaluate(&use, NULL, -1, &r))
-    qs = KG_QS_HARD_ERROR;
+    qs = KG_QS_INTERNAL_ERROR;
   if (KG_QS_OK == qs)
     json_object_update_new(doc, json_pack(
       "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:i}",
@@ -164,7 +164,7 @@ static enum kg_qs
 add_pools_on(struct kg_db *db, long long host_id, json_t *doc)
 {
   json_t *list = json_array();
-  enum kg_qs qs = NULL == list ? KG_QS_HARD_ERROR
+  enum kg_qs qs = NULL == list ? KG_QS_INTERNAL_ERROR
                   : kg_db_host_pools_on(db, host_id, add_pool_on, list);
 
   if (KG_QS_OK == qs)

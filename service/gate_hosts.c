@@ -190,7 +190,7 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
   memset(&o, 0, sizeof(o));
   o.desktops = calloc(p->n_desktops + 1, sizeof(*o.desktops));
   if (NULL == o.desktops)
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   qs = kg_estate_acquire(db, &row, p->now, p->horizon_seconds, &o.use);
   if (KG_QS_OK == qs && p->has_margin)
     o.use.view.model.margin = p->margin;
@@ -198,7 +198,7 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
     int32_t k = 0;
     if (0 != evaluate_on(p, &o, o.desktops, o.n_desktops, &o.r)
         || 0 != largest_on(p, &o, f->order, f->n_order, &k)) {
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
     } else {
       int room = (int) o.r.projected_min - (int) o.r.floor;
       json_array_append_new(f->hosts, kg_gate_host_entry(&o.use.view, &o.r));
@@ -251,7 +251,7 @@ fold_all(struct kg_db *db, const struct kg_gate_plan *p, const struct kg_host_na
 
   f->order = malloc(cap * sizeof(*f->order));
   if (NULL == f->order)
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   f->n_order = kg_estate_pick_decommission(p->own, p->max_pool, f->order, cap);
   for (size_t i = 0; i < names->n && KG_QS_OK == qs; i++)
     qs = fold_host(db, p, names->name[i], doc, f);
@@ -270,7 +270,7 @@ kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
   struct fold f = { .go = own->go, .max_decommission = own->max_decommission,
                     .binding_room = (int) own->projected_min - (int) own->floor,
                     .ids = other_ids };
-  enum kg_qs qs = KG_QS_HARD_ERROR;
+  enum kg_qs qs = KG_QS_INTERNAL_ERROR;
 
   *go = own->go;
   *n_other = 0;

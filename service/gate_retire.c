@@ -117,15 +117,15 @@ split_pool(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int3
     return qs;
   if (0 == rt->n_hosts)
     return 0 == json_array_append_new(rt->stranded, json_string(es->pool_names[pool]))
-           ? KG_QS_OK : KG_QS_HARD_ERROR;
+           ? KG_QS_OK : KG_QS_INTERNAL_ERROR;
   if (0 != fc_split_by_weight((int64_t) m, rt->weight, rt->n_hosts, share)
       || NULL == (latest = malloc((m + 1) * sizeof(*latest))))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   for (size_t h = 0; h < rt->n_hosts && KG_QS_OK == qs; h++) {
     struct receiver *r = receiver(rt, rt->host[h]);
     fc_latest_times(times, m, (size_t) share[h], latest);
     if (NULL == r || !add_arrivals(r, latest, (size_t) share[h]))
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
   }
   free(latest);
   return qs;
@@ -137,14 +137,14 @@ plan_moves(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int6
 {
   bool *seen = calloc(es->model.n_cmids + 1, sizeof(*seen));
   int64_t *times = calloc(es->model.n_desktops + 1, sizeof(*times));
-  enum kg_qs qs = (NULL == seen || NULL == times) ? KG_QS_HARD_ERROR : KG_QS_OK;
+  enum kg_qs qs = (NULL == seen || NULL == times) ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
 
   for (size_t i = 0; i < es->model.n_pools && KG_QS_OK == qs; i++) {
     if (!es->pool_here[i])
       continue;
     if (es->pool_weight[i] >= es->pool_total_weight[i]) {   /* the retired host is its only one */
       if (0 != json_array_append_new(rt->stranded, json_string(es->pool_names[i])))
-        qs = KG_QS_HARD_ERROR;
+        qs = KG_QS_INTERNAL_ERROR;
       continue;
     }
     size_t m = moving_cmids(es, (int32_t) i, t, seen, times);
@@ -185,7 +185,7 @@ evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct
       use.view.model.margin = p->margin;
     memset(&res, 0, sizeof(res));
     if (0 != kg_estate_evaluate(&use, &plan, -1, &res)) {
-      qs = KG_QS_HARD_ERROR;
+      qs = KG_QS_INTERNAL_ERROR;
     } else {
       int room = (int) res.projected_min - (int) res.floor;
       json_array_append_new(o->hosts, kg_gate_host_entry(&use.view, &res));
@@ -212,11 +212,11 @@ retired_baseline(const struct kg_estate_use *use, struct outcome *o)
   memset(&res, 0, sizeof(res));
   if (0 != kg_estate_evaluate(use, NULL, -1, &res)) {
     fc_result_free(&res);
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   }
   o->binding = kg_gate_binding_fields(&use->view, &res);
   fc_result_free(&res);
-  return NULL == o->binding ? KG_QS_HARD_ERROR : KG_QS_OK;
+  return NULL == o->binding ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
 }
 
 static json_t *
@@ -250,11 +250,11 @@ kg_gate_retire(struct kg_db *db, const struct kg_retire_plan *p,
   struct retire rt = { .p = p, .stranded = json_array() };
   struct outcome o = { .hosts = json_array(), .go = true };
   int64_t t = p->at > p->now ? p->at : p->now;
-  enum kg_qs qs = (NULL == rt.stranded || NULL == o.hosts) ? KG_QS_HARD_ERROR
+  enum kg_qs qs = (NULL == rt.stranded || NULL == o.hosts) ? KG_QS_INTERNAL_ERROR
                   : plan_moves(db, &rt, &retired->view, t);
 
   if (KG_QS_OK == qs && 0 != strcmp(p->own, retired->view.host.name) && NULL == receiver(&rt, p->own))
-    qs = KG_QS_HARD_ERROR;
+    qs = KG_QS_INTERNAL_ERROR;
   for (size_t i = 0; i < rt.n_rx && KG_QS_OK == qs; i++)
     if (0 != strcmp(rt.rx[i].name, retired->view.host.name))
       qs = evaluate_receiver(db, p, &rt.rx[i], t, &o);

@@ -59,7 +59,7 @@ tx_list(struct kg_db *db, void *cls)
 
   kg_list_free(&t->list);
   if (!kg_list_start(&t->list, t->page.limit))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   return kg_db_activation_id_list(db, t->application, kg_page_after(&t->page),
                                   t->page.limit + 1, list_mapping, t);
 }
@@ -136,7 +136,7 @@ tx_set(struct kg_db *db, void *cls)
   if (NULL == t->application)
     return KG_QS_OK;
   qs = kg_db_activation_id_get(db, t->id, keep_mapping, t, &found);
-  return (KG_QS_OK == qs && !found) ? KG_QS_HARD_ERROR : qs;
+  return (KG_QS_OK == qs && !found) ? KG_QS_INTERNAL_ERROR : qs;
 }
 
 static void

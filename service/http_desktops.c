@@ -191,7 +191,7 @@ tx_list(struct kg_db *db, void *cls)
 {
   struct desktop_tx *t = cls;
   if (!kg_list_start(&t->list, t->page.limit))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   return kg_db_desktop_list(db, &t->filter, kg_page_after(&t->page), t->page.limit + 1,
                             list_desktop, t);
 }

@@ -75,7 +75,7 @@ evaluate(struct forecast_tx *tx, struct kg_estate *es)
   memset(&r, 0, sizeof(r));
   if (0 != kg_estate_evaluate(tx->use, NULL, pool, &r)) {
     fc_result_free(&r);
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   }
   bool made;
   if (VIEW_CHART == tx->view) {
@@ -89,7 +89,7 @@ evaluate(struct forecast_tx *tx, struct kg_estate *es)
     made = NULL != tx->response;
   }
   fc_result_free(&r);
-  return made ? KG_QS_OK : KG_QS_HARD_ERROR;
+  return made ? KG_QS_OK : KG_QS_INTERNAL_ERROR;
 }
 
 static enum kg_qs

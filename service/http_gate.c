@@ -153,7 +153,7 @@ resolve_plan(struct gate_tx *tx, const struct kg_estate *es, struct resolved_pla
 
   plan->desktops = calloc(cap + 1, sizeof(int32_t));
   if (NULL == plan->desktops)
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   plan->max_pool = -1;
   if (NULL != tx->in->desktops)
     qs = resolve_named_desktops(tx, es, plan);
@@ -225,7 +225,7 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
 
   if (NULL == desktop_ids || 0 != kg_uuid_v7(plan_id)) {
     free(desktop_ids);
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   }
   for (size_t i = 0; i < plan->n_desktops; i++)
     desktop_ids[i] = es->desktop_ids[plan->desktops[i]];
@@ -265,13 +265,13 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
 {
   char decision_id[37];
   if (0 != kg_uuid_v7(decision_id))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   json_object_set_new(tx->response, "decision_id", json_string(decision_id));
   /* The text stored is the text answered: encoded once. */
   free(tx->response_text);
   char *response_json = tx->response_text = json_dumps(tx->response, JSON_COMPACT);
   if (NULL == response_json)
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   struct kg_new_decision d = {
     .id = decision_id, .kms_host = es->host.name,
     .decision = tx->go ? "go" : "no-go", .http_status = tx->status,
@@ -301,7 +301,7 @@ answer_dry_run(struct gate_tx *tx)
   json_object_set_new(tx->response, "decision_id", json_null());
   free(tx->response_text);
   tx->response_text = json_dumps(tx->response, JSON_COMPACT);
-  return NULL == tx->response_text ? KG_QS_HARD_ERROR : KG_QS_OK;
+  return NULL == tx->response_text ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
 }
 
 /**
@@ -351,11 +351,11 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
     es->model.margin = tx->in->margin;
   if (0 != kg_estate_evaluate(tx->use, &model_plan, plan->max_pool, &r)) {
     fc_result_free(&r);
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   }
   tx->go = r.go;
   tx->response = gate_response(es, &r, plan);
-  enum kg_qs qs = NULL == tx->response ? KG_QS_HARD_ERROR : other_hosts(tx, plan, &r, at);
+  enum kg_qs qs = NULL == tx->response ? KG_QS_INTERNAL_ERROR : other_hosts(tx, plan, &r, at);
   fc_result_free(&r);
   if (KG_QS_OK != qs)
     return qs;

@@ -147,7 +147,7 @@ tx_list(struct kg_db *db, void *cls)
 {
   struct host_tx *t = cls;
   if (!kg_list_start(&t->list, t->page.limit))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   enum kg_qs qs = kg_db_host_list(db, kg_page_after(&t->page), t->page.limit + 1, list_host, t);
   size_t i;
   json_t *item;
@@ -315,7 +315,7 @@ tx_delete(struct kg_db *db, void *cls)
     return no_host(t);
   json_decref(t->pools);
   if (NULL == (t->pools = json_array()))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   qs = kg_db_host_pools(db, id, collect_pool, t, &total);
   if (KG_QS_OK != qs)
     return qs;
@@ -369,7 +369,7 @@ tx_duplicates(struct kg_db *db, void *cls)
   if (!found)
     return no_host(t);
   if (!kg_list_start(&t->list, 0))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   return kg_db_host_duplicates(db, t->id, list_duplicate, t);
 }
 

@@ -104,7 +104,7 @@ transition_transaction(struct kg_db *db, void *cls)
       return qs;
   }
   qs = kg_db_plan_get(db, tx->id, tx->now, &tx->plan);
-  return (KG_QS_OK == qs && NULL == tx->plan) ? KG_QS_HARD_ERROR : qs;
+  return (KG_QS_OK == qs && NULL == tx->plan) ? KG_QS_INTERNAL_ERROR : qs;
 }
 
 static void

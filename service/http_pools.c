@@ -237,7 +237,7 @@ tx_list(struct kg_db *db, void *cls)
 {
   struct pool_tx *t = cls;
   if (!kg_list_start(&t->list, t->page.limit))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   return kg_db_pool_list(db, t->filter_host, kg_page_after(&t->page), t->page.limit + 1,
                          list_pool, t);
 }

@@ -38,7 +38,7 @@ tx_list(struct kg_db *db, void *cls)
 
   kg_list_free(&t->list);
   if (!kg_list_start(&t->list, t->page.limit))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   t->db = db;
   t->item_qs = KG_QS_OK;
   qs = kg_db_server_list(db, kg_page_after(&t->page), t->page.limit + 1, list_server, t);

@@ -52,7 +52,7 @@ tx_create(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs)
     return qs;
   qs = kg_db_token_get(db, t->id, keep_token, t, &found);
-  return (KG_QS_OK == qs && !found) ? KG_QS_HARD_ERROR : qs;
+  return (KG_QS_OK == qs && !found) ? KG_QS_INTERNAL_ERROR : qs;
 }
 
 static void
@@ -74,7 +74,7 @@ handle_create(struct kg_ctx *ctx)
   /* {id, name, role, token, created_at}: a new token is never revoked. */
   if (KG_QS_OK == qs && (0 != json_object_del(t.doc, "revoked_at")
                          || 0 != json_object_set_new(t.doc, "token", json_string(t.token))))
-    qs = KG_QS_HARD_ERROR;
+    qs = KG_QS_INTERNAL_ERROR;
   memset(t.token, 0, sizeof(t.token));
   kg_reply_tx_document(ctx, qs, 201, t.doc);
 }
@@ -95,7 +95,7 @@ tx_list(struct kg_db *db, void *cls)
   bool cursor = '\0' != t->after_us[0];
 
   if (!kg_list_start(&t->list, t->page.limit))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   return kg_db_token_list(db, cursor ? t->after_us : NULL, cursor ? t->after_id : NULL,
                           t->page.limit + 1, list_token, t);
 }

@@ -151,7 +151,7 @@ kg_reply_tx_list(struct kg_ctx *ctx, enum kg_qs qs, struct kg_list *l)
 
   kg_list_free(l);
   if (KG_QS_OK == qs && NULL == doc)
-    qs = KG_QS_HARD_ERROR;  /* out of memory: a list has always answered 503 then */
+    qs = KG_QS_INTERNAL_ERROR;  /* out of memory: 500 */
   kg_reply_tx_document(ctx, qs, 200, doc);
 }
 
@@ -183,7 +183,7 @@ time_list_transaction(struct kg_db *db, void *cls)
     return KG_QS_REPLIED;
   }
   if (!kg_list_start(&t->list, t->page->limit))
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   return t->fn(db, t->filter, NULL != after ? us : NULL, NULL != after ? id : NULL,
                t->page->limit + 1, &t->list);
 }

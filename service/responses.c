@@ -165,6 +165,14 @@ kg_reply_tx_failure(struct kg_ctx *ctx, enum kg_qs qs)
 {
   if (KG_QS_REPLIED == qs)
     return;
+  if (KG_QS_INTERNAL_ERROR == qs) {
+    /* Not the database: retrying will not help, and the log says what it was. */
+    kg_log(KG_LOG_ERROR, json_pack("{s:s,s:s}", "event", "internal_error", "request_id",
+                                   ctx->request_id), "internal error answering %s",
+           ctx->request_id);
+    kg_reply_problem(ctx, 500, "internal error (request %s is logged)", ctx->request_id);
+    return;
+  }
   kg_reply_db_unavailable(ctx);
 }
 

@@ -47,7 +47,7 @@ kg_server_document(struct kg_db *db, const char *server, json_t **doc)
                    "requests_by_family", "windows", 0, "office2010", 0, "office", 0,
                    "unmapped_requests", 0, "unmapped_activation_ids");
   if (NULL == *doc)
-    return KG_QS_HARD_ERROR;
+    return KG_QS_INTERNAL_ERROR;
   qs = kg_db_server_hosts(db, server, add_host, json_object_get(*doc, "hosts"), &n);
   if (KG_QS_OK == qs)
     qs = kg_db_server_totals(db, server, add_total, *doc, &n);
