@@ -233,8 +233,9 @@ def answers(c, names):
     for doc in (forecast, host, gate):
         for key in ASKED_AT:
             doc.pop(key, None)
-        if "steps" in doc:
-            doc["steps"] = doc["steps"][1:]     # the first step is at now
+        for part in [doc] + doc.get("hosts", []):
+            if "steps" in part:
+                part["steps"] = part["steps"][1:]     # the first step is at now
     return forecast, host, gate
 
 
