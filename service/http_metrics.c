@@ -4,6 +4,7 @@
  *        this replica's; the per-host gauges come from the model over the
  *        shared database, so every replica reports the same values for them.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,11 +142,56 @@ render_servers(struct kg_db *db, char *text, enum kg_qs *qs)
   return text;
 }
 
+/* The per-host gauges are rendered at most every KG_GAUGES_MAX_AGE seconds
+   and shared by the scrapes in between: a scrape is unauthenticated, and
+   without this every one would evaluate every host's forecast. */
+#define KG_GAUGES_MAX_AGE 15
+
+static pthread_mutex_t gauges_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *gauges_text;           /* the last rendering, NULL before the first */
+static time_t gauges_at;
+static bool gauges_ok;              /* its queries succeeded */
+
+/**
+ * The per-host and per-server gauges, rendered again when the last
+ * rendering is older than KG_GAUGES_MAX_AGE; one scrape renders while the
+ * others wait for it.
+ * @return a copy to free, or NULL when out of memory; *db_ok tells whether
+ *         its queries succeeded
+ */
+static char *
+host_gauges(struct kg_db *db, bool *db_ok)
+{
+  time_t now = time(NULL);
+  char *copy;
+
+  pthread_mutex_lock(&gauges_lock);
+  if (NULL == gauges_text || now - gauges_at >= KG_GAUGES_MAX_AGE || !gauges_ok) {
+    enum kg_qs qs = KG_QS_OK;
+    char *text = strdup("");
+    if (NULL != text)
+      text = render_hosts(db, text, &qs);
+    if (NULL != text && KG_QS_OK == qs)
+      text = render_servers(db, text, &qs);
+    if (NULL != text) {
+      free(gauges_text);
+      gauges_text = text;
+      gauges_at = now;
+      gauges_ok = KG_QS_OK == qs;
+    }
+  }
+  copy = NULL != gauges_text ? strdup(gauges_text) : NULL;
+  *db_ok = gauges_ok;
+  pthread_mutex_unlock(&gauges_lock);
+  return copy;
+}
+
 static void
 handle_metrics(struct kg_ctx *ctx)
 {
   static const char host_help[] =
-    "# HELP kmsgate_kms_host_current_cmids Modelled current count of distinct CMIDs on the KMS host.\n"
+    "# HELP kmsgate_kms_host_current_cmids Modelled current count of distinct CMIDs on the KMS host"
+    " (the kmsgate_kms_* figures are at most 15 s old).\n"
     "# TYPE kmsgate_kms_host_current_cmids gauge\n"
     "# HELP kmsgate_kms_host_floor Threshold plus margin: the gate's floor.\n"
     "# TYPE kmsgate_kms_host_floor gauge\n"
@@ -174,11 +220,14 @@ handle_metrics(struct kg_ctx *ctx)
 
   if (NULL != text)
     text = append(text, "%s", host_help);
-  bool db_up = kg_db_connected(ctx->db);
-  if (NULL != text && db_up)
-    text = render_hosts(ctx->db, text, &qs);
-  if (NULL != text && db_up && KG_QS_OK == qs)
-    text = render_servers(ctx->db, text, &qs);
+  bool db_up = kg_db_connected(ctx->db), rendered_ok = false;
+  if (NULL != text && db_up) {
+    char *gauges = host_gauges(ctx->db, &rendered_ok);
+    text = NULL != gauges ? append(text, "%s", gauges) : (free(text), NULL);
+    free(gauges);
+    if (!rendered_ok)
+      qs = KG_QS_HARD_ERROR;
+  }
   if (NULL != text)
     text = append(text, "# HELP kmsgate_database_up Whether the last query succeeded.\n"
                         "# TYPE kmsgate_database_up gauge\nkmsgate_database_up %d\n",
