@@ -6,22 +6,13 @@
  */
 #include "auth.h"
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
 
-static const struct kg_stmt stmt_token_lookup = {
-  "auth_token_lookup",
-  "SELECT id, name, role FROM api_tokens WHERE token_hash = $1::bytea AND revoked_at IS NULL"
-};
-
-static const struct kg_stmt stmt_token_insert = {
-  "auth_token_insert",
-  "INSERT INTO api_tokens (name, role, token_hash) VALUES ($1, $2, $3::bytea) RETURNING id"
-};
+#include "db_tokens.h"
+#include "idutil.h"
 
 static const char *const role_names[] = {
   [KG_ROLE_NONE] = "none", [KG_ROLE_READER] = "reader",
@@ -72,18 +63,6 @@ kg_auth_token_generate(char out[KG_TOKEN_BUFSZ])
 }
 
 int
-kg_sha256_hex(const void *data, size_t len, char out[65])
-{
-  unsigned char digest[32];
-
-  if (0 != gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, digest))
-    return -1;
-  for (size_t i = 0; i < sizeof(digest); i++)
-    snprintf(out + 2 * i, 3, "%02x", digest[i]);
-  return 0;
-}
-
-int
 kg_auth_token_hash(const char *token, size_t len, char out[KG_TOKEN_HASH_BUFSZ])
 {
   out[0] = '\\';
@@ -109,18 +88,14 @@ kg_auth_authenticate(struct kg_db *db, const char *authorization,
     return KG_QS_HARD_ERROR;
   if (!kg_db_connected(db))
     return KG_QS_HARD_ERROR;
-  const char *params[] = { hash };
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_token_lookup, 1, params, &qs);
-  if (NULL == res)
+  struct kg_token_match m;
+  enum kg_qs qs = kg_db_token_lookup(db, hash, &m, found);
+  if (KG_QS_OK != qs || !*found)
     return qs;
-  if (1 == PQntuples(res)) {
-    snprintf(who->token_id, sizeof(who->token_id), "%s", PQgetvalue(res, 0, 0));
-    snprintf(who->name, sizeof(who->name), "%s", PQgetvalue(res, 0, 1));
-    who->role = kg_auth_role_parse(PQgetvalue(res, 0, 2));
-    *found = (KG_ROLE_NONE != who->role);
-  }
-  PQclear(res);
+  snprintf(who->token_id, sizeof(who->token_id), "%s", m.id);
+  snprintf(who->name, sizeof(who->name), "%s", m.name);
+  who->role = kg_auth_role_parse(m.role);
+  *found = (KG_ROLE_NONE != who->role);
   return KG_QS_OK;
 }
 
@@ -132,12 +107,5 @@ kg_auth_token_create(struct kg_db *db, const char *name, enum kg_role role,
 
   if (0 != kg_auth_token_generate(token) || 0 != kg_auth_token_hash(token, strlen(token), hash))
     return KG_QS_HARD_ERROR;
-  const char *params[] = { name, role_names[role], hash };
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_token_insert, 3, params, &qs);
-  if (NULL == res)
-    return qs;
-  snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
-  PQclear(res);
-  return KG_QS_OK;
+  return kg_db_token_insert(db, name, role_names[role], hash, id);
 }

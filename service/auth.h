@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "idutil.h"
 #include "http.h"
 
 /** "kg_" + 43 base64url characters + NUL. */
@@ -23,15 +24,6 @@
  * @return 0 on success, -1 when the kernel gave no randomness
  */
 int kg_auth_token_generate(char out[KG_TOKEN_BUFSZ]);
-
-/**
- * SHA-256 of a byte string in lowercase hex.
- * @param data bytes
- * @param len their number
- * @param out receives 64 hex digits and a NUL
- * @return 0 on success, -1 on failure
- */
-int kg_sha256_hex(const void *data, size_t len, char out[65]);
 
 /**
  * Hashes a token for storage and lookup.

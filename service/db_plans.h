@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "idutil.h"
 #include "paging.h"
 
 /** A new reserved plan. */
@@ -92,13 +93,6 @@ enum kg_qs kg_db_decision_insert_if_current(struct kg_db *db, const struct kg_ne
 enum kg_qs kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key,
                                bool *found, unsigned int *http_status, json_t **response,
                                char request_hash[65]);
-
-/**
- * Makes a time-ordered (version 7) UUID for new plans and decisions.
- * @param out receives the text form
- * @return 0 on success, -1 without randomness or clock
- */
-int kg_uuid_v7(char out[37]);
 
 /** Filters of GET /v1/plans. */
 struct kg_plan_filter {

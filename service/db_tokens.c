@@ -11,6 +11,16 @@
   "id, name, role, " KG_SQL_EPOCH("created_at") ", " KG_SQL_EPOCH("revoked_at") ","          \
   " (extract(epoch FROM created_at) * 1000000)::bigint || ',' || id"
 
+static const struct kg_stmt stmt_lookup = {
+  "token_lookup",
+  "SELECT id, name, role FROM api_tokens WHERE token_hash = $1::bytea AND revoked_at IS NULL"
+};
+
+static const struct kg_stmt stmt_insert = {
+  "token_insert",
+  "INSERT INTO api_tokens (name, role, token_hash) VALUES ($1, $2, $3::bytea) RETURNING id"
+};
+
 static const struct kg_stmt stmt_get = {
   "token_get",
   "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE id = $1::uuid"
@@ -88,6 +98,41 @@ kg_db_token_revoke(struct kg_db *db, const char *id, bool *found)
   if (NULL == res)
     return qs;
   *found = PQntuples(res) > 0;
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_token_lookup(struct kg_db *db, const char *hash, struct kg_token_match *out, bool *found)
+{
+  const char *params[] = { hash };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_lookup, 1, params, &qs);
+
+  *found = false;
+  if (NULL == res)
+    return qs;
+  if (1 == PQntuples(res)) {
+    snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, 0, 1));
+    snprintf(out->role, sizeof(out->role), "%s", PQgetvalue(res, 0, 2));
+    *found = true;
+  }
+  PQclear(res);
+  return KG_QS_OK;
+}
+
+enum kg_qs
+kg_db_token_insert(struct kg_db *db, const char *name, const char *role, const char *hash,
+                   char id[40])
+{
+  const char *params[] = { name, role, hash };
+  enum kg_qs qs;
+  PGresult *res = kg_db_exec(db, &stmt_insert, 3, params, &qs);
+
+  if (NULL == res)
+    return qs;
+  snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
   PQclear(res);
   return KG_QS_OK;
 }

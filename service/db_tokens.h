@@ -62,4 +62,34 @@ enum kg_qs kg_db_token_list(struct kg_db *db, const char *after_us, const char *
  */
 enum kg_qs kg_db_token_revoke(struct kg_db *db, const char *id, bool *found);
 
+/** The live token a hash matches. */
+struct kg_token_match {
+  char id[40];
+  char name[129];
+  char role[16];               /**< "reader" | "hook" | "admin" */
+};
+
+/**
+ * The live token with this hash.
+ * @param db connection
+ * @param hash "\\x" and the token's SHA-256 in hex (bytea input)
+ * @param[out] out filled when found
+ * @param[out] found whether a live token has that hash
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_db_token_lookup(struct kg_db *db, const char *hash, struct kg_token_match *out,
+                              bool *found);
+
+/**
+ * Stores a new token's hash.
+ * @param db connection
+ * @param name its name
+ * @param role "reader" | "hook" | "admin"
+ * @param hash as for kg_db_token_lookup()
+ * @param[out] id the new token's id
+ * @return KG_QS_OK or the failure (23505: a live token has that name)
+ */
+enum kg_qs kg_db_token_insert(struct kg_db *db, const char *name, const char *role,
+                              const char *hash, char id[40]);
+
 #endif

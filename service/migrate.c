@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "idutil.h"
 #include "fileutil.h"
 #include "log.h"
 
