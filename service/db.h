@@ -155,6 +155,16 @@ enum kg_qs kg_db_run_transaction(struct kg_db *db, const char *what,
  */
 #define KG_SQL_ROUTING_LOCK "7021794190251950430"
 
+/**
+ * The number of parameters in the array @a a, counted by the compiler: call
+ * sites never keep a count beside the list. An argument that is a pointer,
+ * not an array, does not compile.
+ */
+#define KG_NPARAMS(a)                                                          \
+  ((int) (sizeof(a) / sizeof((a)[0])                                          \
+          + 0 * sizeof(struct { int array_expected : __builtin_types_compatible_p( \
+                                    __typeof__(a), __typeof__(&(a)[0])) ? -1 : 1; })))
+
 /** Room for any long long in decimal, sign and NUL included. */
 #define KG_DB_INT_BUFSZ 24
 

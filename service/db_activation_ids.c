@@ -73,7 +73,7 @@ kg_db_activation_id_list(struct kg_db *db, const char *application, const char *
   struct id_cb c = { cb, cls };
   int rows;
 
-  return kg_db_each_row(db, &stmt_list, 3, params, each_id, &c, &rows);
+  return kg_db_each_row(db, &stmt_list, KG_NPARAMS(params), params, each_id, &c, &rows);
 }
 
 enum kg_qs
@@ -83,7 +83,7 @@ kg_db_activation_id_get(struct kg_db *db, const char *id, kg_activation_id_cb cb
   const char *params[] = { id };
   struct id_cb c = { cb, cls };
   int rows;
-  enum kg_qs qs = kg_db_each_row(db, &stmt_get, 1, params, each_id, &c, &rows);
+  enum kg_qs qs = kg_db_each_row(db, &stmt_get, KG_NPARAMS(params), params, each_id, &c, &rows);
 
   *found = rows > 0;
   return qs;
@@ -95,7 +95,7 @@ recount(struct kg_db *db, const char *id, const char *before, const char *after)
 {
   const char *params[] = { id, before, after };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_recount, 3, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_recount, KG_NPARAMS(params), params, &qs);
 
   PQclear(res);
   return NULL == res ? qs : KG_QS_OK;
@@ -106,9 +106,10 @@ kg_db_activation_id_set(struct kg_db *db, const char *id, const char *applicatio
                         const char *description, enum kg_mapping_outcome *outcome)
 {
   const char *params[] = { id, application, description };
+  const char *id_only[] = { id };
   char before[16] = "";
   enum kg_qs qs = kg_db_simple(db, "SELECT pg_advisory_xact_lock(" KG_SQL_ROUTING_LOCK ")");
-  PGresult *res = KG_QS_OK == qs ? kg_db_exec(db, &stmt_lock, 1, params, &qs) : NULL;
+  PGresult *res = KG_QS_OK == qs ? kg_db_exec(db, &stmt_lock, KG_NPARAMS(id_only), id_only, &qs) : NULL;
 
   if (NULL == res)
     return qs;
@@ -126,8 +127,8 @@ kg_db_activation_id_set(struct kg_db *db, const char *id, const char *applicatio
   }
   *outcome = NULL == application ? KG_MAPPING_DELETED
              : exists ? KG_MAPPING_UPDATED : KG_MAPPING_CREATED;
-  qs = NULL == application ? kg_db_run(db, &stmt_delete, 1, params)
-       : kg_db_run(db, &stmt_upsert, 3, params);
+  qs = NULL == application ? kg_db_run(db, &stmt_delete, KG_NPARAMS(id_only), id_only)
+       : kg_db_run(db, &stmt_upsert, KG_NPARAMS(params), params);
   if (KG_QS_OK != qs)
     return qs;
   return recount(db, id, exists ? before : NULL, application);

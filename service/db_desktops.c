@@ -123,26 +123,26 @@ read_desktop(const PGresult *res, int row, struct kg_desktop_record *d)
   d->name_ambiguous = kg_db_bool(res, row, 14);
 }
 
+struct desktop_cb { kg_desktop_cb cb; void *cls; };
+
+static bool
+desktop_row(void *cls, const PGresult *res, int row)
+{
+  struct desktop_cb *c = cls;
+  struct kg_desktop_record r;
+
+  read_desktop(res, row, &r);
+  return c->cb(c->cls, &r);
+}
+
 /** Runs a DESKTOP_SELECT statement and hands every row to @a cb. */
 static enum kg_qs
-each_desktop(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
-             const char *const *params, kg_desktop_cb cb, void *cls, int *rows)
+each_desktop(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+             kg_desktop_cb cb, void *cls, int *rows)
 {
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+  struct desktop_cb c = { cb, cls };
 
-  *rows = 0;
-  if (NULL == res)
-    return qs;
-  *rows = PQntuples(res);
-  for (int i = 0; i < *rows && KG_QS_OK == qs; i++) {
-    struct kg_desktop_record d;
-    read_desktop(res, i, &d);
-    if (!cb(cls, &d))
-      qs = KG_QS_INTERNAL_ERROR;
-  }
-  PQclear(res);
-  return qs;
+  return kg_db_each_row(db, stmt, nparams, params, desktop_row, &c, rows);
 }
 
 enum kg_qs
@@ -158,7 +158,7 @@ kg_db_desktop_upsert(struct kg_db *db, const struct kg_desktop_put *put,
     put->has_last_activation ? "true" : "false",
     lat_value ? kg_db_param_int(lat, put->last_activation_us) : NULL,
   };
-  PGresult *res = kg_db_exec(db, &stmt_upsert, 8, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_upsert, KG_NPARAMS(params), params, &qs);
   if (NULL == res)
     return qs;
   if (0 == PQntuples(res))
@@ -174,7 +174,7 @@ kg_db_desktop_host(struct kg_db *db, const char *hostname, char kms_host[254])
 {
   const char *params[] = { hostname };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_host, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_host, KG_NPARAMS(params), params, &qs);
 
   kms_host[0] = '\0';
   if (NULL == res)
@@ -191,7 +191,7 @@ kg_db_desktop_get(struct kg_db *db, const char *hostname, kg_desktop_cb cb, void
 {
   const char *params[] = { hostname };
   int rows;
-  enum kg_qs qs = each_desktop(db, &stmt_get, 1, params, cb, cls, &rows);
+  enum kg_qs qs = each_desktop(db, &stmt_get, KG_NPARAMS(params), params, cb, cls, &rows);
 
   *found = rows > 0;
   return qs;
@@ -205,7 +205,7 @@ kg_db_desktop_list(struct kg_db *db, const struct kg_desktop_filter *f, const ch
   int rows;
   const char *params[] = { f->pool, f->state, f->cmid, f->kms_host, after,
                            kg_db_param_int(lim, limit) };
-  return each_desktop(db, &stmt_list, 6, params, cb, cls, &rows);
+  return each_desktop(db, &stmt_list, KG_NPARAMS(params), params, cb, cls, &rows);
 }
 
 enum kg_qs
@@ -213,7 +213,7 @@ kg_db_desktop_decommission(struct kg_db *db, const char *hostname, bool *found)
 {
   const char *params[] = { hostname };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_decommission, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_decommission, KG_NPARAMS(params), params, &qs);
 
   *found = false;
   if (NULL == res)
@@ -235,7 +235,7 @@ kg_db_desktop_host_name(struct kg_db *db, const char *hostname, char host[254], 
 {
   const char *params[] = { hostname };
   int rows;
-  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, 1, params, copy_name, host, &rows);
+  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, KG_NPARAMS(params), params, copy_name, host, &rows);
 
   *found = rows > 0;
   return qs;

@@ -136,26 +136,26 @@ read_host(const PGresult *res, int row, struct kg_host_record *h)
   h->server = PQgetvalue(res, row, 11);
 }
 
+struct host_cb { kg_host_cb cb; void *cls; };
+
+static bool
+host_row(void *cls, const PGresult *res, int row)
+{
+  struct host_cb *c = cls;
+  struct kg_host_record r;
+
+  read_host(res, row, &r);
+  return c->cb(c->cls, &r);
+}
+
 /** Runs a HOST_COLUMNS statement and hands every row to @a cb. */
 static enum kg_qs
 each_host(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
           kg_host_cb cb, void *cls, int *rows)
 {
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+  struct host_cb c = { cb, cls };
 
-  *rows = 0;
-  if (NULL == res)
-    return qs;
-  *rows = PQntuples(res);
-  for (int i = 0; i < *rows && KG_QS_OK == qs; i++) {
-    struct kg_host_record h;
-    read_host(res, i, &h);
-    if (!cb(cls, &h))
-      qs = KG_QS_INTERNAL_ERROR;
-  }
-  PQclear(res);
-  return qs;
+  return kg_db_each_row(db, stmt, nparams, params, host_row, &c, rows);
 }
 
 /** Callback that keeps the id of the one row. */
@@ -176,7 +176,7 @@ rebuild_cmids(struct kg_db *db, long long id)
 
   if (KG_QS_OK != qs)
     return qs;
-  PGresult *res = kg_db_exec(db, &stmt_rebuild, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_rebuild, KG_NPARAMS(params), params, &qs);
   PQclear(res);
   return NULL == res ? qs : KG_QS_OK;
 }
@@ -189,7 +189,7 @@ kg_db_host_get_by_id(struct kg_db *db, long long id, kg_host_cb cb, void *cls)
   const char *params[] = { kg_db_param_int(num, id) };
   int rows;
 
-  return each_host(db, &stmt_get_id, 1, params, cb, cls, &rows);
+  return each_host(db, &stmt_get_id, KG_NPARAMS(params), params, cb, cls, &rows);
 }
 
 enum kg_qs
@@ -205,7 +205,7 @@ kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
     kg_db_param_int(renewal, h->renewal_minutes), h->description, h->server,
   };
   long long id = 0;
-  enum kg_qs qs = each_host(db, &stmt_insert, 8, params, keep_id, &id, &rows);
+  enum kg_qs qs = each_host(db, &stmt_insert, KG_NPARAMS(params), params, keep_id, &id, &rows);
   *duplicate = (KG_QS_OK == qs && 0 == rows);
   if (KG_QS_OK != qs || *duplicate)
     return qs;
@@ -218,7 +218,7 @@ kg_db_host_get(struct kg_db *db, const char *name, kg_host_cb cb, void *cls, boo
 {
   const char *params[] = { name };
   int rows;
-  enum kg_qs qs = each_host(db, &stmt_get, 1, params, cb, cls, &rows);
+  enum kg_qs qs = each_host(db, &stmt_get, KG_NPARAMS(params), params, cb, cls, &rows);
 
   *found = rows > 0;
   return qs;
@@ -252,7 +252,7 @@ kg_db_host_row(struct kg_db *db, const char *name, bool lock,
 {
   const char *params[] = { name };
   int rows;
-  enum kg_qs qs = each_host(db, lock ? &stmt_get_lock : &stmt_get, 1, params, keep_row, host,
+  enum kg_qs qs = each_host(db, lock ? &stmt_get_lock : &stmt_get, KG_NPARAMS(params), params, keep_row, host,
                             &rows);
 
   *found = rows > 0;
@@ -264,7 +264,7 @@ kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n)
 {
   const char *params[] = { NULL, NULL };  /* the list from its start, without LIMIT */
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_list, 2, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_list, KG_NPARAMS(params), params, &qs);
 
   *hosts = NULL;
   *n = 0;
@@ -291,7 +291,7 @@ kg_db_host_list(struct kg_db *db, const char *after, long long limit,
   char lim[KG_DB_INT_BUFSZ];
   int rows;
   const char *params[] = { after, kg_db_param_int(lim, limit) };
-  return each_host(db, &stmt_list, 2, params, cb, cls, &rows);
+  return each_host(db, &stmt_list, KG_NPARAMS(params), params, cb, cls, &rows);
 }
 
 enum kg_qs
@@ -311,7 +311,7 @@ kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch
     p->server,
   };
   long long id = 0;
-  enum kg_qs qs = each_host(db, &stmt_update, 7, params, keep_id, &id, &rows);
+  enum kg_qs qs = each_host(db, &stmt_update, KG_NPARAMS(params), params, keep_id, &id, &rows);
 
   *found = rows > 0;
   if (KG_QS_OK != qs || !*found)
@@ -345,7 +345,7 @@ kg_db_host_pools(struct kg_db *db, long long host_id,
   char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
   const char *params[] = { kg_db_param_int(id, host_id) };
-  PGresult *res = kg_db_exec(db, &stmt_pools, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_pools, KG_NPARAMS(params), params, &qs);
   *total = 0;
   if (NULL == res)
     return qs;
@@ -364,7 +364,7 @@ kg_db_host_delete(struct kg_db *db, long long host_id)
 {
   char id[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(id, host_id) };
-  return kg_db_run(db, &stmt_delete, 1, params);
+  return kg_db_run(db, &stmt_delete, KG_NPARAMS(params), params);
 }
 
 enum kg_qs
@@ -374,7 +374,7 @@ kg_db_host_duplicates(struct kg_db *db, long long host_id,
   char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
   const char *params[] = { kg_db_param_int(id, host_id) };
-  PGresult *res = kg_db_exec(db, &stmt_duplicates, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_duplicates, KG_NPARAMS(params), params, &qs);
   if (NULL == res)
     return qs;
   for (int i = 0; i < PQntuples(res) && KG_QS_OK == qs; i++) {
@@ -393,7 +393,7 @@ enum kg_qs
 kg_db_host_family_lock(struct kg_db *db, const char *name)
 {
   const char *params[] = { name };
-  return kg_db_run(db, &stmt_family_lock, 1, params);
+  return kg_db_run(db, &stmt_family_lock, KG_NPARAMS(params), params);
 }
 
 struct pools_on_cb { kg_host_pool_cb cb; void *cls; };
@@ -413,5 +413,5 @@ kg_db_host_pools_on(struct kg_db *db, long long host_id, kg_host_pool_cb cb, voi
   struct pools_on_cb c = { cb, cls };
   int rows;
 
-  return kg_db_each_row(db, &stmt_pools_on, 1, params, each_pool_on, &c, &rows);
+  return kg_db_each_row(db, &stmt_pools_on, KG_NPARAMS(params), params, each_pool_on, &c, &rows);
 }

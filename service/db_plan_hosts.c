@@ -59,7 +59,7 @@ kg_db_plan_other_hosts(struct kg_db *db, long long host_id, const long long *des
   if (NULL != desktops && NULL != pools) {
     const char *params[] = { kg_db_param_int(host, host_id), desktops, pools,
                              kg_db_param_int(at, now) };
-    qs = kg_db_each_row(db, &stmt_other_hosts, 4, params, keep_name, out, &rows);
+    qs = kg_db_each_row(db, &stmt_other_hosts, KG_NPARAMS(params), params, keep_name, out, &rows);
   }
   free(desktops);
   free(pools);

@@ -102,7 +102,7 @@ kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
       kg_db_param_int(expires, plan->expires_at), plan->request_json, plan->caller,
       desktops, pools, counts, others,
     };
-    qs = kg_db_run(db, &stmt_plan_insert, 10, params);
+    qs = kg_db_run(db, &stmt_plan_insert, KG_NPARAMS(params), params);
   }
   free(desktops);
   free(pools);
@@ -165,7 +165,7 @@ kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key,
 {
   const char *params[] = { token_id, key };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_decision_find, 2, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_decision_find, KG_NPARAMS(params), params, &qs);
 
   *found = false;
   if (NULL == res)
@@ -269,21 +269,24 @@ plan_row_json(const PGresult *res, int row)
                    "provision", json_or_null(kg_db_text(res, row, 10)));
 }
 
+struct list_cb { json_t *(*row_json)(const PGresult *, int); struct kg_list *list; };
+
+static bool
+list_row(void *cls, const PGresult *res, int row)
+{
+  struct list_cb *c = cls;
+  return kg_list_add(c->list, c->row_json(res, row), PQgetvalue(res, row, PQnfields(res) - 1));
+}
+
 /** Runs a list statement whose last column is the sort key; offers every row to @a list. */
 static enum kg_qs
 list_rows(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
           json_t *(*row_json)(const PGresult *, int), struct kg_list *list)
 {
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
-  if (NULL == res)
-    return qs;
-  int key = PQnfields(res) - 1;
-  for (int i = 0; i < PQntuples(res) && KG_QS_OK == qs; i++)
-    if (!kg_list_add(list, row_json(res, i), PQgetvalue(res, i, key)))
-      qs = KG_QS_HARD_ERROR;
-  PQclear(res);
-  return qs;
+  struct list_cb c = { row_json, list };
+  int rows;
+
+  return kg_db_each_row(db, stmt, nparams, params, list_row, &c, &rows);
 }
 
 enum kg_qs
@@ -293,7 +296,7 @@ kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f, const char *a
   char now[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(now, f->now), f->kms_host, f->state, after_us,
                            after_id, kg_db_param_int(lim, limit) };
-  return list_rows(db, &stmt_plans_list, 6, params, plan_row_json, list);
+  return list_rows(db, &stmt_plans_list, KG_NPARAMS(params), params, plan_row_json, list);
 }
 
 enum kg_qs
@@ -302,7 +305,7 @@ kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, json_t **doc)
   char at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
   const char *params[] = { kg_db_param_int(at, now), id };
-  PGresult *res = kg_db_exec(db, &stmt_plan_get, 2, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_plan_get, KG_NPARAMS(params), params, &qs);
   *doc = NULL;
   if (NULL == res)
     return qs;
@@ -318,7 +321,7 @@ kg_db_plan_lock(struct kg_db *db, const char *id, int64_t now, struct kg_plan_lo
   char at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
   const char *params[] = { id, kg_db_param_int(at, now) };
-  PGresult *res = kg_db_exec(db, &stmt_plan_lock, 2, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_plan_lock, KG_NPARAMS(params), params, &qs);
   memset(lock, 0, sizeof(*lock));
   if (NULL == res)
     return qs;
@@ -336,7 +339,7 @@ plan_transition(struct kg_db *db, const struct kg_stmt *stmt, const char *id, in
 {
   char at[KG_DB_INT_BUFSZ];
   const char *params[] = { id, kg_db_param_int(at, now) };
-  return kg_db_run(db, stmt, 2, params);
+  return kg_db_run(db, stmt, KG_NPARAMS(params), params);
 }
 
 enum kg_qs
@@ -372,5 +375,5 @@ kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f, const
   char since[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
   const char *params[] = { f->kms_host, f->has_since ? kg_db_param_int(since, f->since_us) : NULL,
                            after_us, after_id, kg_db_param_int(lim, limit) };
-  return list_rows(db, &stmt_decisions_list, 5, params, decision_row_json, list);
+  return list_rows(db, &stmt_decisions_list, KG_NPARAMS(params), params, decision_row_json, list);
 }

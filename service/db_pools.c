@@ -128,26 +128,26 @@ read_pool(const PGresult *res, int row, struct kg_pool_record *p)
   p->desktops_by_host_json = PQgetvalue(res, row, 13);
 }
 
+struct pool_cb { kg_pool_cb cb; void *cls; };
+
+static bool
+pool_row(void *cls, const PGresult *res, int row)
+{
+  struct pool_cb *c = cls;
+  struct kg_pool_record r;
+
+  read_pool(res, row, &r);
+  return c->cb(c->cls, &r);
+}
+
 /** Runs a POOL_SELECT statement and hands every row to @a cb. */
 static enum kg_qs
 each_pool(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
           kg_pool_cb cb, void *cls, int *rows)
 {
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+  struct pool_cb c = { cb, cls };
 
-  *rows = 0;
-  if (NULL == res)
-    return qs;
-  *rows = PQntuples(res);
-  for (int i = 0; i < *rows && KG_QS_OK == qs; i++) {
-    struct kg_pool_record p;
-    read_pool(res, i, &p);
-    if (!cb(cls, &p))
-      qs = KG_QS_INTERNAL_ERROR;
-  }
-  PQclear(res);
-  return qs;
+  return kg_db_each_row(db, stmt, nparams, params, pool_row, &c, rows);
 }
 
 enum kg_qs
@@ -160,7 +160,7 @@ kg_db_pool_insert(struct kg_db *db, const struct kg_pool_new *p, bool *duplicate
     p->has_renewal ? kg_db_param_int(renewal, p->renewal_minutes) : NULL,
     p->unique_cmids ? "true" : "false",
   };
-  PGresult *res = kg_db_exec(db, &stmt_insert, 5, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_insert, KG_NPARAMS(params), params, &qs);
   *duplicate = false;
   if (NULL == res)
     return qs;
@@ -174,7 +174,7 @@ kg_db_pool_get(struct kg_db *db, const char *name, kg_pool_cb cb, void *cls, boo
 {
   const char *params[] = { name };
   int rows;
-  enum kg_qs qs = each_pool(db, &stmt_get, 1, params, cb, cls, &rows);
+  enum kg_qs qs = each_pool(db, &stmt_get, KG_NPARAMS(params), params, cb, cls, &rows);
 
   *found = rows > 0;
   return qs;
@@ -187,7 +187,7 @@ kg_db_pool_list(struct kg_db *db, const char *kms_host, const char *after, long 
   char lim[KG_DB_INT_BUFSZ];
   int rows;
   const char *params[] = { kms_host, after, kg_db_param_int(lim, limit) };
-  return each_pool(db, &stmt_list, 3, params, cb, cls, &rows);
+  return each_pool(db, &stmt_list, KG_NPARAMS(params), params, cb, cls, &rows);
 }
 
 enum kg_qs
@@ -219,7 +219,7 @@ kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desktops, long 
   char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
   const char *params[] = { kg_db_param_int(id, pool_id) };
-  PGresult *res = kg_db_exec(db, &stmt_usage, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_usage, KG_NPARAMS(params), params, &qs);
   if (NULL == res)
     return qs;
   *desktops = kg_db_int(res, 0, 0);
@@ -239,7 +239,7 @@ kg_db_pool_update(struct kg_db *db, long long pool_id, const struct kg_pool_patc
     p->has_unique_cmids ? (p->unique_cmids ? "true" : "false") : NULL,
     0 != p->kms_host_id ? kg_db_param_int(host, p->kms_host_id) : NULL,
   };
-  return kg_db_run(db, &stmt_update, 6, params);
+  return kg_db_run(db, &stmt_update, KG_NPARAMS(params), params);
 }
 
 enum kg_qs
@@ -247,7 +247,7 @@ kg_db_pool_delete(struct kg_db *db, long long pool_id)
 {
   char id[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(id, pool_id) };
-  return kg_db_run(db, &stmt_delete, 1, params);
+  return kg_db_run(db, &stmt_delete, KG_NPARAMS(params), params);
 }
 
 enum kg_qs
@@ -256,7 +256,7 @@ kg_db_pool_add_host(struct kg_db *db, const char *pool, const char *host, int we
   char w[KG_DB_INT_BUFSZ];
   const char *params[] = { pool, host, kg_db_param_int(w, weight) };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_add_host, 3, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_add_host, KG_NPARAMS(params), params, &qs);
 
   *added = false;
   if (NULL == res)
@@ -284,7 +284,7 @@ kg_db_pool_hosts_but(struct kg_db *db, long long pool_id, long long host_id, kg_
   struct host_cb c = { cb, cls };
   int rows;
 
-  return kg_db_each_row(db, &stmt_hosts_but, 2, params, each_host, &c, &rows);
+  return kg_db_each_row(db, &stmt_hosts_but, KG_NPARAMS(params), params, each_host, &c, &rows);
 }
 
 static bool
@@ -299,7 +299,7 @@ kg_db_pool_host_name(struct kg_db *db, const char *pool, char host[254], bool *f
 {
   const char *params[] = { pool };
   int rows;
-  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, 1, params, copy_name, host, &rows);
+  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, KG_NPARAMS(params), params, copy_name, host, &rows);
 
   *found = rows > 0;
   return qs;
@@ -310,5 +310,5 @@ kg_db_pool_clear_hosts(struct kg_db *db, long long pool_id)
 {
   char id[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(id, pool_id) };
-  return kg_db_run(db, &stmt_clear_hosts, 1, params);
+  return kg_db_run(db, &stmt_clear_hosts, KG_NPARAMS(params), params);
 }

@@ -53,7 +53,7 @@ kg_db_prune_batch(struct kg_db *db, unsigned int days, long long batch, long lon
   char d[KG_DB_INT_BUFSZ], b[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(d, days), kg_db_param_int(b, batch) };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_batch, 2, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_batch, KG_NPARAMS(params), params, &qs);
 
   *deleted = 0;
   if (NULL == res)

@@ -40,7 +40,7 @@ kg_db_server_exists(struct kg_db *db, const char *server, bool *found)
 {
   const char *params[] = { server };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_exists, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_exists, KG_NPARAMS(params), params, &qs);
 
   *found = false;
   if (NULL == res)
@@ -68,7 +68,7 @@ kg_db_server_list(struct kg_db *db, const char *after, long long limit, kg_serve
   struct server_cb c = { cb, cls };
   int n;
 
-  return kg_db_each_row(db, &stmt_list, 2, params, each_server, &c, &n);
+  return kg_db_each_row(db, &stmt_list, KG_NPARAMS(params), params, each_server, &c, &n);
 }
 
 struct host_cb { kg_server_host_cb cb; void *cls; };
@@ -87,7 +87,7 @@ kg_db_server_hosts(struct kg_db *db, const char *server, kg_server_host_cb cb, v
   const char *params[] = { server };
   struct host_cb c = { cb, cls };
 
-  return kg_db_each_row(db, &stmt_hosts, 1, params, each_host, &c, n);
+  return kg_db_each_row(db, &stmt_hosts, KG_NPARAMS(params), params, each_host, &c, n);
 }
 
 struct total_cb { kg_server_total_cb cb; void *cls; };
@@ -110,7 +110,7 @@ kg_db_server_totals(struct kg_db *db, const char *server, kg_server_total_cb cb,
   const char *params[] = { server };
   struct total_cb c = { cb, cls };
 
-  return kg_db_each_row(db, &stmt_totals, 1, params, each_total, &c, n);
+  return kg_db_each_row(db, &stmt_totals, KG_NPARAMS(params), params, each_total, &c, n);
 }
 
 struct unmapped_cb { kg_server_unmapped_cb cb; void *cls; };

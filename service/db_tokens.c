@@ -41,29 +41,28 @@ static const struct kg_stmt stmt_revoke = {
   " WHERE id = $1::uuid RETURNING id"
 };
 
+struct token_cb { kg_token_cb cb; void *cls; };
+
+static bool
+token_row(void *cls, const PGresult *res, int row)
+{
+  struct token_cb *c = cls;
+  struct kg_token_record r = {
+    .id = PQgetvalue(res, row, 0), .name = PQgetvalue(res, row, 1),
+    .role = PQgetvalue(res, row, 2), .created_at = kg_db_text(res, row, 3),
+    .revoked_at = kg_db_text(res, row, 4), .sort_key = PQgetvalue(res, row, 5),
+  };
+  return c->cb(c->cls, &r);
+}
+
 /** Runs a TOKEN_COLUMNS statement and hands every row to @a cb. */
 static enum kg_qs
 each_token(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
            kg_token_cb cb, void *cls, int *rows)
 {
-  enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
+  struct token_cb c = { cb, cls };
 
-  *rows = 0;
-  if (NULL == res)
-    return qs;
-  *rows = PQntuples(res);
-  for (int i = 0; i < *rows && KG_QS_OK == qs; i++) {
-    struct kg_token_record t = {
-      .id = PQgetvalue(res, i, 0), .name = PQgetvalue(res, i, 1),
-      .role = PQgetvalue(res, i, 2), .created_at = kg_db_text(res, i, 3),
-      .revoked_at = kg_db_text(res, i, 4), .sort_key = PQgetvalue(res, i, 5),
-    };
-    if (!cb(cls, &t))
-      qs = KG_QS_INTERNAL_ERROR;
-  }
-  PQclear(res);
-  return qs;
+  return kg_db_each_row(db, stmt, nparams, params, token_row, &c, rows);
 }
 
 enum kg_qs
@@ -71,7 +70,7 @@ kg_db_token_get(struct kg_db *db, const char *id, kg_token_cb cb, void *cls, boo
 {
   const char *params[] = { id };
   int rows;
-  enum kg_qs qs = each_token(db, &stmt_get, 1, params, cb, cls, &rows);
+  enum kg_qs qs = each_token(db, &stmt_get, KG_NPARAMS(params), params, cb, cls, &rows);
 
   *found = rows > 0;
   return qs;
@@ -84,7 +83,7 @@ kg_db_token_list(struct kg_db *db, const char *after_us, const char *after_id,
   char lim[KG_DB_INT_BUFSZ];
   int rows;
   const char *params[] = { after_us, after_id, kg_db_param_int(lim, limit) };
-  return each_token(db, &stmt_list, 3, params, cb, cls, &rows);
+  return each_token(db, &stmt_list, KG_NPARAMS(params), params, cb, cls, &rows);
 }
 
 enum kg_qs
@@ -92,7 +91,7 @@ kg_db_token_revoke(struct kg_db *db, const char *id, bool *found)
 {
   const char *params[] = { id };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_revoke, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_revoke, KG_NPARAMS(params), params, &qs);
 
   *found = false;
   if (NULL == res)
@@ -107,7 +106,7 @@ kg_db_token_lookup(struct kg_db *db, const char *hash, struct kg_token_match *ou
 {
   const char *params[] = { hash };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_lookup, 1, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_lookup, KG_NPARAMS(params), params, &qs);
 
   *found = false;
   if (NULL == res)
@@ -128,7 +127,7 @@ kg_db_token_insert(struct kg_db *db, const char *name, const char *role, const c
 {
   const char *params[] = { name, role, hash };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, &stmt_insert, 3, params, &qs);
+  PGresult *res = kg_db_exec(db, &stmt_insert, KG_NPARAMS(params), params, &qs);
 
   if (NULL == res)
     return qs;

@@ -126,7 +126,7 @@ apply_pending(struct kg_db *db, const struct kg_migration_set *set, const bool *
       continue;
     const struct kg_migration *m = &set->items[i];
     const char *params[] = { m->version, m->checksum };
-    if (KG_QS_OK != kg_db_simple(db, m->sql) || KG_QS_OK != kg_db_run(db, &stmt_record, 2, params)) {
+    if (KG_QS_OK != kg_db_simple(db, m->sql) || KG_QS_OK != kg_db_run(db, &stmt_record, KG_NPARAMS(params), params)) {
       kg_log(KG_LOG_ERROR, NULL, "migration %s failed", m->version);
       return -1;
     }
