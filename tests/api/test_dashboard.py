@@ -165,6 +165,14 @@ def test_what_if_in_headless_chromium(svc):
         expect(lines == [1, 1, 1, 1], lines)
         browser.script("document.getElementById('wi-chart').scrollIntoView()")
         path, png = screenshot(browser, "kmsgate-what-if.png")
+        # Retiring the only host: its pools would have nowhere to activate.
+        set_field(browser, "#wi-retire", "kms01.corp.example")
+        browser.script("document.getElementById('wi-result').hidden = true")
+        browser.click("#whatif button[type=submit]")
+        browser.wait_for("return !document.getElementById('wi-result').hidden")
+        retire = browser.script("return [document.getElementById('wi-decision').textContent,"
+                                " document.getElementById('wi-reasons').textContent]")
+        expect(retire[0] == "no-go" and "no KMS host left" in retire[1], retire)
     finally:
         browser.close()
     # The planned line (#e8590c) is on the picture, and nothing was recorded.
