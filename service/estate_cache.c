@@ -83,25 +83,28 @@ young(const struct shared_estate *se, int64_t now)
 }
 
 /**
- * Whether @a se may answer for @a host: the same host at the version read or
- * a later one (versions only grow, so a later estate holds every write the
- * caller's row does; the view then takes the estate's own host row).
+ * Whether @a se may answer for @a host: the same host at the version read,
+ * or unless @a exact a later one (versions only grow, so a later estate
+ * holds every write the caller's row does; the view then takes the estate's
+ * own host row). A caller inside a transaction needs the version exactly:
+ * its other reads come from that transaction, and every write to the estate
+ * changes the version, so an estate of the same version holds the same rows.
  */
 static bool
-fresh(const struct shared_estate *se, const struct kg_host_row *host, int64_t now)
+fresh(const struct shared_estate *se, const struct kg_host_row *host, int64_t now, bool exact)
 {
   return se->host_id == host->id && young(se, now)
-         && (se->version > host->estate_version
+         && ((!exact && se->version > host->estate_version)
              || (se->version == host->estate_version
                  && se->renewal_minutes == host->renewal_minutes));
 }
 
 /** The cached estate that may answer for @a host, referenced; cache_lock held. */
 static struct shared_estate *
-lookup_locked(const struct kg_host_row *host, int64_t now)
+lookup_locked(const struct kg_host_row *host, int64_t now, bool exact)
 {
   for (size_t i = 0; i < CACHE_SLOTS; i++)
-    if (NULL != slots[i] && fresh(slots[i], host, now)) {
+    if (NULL != slots[i] && fresh(slots[i], host, now, exact)) {
       atomic_fetch_add(&slots[i]->refs, 1);
       return slots[i];
     }
@@ -109,10 +112,10 @@ lookup_locked(const struct kg_host_row *host, int64_t now)
 }
 
 static struct shared_estate *
-lookup(const struct kg_host_row *host, int64_t now)
+lookup(const struct kg_host_row *host, int64_t now, bool exact)
 {
   pthread_mutex_lock(&cache_lock);
-  struct shared_estate *hit = lookup_locked(host, now);
+  struct shared_estate *hit = lookup_locked(host, now, exact);
   pthread_mutex_unlock(&cache_lock);
   return hit;
 }
@@ -224,7 +227,10 @@ load(struct kg_db *db, const struct kg_host_row *host, int64_t now, struct share
    this each of them loaded the whole estate concurrently. A load started
    after the caller read its host row sees every write that row reflects, so
    whoever finds a load of the host under way waits for it and takes its
-   result when its version is at least the caller's (see fresh()). */
+   result when its version fits (see fresh()), else loads itself. A loader
+   inside a transaction loads in it (a reservation holds the host lock, so no
+   estate write can commit meanwhile; a read-only snapshot is one state).
+   Waiting never deadlocks: loads only read, and reads wait for no lock. */
 
 /** A load in progress. Fields are guarded by cache_lock. */
 struct flight {
@@ -311,17 +317,17 @@ flight_land(struct flight *f, struct shared_estate *se)
 #define MAX_FLIGHTS_JOINED 4
 
 /**
- * The estate for @a host outside any transaction: cached, from a load under
- * way, or loaded by this caller while others wait for it.
+ * The estate for @a host: cached, from a load under way, or loaded by this
+ * caller while others wait for it. @a exact: see fresh().
  */
 static enum kg_qs
-load_single_flight(struct kg_db *db, const struct kg_host_row *host, int64_t now,
+load_single_flight(struct kg_db *db, const struct kg_host_row *host, int64_t now, bool exact,
                    struct shared_estate **out)
 {
   struct flight *mine = NULL;
   pthread_mutex_lock(&cache_lock);
   for (int round = 0; NULL == mine; round++) {
-    if (NULL != (*out = lookup_locked(host, now))) {
+    if (NULL != (*out = lookup_locked(host, now, exact))) {
       pthread_mutex_unlock(&cache_lock);
       return KG_QS_OK;
     }
@@ -331,7 +337,7 @@ load_single_flight(struct kg_db *db, const struct kg_host_row *host, int64_t now
       break;
     }
     struct shared_estate *se = flight_await_locked(f);
-    if (NULL != se && fresh(se, host, now)) {
+    if (NULL != se && fresh(se, host, now, exact)) {
       pthread_mutex_unlock(&cache_lock);
       *out = se;
       return KG_QS_OK;
@@ -434,12 +440,10 @@ kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
                   int64_t horizon_seconds, struct kg_estate_use *use)
 {
   memset(use, 0, sizeof(*use));
-  struct shared_estate *se = lookup(host, now);
+  bool exact = PQTRANS_IDLE != PQtransactionStatus(kg_db_conn(db));
+  struct shared_estate *se = lookup(host, now, exact);
   if (NULL == se) {
-    /* Inside a transaction (a reservation holding the host lock) the load
-       must read that transaction's snapshot: no sharing. */
-    enum kg_qs qs = (PQTRANS_IDLE == PQtransactionStatus(kg_db_conn(db)))
-                    ? load_single_flight(db, host, now, &se) : load(db, host, now, &se);
+    enum kg_qs qs = load_single_flight(db, host, now, exact, &se);
     if (KG_QS_OK != qs)
       return qs;
   }
