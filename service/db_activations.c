@@ -76,13 +76,12 @@ static const struct kg_stmt stmt_ingest = {
   "                 THEN coalesce(EXCLUDED.required_count, c.required_count)"
   "                 ELSE c.required_count END"
   "  RETURNING 1),"
+  /* The server's totals are one row per activation ID that every upload of
+     the server updates: stmt_totals adds these at the end of the transaction,
+     so that the row lock is held for the commit only, not for this statement. */
   " totals AS ("
-  "  INSERT INTO server_activation_ids AS t (server, activation_id, family_hint, requests, last_at)"
-  "  SELECT $1, activation_id, CASE WHEN activation_id IS NULL THEN $2::text END,"
-  "   count(*), max(requested_at) FROM ins GROUP BY activation_id ORDER BY activation_id"
-  "  ON CONFLICT (server, activation_id, family_hint) DO UPDATE SET"
-  "   requests = t.requests + EXCLUDED.requests, last_at = greatest(t.last_at, EXCLUDED.last_at)"
-  "  RETURNING 1),"
+  "  SELECT activation_id, CASE WHEN activation_id IS NULL THEN $2::text END AS family_hint,"
+  "   count(*) AS requests, max(requested_at) AS last_at FROM ins GROUP BY activation_id),"
   /* A desktop carries the CMID of its client name's newest request: a rearm or
      rebuild replaces it, an older event arriving late never does (neither the
      time the link was made nor the current CMID's latest request may be newer).
@@ -126,7 +125,20 @@ static const struct kg_stmt stmt_ingest = {
   "  (SELECT coalesce(json_object_agg(app, n), '{}') FROM"
   "    (SELECT app, count(*) AS n FROM routed WHERE app IS NOT NULL GROUP BY app) f),"
   "  (SELECT count(*) FROM routed WHERE app IS NULL),"
-  "  (SELECT coalesce(json_agg(client), '[]') FROM ambiguous)"
+  "  (SELECT coalesce(json_agg(client), '[]') FROM ambiguous),"
+  "  (SELECT coalesce(json_agg(totals), '[]') FROM totals)"
+};
+
+/* $1 server, $2 the batch's totals by activation ID (from stmt_ingest). */
+static const struct kg_stmt stmt_totals = {
+  "ingest_totals",
+  "INSERT INTO server_activation_ids AS t (server, activation_id, family_hint, requests, last_at)"
+  " SELECT $1, activation_id, family_hint, requests, last_at"
+  " FROM json_to_recordset($2::json) AS x(activation_id uuid, family_hint text, requests bigint,"
+  "                                       last_at timestamptz)"
+  " ORDER BY activation_id"  /* one lock order for concurrent uploads */
+  " ON CONFLICT (server, activation_id, family_hint) DO UPDATE SET"
+  "  requests = t.requests + EXCLUDED.requests, last_at = greatest(t.last_at, EXCLUDED.last_at)"
 };
 
 static const struct kg_stmt stmt_observation_insert = {
@@ -257,6 +269,9 @@ kg_db_ingest(struct kg_db *db, const char *server, const char *family_hint,
   if (NULL == res)
     return qs;
   qs = read_ingest_result(res, out);
+  const char *totals[] = { server, PQgetvalue(res, 0, 5) };
+  if (KG_QS_OK == qs)
+    qs = kg_db_run(db, &stmt_totals, 2, totals);
   PQclear(res);
   return qs;
 }
