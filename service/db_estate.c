@@ -26,14 +26,19 @@ static const struct kg_stmt stmt_pools = {
    full name, or a short name against a desktop's first label; ambiguous short
    names count as registered, the stricter reading); ingest links desktops
    from this host's events only, and only this host's writes bump its
-   estate_version. Rule (b) then treats the CMID as replaced. */
+   estate_version. Rule (b) then treats the CMID as replaced. The three ways
+   to match are three uncorrelated IN lists, each hashed once per query (as
+   one correlated EXISTS it was an index probe per CMID: 490 of 580 ms at
+   100,000 CMIDs): the full name; a short name among the first labels; the
+   first label among desktops registered by short name. */
 #define CMID_COLUMNS                                                          \
   " SELECT c.cmid, " KG_SQL_EPOCH("c.last_request_at") ","                    \
   " least(c.request_count, 2147483647),"                                      \
-  " EXISTS (SELECT 1 FROM desktops r WHERE r.kms_host_id = c.kms_host_id"     \
-  "  AND r.short_name = split_part(c.last_client, '.', 1)"                    \
-  "  AND (r.hostname = c.last_client OR strpos(c.last_client, '.') = 0"       \
-  "       OR strpos(r.hostname, '.') = 0))"                                   \
+  " (c.last_client IN (SELECT hostname FROM desktops WHERE kms_host_id = $1)" \
+  "  OR (strpos(c.last_client, '.') = 0 AND c.last_client IN"                 \
+  "      (SELECT short_name FROM desktops WHERE kms_host_id = $1))"           \
+  "  OR split_part(c.last_client, '.', 1) IN (SELECT hostname FROM desktops"  \
+  "      WHERE kms_host_id = $1 AND strpos(hostname, '.') = 0))"              \
   " FROM cmids c"
 
 static const struct kg_stmt stmt_cmids = {
