@@ -15,12 +15,7 @@ import json
 import os
 import sys
 
-
-def percentile(sorted_values, q):
-    if not sorted_values:
-        return 0.0
-    k = min(len(sorted_values) - 1, max(0, int(round(q / 100.0 * len(sorted_values) + 0.5)) - 1))
-    return sorted_values[k]
+from ingest import percentile  # the uploader's nearest-rank percentile
 
 
 def main():

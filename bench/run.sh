@@ -7,7 +7,10 @@
 #   bench/run.sh [MODE] [options]
 #     MODE            all (default) | gate (wrk rows only) | ingest (ingest only) |
 #                     load (mixed load: gates, desktop PUTs, uploads, reads;
-#                     64 connections, 60 s unless --duration/--conns say otherwise)
+#                     64 connections, 60 s unless --duration/--conns say otherwise) |
+#                     scale (1,000,000 CMIDs over 20 hosts: gate latency on the
+#                     largest at 1 connection, resident memory, first gate after
+#                     a restart; see bench/scale.sh)
 #     --quick         short form for tests: 3 s per wrk run, 10,000 CMIDs instead
 #                     of 100,000, 50,000 events ingested (< 60 s)
 #     --duration S    seconds per wrk run (default 15; 3 with --quick)
@@ -32,7 +35,7 @@ bench_dir="$KG_ROOT/bench"
 mode=all quick=0 duration='' conns='' threads='' events='' uploaders=4 big='' seed_via=sql keep=0
 while [ $# -gt 0 ]; do
   case $1 in
-    all|gate|ingest|load) mode=$1 ;;
+    all|gate|ingest|load|scale) mode=$1 ;;
     --quick) quick=1 ;;
     --duration) duration=$2; shift ;;
     --conns) conns=$2; shift ;;
@@ -106,14 +109,19 @@ hook_token=$(cat "$state/hook-token")
 
 port=$(kg_free_port)
 url="http://127.0.0.1:$port"
-KMSGATE_LISTEN="127.0.0.1:$port" "$bin" serve >"$state/kmsgate.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "$url/readyz" >/dev/null 2>&1 && break
-  kill -0 "$service_pid" 2>/dev/null || { tail -20 "$state/kmsgate.log"; kg_die "kmsgate serve exited"; }
-  sleep 0.1
-done
-curl -fsS "$url/readyz" >/dev/null || kg_die "kmsgate is not ready"
+# Starts kmsgate serve (the scale mode restarts it: a cold cache), appending to its log.
+start_service() {
+  KMSGATE_LISTEN="127.0.0.1:$port" "$bin" serve >>"$state/kmsgate.log" 2>&1 &
+  service_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "$url/readyz" >/dev/null 2>&1 && break
+    kill -0 "$service_pid" 2>/dev/null || { tail -20 "$state/kmsgate.log"; kg_die "kmsgate serve exited"; }
+    sleep 0.1
+  done
+  curl -fsS "$url/readyz" >/dev/null || kg_die "kmsgate is not ready"
+}
+: >"$state/kmsgate.log"
+start_service
 
 # CPU ticks used so far by the service; used to wait until it is idle again.
 service_ticks() { awk '{print $14 + $15}' "/proc/$service_pid/stat" 2>/dev/null || echo 0; }
@@ -150,7 +158,7 @@ small_host=kms-1k.bench.example
 big_host=kms-big.bench.example
 ingest_host=kms-ingest.bench.example
 big_label=$(printf "%'d" "$big" 2>/dev/null || echo "$big")
-if [ "$mode" != ingest ]; then
+if [ "$mode" != ingest ] && [ "$mode" != scale ]; then
   kg_say "seeding $small_host ($small CMIDs, via $seed_via) and $big_host ($big_label CMIDs, via sql)"
   if [ "$seed_via" = api ]; then
     /usr/bin/python3 "$bench_dir/seed.py" --via api --url "$url" --token-file "$state/admin-token" \
@@ -192,6 +200,12 @@ run_wrk() {
   KG_LABEL=$label /usr/bin/python3 "$bench_dir/logstats.py" "$state/kmsgate.log" \
     "$((first_line + 1))" "$last_line" >>"$routes" || note_broken "logstats $label failed"
 }
+
+if [ "$mode" = scale ]; then
+  # shellcheck source=SCRIPTDIR/scale.sh
+  source "$bench_dir/scale.sh"
+  exit "$broke"
+fi
 
 if [ "$mode" = load ]; then
   # Mixed load (4 gates, 1 desktop PUT, 1 upload of 20 events, 4 reads in
