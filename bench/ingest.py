@@ -38,7 +38,7 @@ import urllib.parse
 import uuid
 
 DAY = 86400
-WIN_ACT = "4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c"
+WIN_ACT = "73111121-5638-40f6-bc11-f1d7b0d64300"  # Windows 10/11 Enterprise
 SRV_ACT = "9bd77860-9b31-4b7b-96ad-2564017315bf"
 
 

@@ -72,9 +72,9 @@ SQL = r"""
 \set ON_ERROR_STOP 1
 BEGIN;
 {drop}
-INSERT INTO kms_hosts (name, server, family, threshold, capacity, margin, renewal_interval_minutes,
-                       description)
-VALUES (:'host', :'host', 'windows', 25, :capacity, 0, 10080, 'bench estate (bench/seed.py)');
+INSERT INTO kms_hosts (name, family, threshold, capacity, margin, renewal_interval_minutes,
+                       description, server)
+VALUES (:'host', 'windows', 25, :capacity, 0, 10080, 'bench estate (bench/seed.py)', :'host');
 CREATE TEMP TABLE seed_host ON COMMIT DROP AS SELECT id FROM kms_hosts WHERE name = :'host';
 
 INSERT INTO pools (name, kms_host_id, platform, unique_cmids)
@@ -139,9 +139,9 @@ INVENTORY_SQL = r"""
 \set ON_ERROR_STOP 1
 BEGIN;
 {drop}
-INSERT INTO kms_hosts (name, server, family, threshold, capacity, margin, renewal_interval_minutes,
-                       description)
-VALUES (:'host', :'host', 'windows', 25, :capacity, 0, 10080, 'bench estate (bench/seed.py)');
+INSERT INTO kms_hosts (name, family, threshold, capacity, margin, renewal_interval_minutes,
+                       description, server)
+VALUES (:'host', 'windows', 25, :capacity, 0, 10080, 'bench estate (bench/seed.py)', :'host');
 CREATE TEMP TABLE seed_host ON COMMIT DROP AS SELECT id FROM kms_hosts WHERE name = :'host';
 INSERT INTO pools (name, kms_host_id, platform, unique_cmids)
 SELECT :'tag' || '-p' || lpad(p::text, 2, '0'), h.id,

@@ -189,6 +189,19 @@ const char *kg_db_param_int(char buf[KG_DB_INT_BUFSZ], long long v);
 enum kg_qs kg_db_run_autocommit(struct kg_db *db, const char *what, kg_tx_fn fn, void *cls);
 
 /**
+ * Runs COPY ... FROM STDIN with @a data (COPY text format) inside the
+ * caller's transaction; no retry on a lost connection (the transaction
+ * runner retries the whole transaction).
+ * @param db handle
+ * @param stmt the COPY statement (its name is unused: COPY is not prepared)
+ * @param data the rows, every line ending in a newline
+ * @param len bytes of @a data
+ * @return KG_QS_OK or the failure kind
+ */
+enum kg_qs kg_db_copy_in(struct kg_db *db, const struct kg_stmt *stmt, const char *data,
+                         size_t len);
+
+/**
  * Small helpers for reading result cells.
  */
 const char *kg_db_text(const PGresult *res, int row, int col);   /**< NULL for SQL NULL */

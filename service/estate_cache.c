@@ -82,23 +82,40 @@ young(const struct shared_estate *se, int64_t now)
   return now - se->loaded_at < MAX_AGE_SECONDS && now >= se->loaded_at;
 }
 
+/**
+ * Whether @a se may answer for @a host: the same host at the version read,
+ * or unless @a exact a later one (versions only grow, so a later estate
+ * holds every write the caller's row does; the view then takes the estate's
+ * own host row). A caller inside a transaction needs the version exactly:
+ * its other reads come from that transaction, and every write to the estate
+ * changes the version, so an estate of the same version holds the same rows.
+ */
 static bool
-fresh(const struct shared_estate *se, const struct kg_host_row *host, int64_t now)
+fresh(const struct shared_estate *se, const struct kg_host_row *host, int64_t now, bool exact)
 {
-  return se->host_id == host->id && se->version == host->estate_version
-         && se->renewal_minutes == host->renewal_minutes && young(se, now);
+  return se->host_id == host->id && young(se, now)
+         && ((!exact && se->version > host->estate_version)
+             || (se->version == host->estate_version
+                 && se->renewal_minutes == host->renewal_minutes));
+}
+
+/** The cached estate that may answer for @a host, referenced; cache_lock held. */
+static struct shared_estate *
+lookup_locked(const struct kg_host_row *host, int64_t now, bool exact)
+{
+  for (size_t i = 0; i < CACHE_SLOTS; i++)
+    if (NULL != slots[i] && fresh(slots[i], host, now, exact)) {
+      atomic_fetch_add(&slots[i]->refs, 1);
+      return slots[i];
+    }
+  return NULL;
 }
 
 static struct shared_estate *
-lookup(const struct kg_host_row *host, int64_t now)
+lookup(const struct kg_host_row *host, int64_t now, bool exact)
 {
-  struct shared_estate *hit = NULL;
   pthread_mutex_lock(&cache_lock);
-  for (size_t i = 0; i < CACHE_SLOTS && NULL == hit; i++)
-    if (NULL != slots[i] && fresh(slots[i], host, now)) {
-      hit = slots[i];
-      atomic_fetch_add(&hit->refs, 1);
-    }
+  struct shared_estate *hit = lookup_locked(host, now, exact);
   pthread_mutex_unlock(&cache_lock);
   return hit;
 }
@@ -121,7 +138,11 @@ kg_estate_cached_host(const char *name, int64_t now, struct kg_host_row *host)
   return hit;
 }
 
-/** Puts @a se in the host's slot (or the oldest slot), dropping what was there. */
+/**
+ * Puts @a se in the host's slot (or the oldest slot), dropping what was
+ * there, unless the host's slot already holds a later version (a load inside
+ * a caller's transaction may finish after a newer one).
+ */
 static void
 store(struct shared_estate *se)
 {
@@ -136,6 +157,10 @@ store(struct shared_estate *se)
       victim = i;
   }
   struct shared_estate *old = slots[victim];
+  if (NULL != old && old->host_id == se->host_id && old->version > se->version) {
+    pthread_mutex_unlock(&cache_lock);
+    return;
+  }
   atomic_fetch_add(&se->refs, 1);
   slots[victim] = se;
   pthread_mutex_unlock(&cache_lock);
@@ -162,6 +187,8 @@ load_in_snapshot(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs)
     return qs;
   t->se->version = found ? current.estate_version : -1;
+  if (found)
+    t->se->renewal_minutes = current.renewal_minutes;
   return kg_estate_load(db, found ? &current : t->host, t->now, 0, &t->se->es);
 }
 
@@ -193,6 +220,137 @@ load(struct kg_db *db, const struct kg_host_row *host, int64_t now, struct share
   store(se);
   *out = se;
   return KG_QS_OK;
+}
+
+/* ---- single flight: one load per host at a time ----
+   After a write every gate of the host misses the cache at once; without
+   this each of them loaded the whole estate concurrently. A load started
+   after the caller read its host row sees every write that row reflects, so
+   whoever finds a load of the host under way waits for it and takes its
+   result when its version fits (see fresh()), else loads itself. A loader
+   inside a transaction loads in it (a reservation holds the host lock, so no
+   estate write can commit meanwhile; a read-only snapshot is one state).
+   Waiting never deadlocks: loads only read, and reads wait for no lock. */
+
+/** A load in progress. Fields are guarded by cache_lock. */
+struct flight {
+  long long host_id;
+  pthread_cond_t landed;
+  bool done;
+  struct shared_estate *result;   /**< referenced by the flight; NULL when the load failed */
+  int refs;                       /**< the loader and every waiter */
+  struct flight *next;
+};
+
+static struct flight *flights;
+
+/** Drops a reference; cache_lock held. */
+static void
+flight_release_locked(struct flight *f)
+{
+  if (0 != --f->refs)
+    return;
+  unref(f->result);
+  pthread_cond_destroy(&f->landed);
+  free(f);
+}
+
+static struct flight *
+flight_find_locked(long long host_id)
+{
+  for (struct flight *f = flights; NULL != f; f = f->next)
+    if (f->host_id == host_id)
+      return f;
+  return NULL;
+}
+
+/** Waits for @a f to land; cache_lock held. @return its estate, referenced, or NULL */
+static struct shared_estate *
+flight_await_locked(struct flight *f)
+{
+  f->refs++;
+  while (!f->done)
+    pthread_cond_wait(&f->landed, &cache_lock);
+  struct shared_estate *se = f->result;
+  if (NULL != se)
+    atomic_fetch_add(&se->refs, 1);
+  flight_release_locked(f);
+  return se;
+}
+
+/** Starts a flight for @a host_id; cache_lock held. @return it, or NULL without memory */
+static struct flight *
+flight_start_locked(long long host_id)
+{
+  struct flight *f = calloc(1, sizeof(*f));
+  if (NULL == f || 0 != pthread_cond_init(&f->landed, NULL)) {
+    free(f);
+    return NULL;
+  }
+  f->host_id = host_id;
+  f->refs = 1;
+  f->next = flights;
+  flights = f;
+  return f;
+}
+
+/** Publishes the loader's result (NULL: failed) and wakes the waiters. */
+static void
+flight_land(struct flight *f, struct shared_estate *se)
+{
+  if (NULL != se)
+    atomic_fetch_add(&se->refs, 1);
+  pthread_mutex_lock(&cache_lock);
+  for (struct flight **p = &flights; NULL != *p; p = &(*p)->next)
+    if (*p == f) {
+      *p = f->next;
+      break;
+    }
+  f->done = true;
+  f->result = se;
+  pthread_cond_broadcast(&f->landed);
+  flight_release_locked(f);
+  pthread_mutex_unlock(&cache_lock);
+}
+
+/** Rounds of waiting for other loads before loading regardless. */
+#define MAX_FLIGHTS_JOINED 4
+
+/**
+ * The estate for @a host: cached, from a load under way, or loaded by this
+ * caller while others wait for it. @a exact: see fresh().
+ */
+static enum kg_qs
+load_single_flight(struct kg_db *db, const struct kg_host_row *host, int64_t now, bool exact,
+                   struct shared_estate **out)
+{
+  struct flight *mine = NULL;
+  pthread_mutex_lock(&cache_lock);
+  for (int round = 0; NULL == mine; round++) {
+    if (NULL != (*out = lookup_locked(host, now, exact))) {
+      pthread_mutex_unlock(&cache_lock);
+      return KG_QS_OK;
+    }
+    struct flight *f = flight_find_locked(host->id);
+    if (NULL == f || round == MAX_FLIGHTS_JOINED) {
+      mine = flight_start_locked(host->id);
+      break;
+    }
+    struct shared_estate *se = flight_await_locked(f);
+    if (NULL != se && fresh(se, host, now, exact)) {
+      pthread_mutex_unlock(&cache_lock);
+      *out = se;
+      return KG_QS_OK;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    unref(se);  /* older than the caller's row (it started before), or failed */
+    pthread_mutex_lock(&cache_lock);
+  }
+  pthread_mutex_unlock(&cache_lock);
+  enum kg_qs qs = load(db, host, now, out);
+  if (NULL != mine)
+    flight_land(mine, KG_QS_OK == qs ? *out : NULL);
+  return qs;
 }
 
 /** The model inputs of the shared estate at @a now for @a host. */
@@ -282,12 +440,16 @@ kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
                   int64_t horizon_seconds, struct kg_estate_use *use)
 {
   memset(use, 0, sizeof(*use));
-  struct shared_estate *se = lookup(host, now);
+  bool exact = PQTRANS_IDLE != PQtransactionStatus(kg_db_conn(db));
+  struct shared_estate *se = lookup(host, now, exact);
   if (NULL == se) {
-    enum kg_qs qs = load(db, host, now, &se);
+    enum kg_qs qs = load_single_flight(db, host, now, exact, &se);
     if (KG_QS_OK != qs)
       return qs;
   }
+  /* A later estate than the row asked for answers with its own row. */
+  if (se->version != host->estate_version)
+    host = &se->es.host;
   use->shared = se;
   struct prepared *pr = prepared_for(se, host, now);
   if (NULL == pr)

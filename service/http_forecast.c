@@ -130,9 +130,10 @@ serve_forecast(struct kg_ctx *ctx, enum forecast_view view)
     tx.pool = NULL;
   if (kg_errors_reply(ctx, &e))
     return;
-  /* REPEATABLE READ: the five reads of the estate see one snapshot. */
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, names[view], KG_REPEATABLE_READ,
-                                        forecast_transaction, &tx);
+  /* No transaction: the estate comes from the cache or is loaded in a
+     snapshot of its own (one load per host at a time, shared by concurrent
+     readers and gates), at the host's version read here or a later one. */
+  enum kg_qs qs = kg_db_run_autocommit(ctx->db, names[view], forecast_transaction, &tx);
   if (VIEW_CHART != view) {
     kg_reply_tx_document(ctx, qs, 200, tx.response);
     return;
