@@ -13,6 +13,7 @@
 #include "db_estate.h"
 #include "forecast.h"
 #include "forecast_json.h"
+#include "gate_hosts.h"
 #include "inventory.h"
 
 /** The three views of one baseline evaluation. */
@@ -59,8 +60,42 @@ headroom_document(const struct kg_estate *es, const struct fc_result *r, const c
   return doc;
 }
 
+/**
+ * The headroom over every host the candidates' CMIDs are cached on (kms-model.md
+ * section 6): the own answer's max_decommission, lowered to what each of those
+ * hosts allows for the same order of desktops.
+ */
 static enum kg_qs
-evaluate(struct forecast_tx *tx, struct kg_estate *es)
+headroom_over_hosts(struct forecast_tx *tx, struct kg_db *db, const struct fc_result *r,
+                    int32_t pool)
+{
+  const struct kg_estate *es = &tx->use->view;
+  int32_t *order = malloc((es->model.n_desktops + 1) * sizeof(*order));
+  json_t *scratch = json_pack("{s:[]}", "reasons");
+  long long ids[16];
+  size_t n_other;
+  bool go;
+  enum kg_qs qs = KG_QS_INTERNAL_ERROR;
+
+  if (NULL != order && NULL != scratch) {
+    struct kg_gate_plan p = {
+      .own = tx->use, .own_result = r, .desktops = order, .max_pool = pool,
+      .n_desktops = kg_estate_pick_decommission(tx->use, pool, order, es->model.n_desktops),
+      .at = r->max_decommission_at, .now = es->model.now,
+      .horizon_seconds = 86400LL * tx->horizon_days,
+    };
+    qs = kg_gate_other_hosts(db, &p, scratch, &go, ids, &n_other);
+    if (KG_QS_OK == qs && n_other > 0)
+      json_object_set(tx->response, "max_decommission",
+                      json_object_get(scratch, "max_decommission"));
+  }
+  free(order);
+  json_decref(scratch);
+  return qs;
+}
+
+static enum kg_qs
+evaluate(struct forecast_tx *tx, struct kg_db *db, struct kg_estate *es)
 {
   struct fc_result r;
   int32_t pool = -1;
@@ -88,8 +123,11 @@ evaluate(struct forecast_tx *tx, struct kg_estate *es)
                                                : forecast_document(es, &r);
     made = NULL != tx->response;
   }
+  enum kg_qs qs = made ? KG_QS_OK : KG_QS_INTERNAL_ERROR;
+  if (KG_QS_OK == qs && VIEW_HEADROOM == tx->view && es->family_hosts > 1)
+    qs = headroom_over_hosts(tx, db, &r, pool);
   fc_result_free(&r);
-  return made ? KG_QS_OK : KG_QS_INTERNAL_ERROR;
+  return qs;
 }
 
 static enum kg_qs
@@ -109,7 +147,7 @@ forecast_transaction(struct kg_db *db, void *cls)
   qs = kg_estate_acquire(db, &host, (int64_t) time(NULL), 86400LL * tx->horizon_days, &use);
   tx->use = &use;
   if (KG_QS_OK == qs)
-    qs = evaluate(tx, &use.view);
+    qs = evaluate(tx, db, &use.view);
   kg_estate_release(&use);
   return qs;
 }

@@ -117,6 +117,8 @@ def test_decommission_touches_the_host_where_the_cmids_are_cached(svc):
     expect(doc["first_breach_at"] == iso(now - 2 * DAY + 30 * DAY), doc)
     expect(doc["max_decommission"] == 5, doc)
     expect(any("kms-b" in reason for reason in doc["reasons"]), doc["reasons"])
+    r = c.get("/v1/kms-hosts/kms-a/headroom?pool=p")
+    expect(r.json["max_decommission"] == 5, "headroom over both hosts: %r" % r.json)
     r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:5]}})
     expect(r.json["decision"] == "go", r.json)
     r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"desktops": names[:5]},
