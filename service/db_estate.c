@@ -49,7 +49,15 @@ static const struct kg_stmt stmt_pools = {
   " THEN EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id" \
   "  JOIN kms_hosts h ON h.id = c.kms_host_id AND h.family = oh.family"          \
   "  WHERE o.cmid = c.cmid AND o.kms_host_id <> c.kms_host_id"                   \
-  "  AND o.last_request_at >= c.last_request_at) ELSE false END"
+  "  AND o.last_request_at >= c.last_request_at) ELSE false END,"                \
+  /* and whether another host of the family caches it (requested there in the \
+     last 30 days): a gate that decommissions its desktop touches that host */ \
+  " CASE WHEN (SELECT count(*) FROM kms_hosts o, kms_hosts h WHERE h.id = $1"    \
+  "             AND o.family = h.family) > 1"                                    \
+  " THEN EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id" \
+  "  JOIN kms_hosts h ON h.id = c.kms_host_id AND h.family = oh.family"          \
+  "  WHERE o.cmid = c.cmid AND o.kms_host_id <> c.kms_host_id"                   \
+  "  AND o.last_request_at > to_timestamp($2) - interval '30 days') ELSE false END"
 
 /* The fourth column says whether the CMID's latest request came from the name
    of a desktop registered on this host, matched as ingest matches names (the
@@ -209,7 +217,8 @@ fill_cmids(struct kg_estate *es, const PGresult *res)
   size_t n = (size_t) PQntuples(res);
   es->cmids = calloc(n + 1, sizeof(*es->cmids));
   es->cmid_text = calloc(n + 1, sizeof(*es->cmid_text));
-  if (NULL == es->cmids || NULL == es->cmid_text)
+  es->cmid_elsewhere = calloc(n + 1, sizeof(*es->cmid_elsewhere));
+  if (NULL == es->cmids || NULL == es->cmid_text || NULL == es->cmid_elsewhere)
     return -1;
   for (size_t i = 0; i < n; i++) {
     snprintf(es->cmid_text[i], sizeof(es->cmid_text[i]), "%s", PQgetvalue(res, (int) i, 0));
@@ -217,6 +226,7 @@ fill_cmids(struct kg_estate *es, const PGresult *res)
     es->cmids[i].request_count = (int32_t) kg_db_int(res, (int) i, 2);
     es->cmids[i].last_client_registered = kg_db_bool(res, (int) i, 3);
     es->cmids[i].renews_elsewhere = kg_db_bool(res, (int) i, 4);
+    es->cmid_elsewhere[i] = kg_db_bool(res, (int) i, 5);
   }
   es->model.n_cmids = n;
   es->model.cmids = es->cmids;
@@ -279,8 +289,9 @@ fill_desktops(struct kg_estate *es, const PGresult *res)
   es->desktop_hostnames = calloc(n + 1, sizeof(*es->desktop_hostnames));
   struct named_row *order = rows_by_hostname(res, n);
   es->desktop_here = calloc(n + 1, sizeof(*es->desktop_here));
+  es->desktop_cmid_away = calloc(n + 1, sizeof(*es->desktop_cmid_away));
   if (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
-      || NULL == order || NULL == es->desktop_here
+      || NULL == order || NULL == es->desktop_here || NULL == es->desktop_cmid_away
       || 0 != cmid_map_init(&map, (const char (*)[37]) es->cmid_text, es->model.n_cmids)) {
     free(order);
     return -1;
@@ -295,6 +306,8 @@ fill_desktops(struct kg_estate *es, const PGresult *res)
     es->desktops[i].cmid = (NULL == cmid) ? -1 : cmid_map_find(&map, cmid);
     es->desktops[i].state = parse_state(PQgetvalue(res, row, 4));
     es->desktop_here[i] = kg_db_bool(res, row, 5);
+    /* a CMID this host does not cache: another host may */
+    es->desktop_cmid_away[i] = NULL != cmid && es->desktops[i].cmid < 0;
   }
   free(order);
   free(map.slots);
@@ -444,6 +457,7 @@ kg_estate_free(struct kg_estate *es)
 {
   free(es->cmids);
   free(es->cmid_text);
+  free(es->cmid_elsewhere);
   free(es->pools);
   free(es->pool_ids);
   free(es->pool_names);
@@ -452,6 +466,7 @@ kg_estate_free(struct kg_estate *es)
   free(es->pool_total_weight);
   free(es->desktops);
   free(es->desktop_here);
+  free(es->desktop_cmid_away);
   free(es->desktop_ids);
   free(es->desktop_hostnames);
   free(es->reserved);

@@ -28,6 +28,7 @@ struct kg_estate {
   struct fc_estate model;
   struct fc_cmid *cmids;
   char (*cmid_text)[37];            /**< per CMID index */
+  bool *cmid_elsewhere;             /**< per CMID: another host of the family caches it */
   struct fc_pool *pools;
   long long *pool_ids;
   char **pool_names;
@@ -39,6 +40,7 @@ struct kg_estate {
   char **desktop_hostnames;
   bool *desktop_here;               /**< registered on this host (the others are there because
                                          this host caches their CMIDs) */
+  bool *desktop_cmid_away;          /**< its CMID is one this host does not cache */
   struct fc_plan *reserved;
   struct kg_reserved_plan *reserved_ids;
   int32_t *reserved_desktops;       /**< storage for every reserved plan's decommission list */

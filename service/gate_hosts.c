@@ -222,6 +222,31 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
   return qs;
 }
 
+/**
+ * Whether the plan can touch another host at all: a desktop whose CMID another
+ * host of the family caches, or a provision into a pool with other hosts. Most
+ * plans of most estates cannot, and then no query is needed.
+ */
+static bool
+may_touch_others(const struct kg_gate_plan *p)
+{
+  const struct kg_estate *own = &p->own->view;
+
+  if (own->family_hosts <= 1)
+    return false;
+  for (size_t i = 0; i < p->n_desktops; i++) {
+    int32_t c = own->desktops[p->desktops[i]].cmid;
+    if ((c >= 0 && own->cmid_elsewhere[c]) || own->desktop_cmid_away[p->desktops[i]])
+      return true;
+  }
+  for (size_t i = 0; i < p->n_provisions; i++) {
+    int32_t pool = kg_estate_pool_index(own, p->pool_names[i]);
+    if (pool >= 0 && own->pool_weight[pool] < own->pool_total_weight[pool])
+      return true;
+  }
+  return false;
+}
+
 /** The ids the touched-hosts query needs; false when out of memory. */
 static bool
 plan_ids(const struct kg_gate_plan *p, long long **desktops, long long *pools, size_t *n_pools)
@@ -281,7 +306,7 @@ kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
     goto done;
   names.n = 0;
   qs = KG_QS_OK;
-  if (p->own->view.family_hosts > 1)   /* alone in its family: nothing else to touch */
+  if (may_touch_others(p))
     qs = kg_db_plan_other_hosts(db, p->own->view.host.id, desktop_ids, p->n_desktops, pool_ids,
                                 n_pools, p->now, &names);
   if (KG_QS_OK == qs && names.n > 0)
