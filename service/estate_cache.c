@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db_estate.h"
+#include "estate_cache.h"
 #include "db_hosts.h"
 
 #define CACHE_SLOTS 64

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "db_activations.h"
+#include "estate_cache.h"
 #include "input.h"
 
 json_t *

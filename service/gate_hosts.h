@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "db_estate.h"
+#include "estate_cache.h"
 
 /** The plan as the gate resolved it on its own host. */
 struct kg_gate_plan {

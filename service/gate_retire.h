@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "db_estate.h"
+#include "estate_cache.h"
 
 /** A retirement as the gate asked it. */
 struct kg_retire_plan {

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "chart.h"
-#include "db_estate.h"
+#include "estate_cache.h"
 #include "forecast.h"
 #include "forecast_json.h"
 #include "gate_hosts.h"

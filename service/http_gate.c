@@ -13,7 +13,7 @@
 
 #include "auth.h"
 #include "db_desktops.h"
-#include "db_estate.h"
+#include "estate_cache.h"
 #include "db_plans.h"
 #include "db_pools.h"
 #include "forecast.h"

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "db_activations.h"
-#include "db_estate.h"
+#include "estate_cache.h"
 #include "db_servers.h"
 #include "forecast.h"
 #include "forecast_json.h"
