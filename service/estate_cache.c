@@ -466,12 +466,18 @@ kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
 }
 
 int
-kg_estate_evaluate(const struct kg_estate_use *use, const struct fc_plan *plan,
+kg_estate_evaluate(const struct kg_estate_use *use, int32_t margin, const struct fc_plan *plan,
                    int32_t max_decommission_pool, struct fc_result *out)
 {
   const struct prepared *pr = use->prepared;
-  return fc_evaluate_prepared(pr->model, use->view.model.margin, use->view.model.horizon_seconds,
+  return fc_evaluate_prepared(pr->model, margin, use->view.model.horizon_seconds,
                               plan, max_decommission_pool, out);
+}
+
+int32_t
+kg_estate_margin(const struct kg_estate_use *use, bool has_margin, int margin)
+{
+  return has_margin ? (int32_t) margin : use->view.model.margin;
 }
 
 size_t

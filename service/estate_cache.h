@@ -12,8 +12,9 @@
 /**
  * A request's view of a host's estate: the arrays of the (shared, cached)
  * estate with this request's host row, time and unexpired reserved plans.
- * `view` is what handlers read and may adjust (e.g. the margin); it must
- * never be passed to kg_estate_free().
+ * `view` is what handlers read (a request's margin is an argument of
+ * kg_estate_evaluate(), not written into it); it must never be passed to
+ * kg_estate_free().
  */
 struct kg_estate_use {
   struct kg_estate view;
@@ -53,16 +54,27 @@ enum kg_qs kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, i
 bool kg_estate_cached_host(const char *name, int64_t now, struct kg_host_row *host);
 
 /**
- * Evaluates a plan on a view: fc_evaluate() of view.model (its margin and
- * horizon included), from the model prepared for this second.
+ * Evaluates a plan on a view: fc_evaluate() of view.model (its horizon
+ * included), from the model prepared for this second.
  * @param use the view
+ * @param margin floor = threshold + margin: the request's, else the host's
+ *        (view.model.margin); see kg_estate_margin()
  * @param plan the plan, or NULL for the baseline
  * @param max_decommission_pool pool index, or -1 for the whole host
  * @param[out] out the result; release with fc_result_free(), also after an error
  * @return 0 on success, -1 on failure
  */
-int kg_estate_evaluate(const struct kg_estate_use *use, const struct fc_plan *plan,
+int kg_estate_evaluate(const struct kg_estate_use *use, int32_t margin, const struct fc_plan *plan,
                        int32_t max_decommission_pool, struct fc_result *out);
+
+/**
+ * The margin an evaluation on @a use applies.
+ * @param use the view
+ * @param has_margin whether the request gave one
+ * @param margin the request's margin
+ * @return the request's margin when given, else the host's
+ */
+int32_t kg_estate_margin(const struct kg_estate_use *use, bool has_margin, int margin);
 
 /**
  * fc_pick_decommission() on a view, from the prepared model.

@@ -31,7 +31,7 @@ kg_forecast_common_json(const struct kg_estate *es, const struct fc_result *r)
                    "kms_host", es->host.name,
                    "evaluated_at", kg_json_time(es->model.now),
                    "threshold", (int) es->model.threshold,
-                   "margin", (int) es->model.margin,
+                   "margin", (int) (r->floor - es->model.threshold),
                    "floor", (int) r->floor,
                    "current_count", (int) r->current_count,
                    "renewing", (int) r->renewing,
@@ -137,7 +137,7 @@ add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, 
 
   memset(&r, 0, sizeof(r));
   enum kg_qs qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
-  if (KG_QS_OK == qs && 0 != kg_estate_evaluate(&use, NULL, -1, &r))
+  if (KG_QS_OK == qs && 0 != kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &r))
     qs = KG_QS_INTERNAL_ERROR;
   if (KG_QS_OK == qs)
     json_object_update_new(doc, json_pack(

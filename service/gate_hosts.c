@@ -92,7 +92,8 @@ evaluate_on(const struct kg_gate_plan *p, struct other *o, const int32_t *deskto
                           .n_provision = o->n_prov, .provision = o->prov };
 
   memset(r, 0, sizeof(*r));
-  return kg_estate_evaluate(&o->use, &plan, -1, r);
+  return kg_estate_evaluate(&o->use, kg_estate_margin(&o->use, p->has_margin, p->margin), &plan,
+                            -1, r);
 }
 
 /** Whether taking the first @a k desktops of @a order keeps the other host at go. */
@@ -192,8 +193,6 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
   if (NULL == o.desktops)
     return KG_QS_INTERNAL_ERROR;
   qs = kg_estate_acquire(db, &row, p->now, p->horizon_seconds, &o.use);
-  if (KG_QS_OK == qs && p->has_margin)
-    o.use.view.model.margin = p->margin;
   if (KG_QS_OK == qs && map_plan(p, &o)) {
     int32_t k = 0;
     if (0 != evaluate_on(p, &o, o.desktops, o.n_desktops, &o.r)

@@ -181,10 +181,9 @@ evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct
   qs = kg_estate_acquire(db, &row, p->now, p->horizon_seconds, &use);
   if (KG_QS_OK == qs) {
     struct fc_plan plan = { .at = t, .n_arrivals = r->n, .arrivals = r->arrivals };
-    if (p->has_margin)
-      use.view.model.margin = p->margin;
     memset(&res, 0, sizeof(res));
-    if (0 != kg_estate_evaluate(&use, &plan, -1, &res)) {
+    int32_t margin = kg_estate_margin(&use, p->has_margin, p->margin);
+    if (0 != kg_estate_evaluate(&use, margin, &plan, -1, &res)) {
       qs = KG_QS_INTERNAL_ERROR;
     } else {
       int room = (int) res.projected_min - (int) res.floor;
@@ -205,12 +204,14 @@ evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct
 
 /** The retired host's own baseline, when no host receives anything. */
 static enum kg_qs
-retired_baseline(const struct kg_estate_use *use, struct outcome *o)
+retired_baseline(const struct kg_retire_plan *p, const struct kg_estate_use *use,
+                 struct outcome *o)
 {
   struct fc_result res;
 
   memset(&res, 0, sizeof(res));
-  if (0 != kg_estate_evaluate(use, NULL, -1, &res)) {
+  if (0 != kg_estate_evaluate(use, kg_estate_margin(use, p->has_margin, p->margin), NULL, -1,
+                              &res)) {
     fc_result_free(&res);
     return KG_QS_INTERNAL_ERROR;
   }
@@ -259,7 +260,7 @@ kg_gate_retire(struct kg_db *db, const struct kg_retire_plan *p,
     if (0 != strcmp(rt.rx[i].name, retired->view.host.name))
       qs = evaluate_receiver(db, p, &rt.rx[i], t, &o);
   if (KG_QS_OK == qs && NULL == o.binding)
-    qs = retired_baseline(retired, &o);
+    qs = retired_baseline(p, retired, &o);
   if (KG_QS_OK == qs) {
     *go = o.go && 0 == json_array_size(rt.stranded);
     *doc = o.binding;

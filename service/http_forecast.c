@@ -108,7 +108,7 @@ evaluate(struct forecast_tx *tx, struct kg_db *db, struct kg_estate *es)
     return KG_QS_REPLIED;
   }
   memset(&r, 0, sizeof(r));
-  if (0 != kg_estate_evaluate(tx->use, NULL, pool, &r)) {
+  if (0 != kg_estate_evaluate(tx->use, tx->use->view.model.margin, NULL, pool, &r)) {
     fc_result_free(&r);
     return KG_QS_INTERNAL_ERROR;
   }

@@ -347,9 +347,8 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   char plan_id[37];
 
   memset(&r, 0, sizeof(r));
-  if (tx->in->has_margin)
-    es->model.margin = tx->in->margin;
-  if (0 != kg_estate_evaluate(tx->use, &model_plan, plan->max_pool, &r)) {
+  int32_t margin = kg_estate_margin(tx->use, tx->in->has_margin, tx->in->margin);
+  if (0 != kg_estate_evaluate(tx->use, margin, &model_plan, plan->max_pool, &r)) {
     fc_result_free(&r);
     return KG_QS_INTERNAL_ERROR;
   }

@@ -103,7 +103,7 @@ render_host(struct kg_db *db, char *text, const struct kg_host_row *host, int64_
   *qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
   if (KG_QS_OK == *qs) {
     g.last_event = last_event_at(&use.view.model);
-    if (0 == kg_estate_evaluate(&use, NULL, -1, &r))
+    if (0 == kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &r))
       text = append_host(text, host->name, &g);
     fc_result_free(&r);
   }

@@ -166,8 +166,12 @@ def test_margin_override(svc):
     names, _ = steady_estate(c)
     r = c.post("/v1/gate", {"kms_host": "kms01.corp.example", "margin": 3,
                             "decommission": {"desktops": names[:3]}})
-    expect(r.json["floor"] == 28 and r.json["decision"] == "no-go", r.json)
-    expect(r.json["max_decommission"] == 2, r.json)
+    expect(r.json["floor"] == 28 and r.json["margin"] == 3, r.json)
+    expect(r.json["decision"] == "no-go" and r.json["max_decommission"] == 2, r.json)
+    # The override is this request's alone: the next gate applies the host's margin.
+    r = c.post("/v1/gate", {"kms_host": "kms01.corp.example",
+                            "decommission": {"desktops": names[:3]}})
+    expect(r.json["floor"] == 25 and r.json["margin"] == 0, r.json)
 
 
 def test_decisions_are_recorded_with_the_caller(svc):
