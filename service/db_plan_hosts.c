@@ -16,7 +16,7 @@ static const struct kg_stmt stmt_other_hosts = {
   "              AND c.last_request_at > to_timestamp($4) - interval '30 days')"
   "  OR EXISTS (SELECT 1 FROM pool_hosts x WHERE x.pool_id = ANY ($3::bigint[])"
   "             AND x.kms_host_id = h.id))"
-  " ORDER BY h.name LIMIT 16"  /* KG_MAX_OTHER_HOSTS */
+  " ORDER BY h.name LIMIT 17"  /* KG_MAX_OTHER_HOSTS + 1: whether there are more */
 };
 
 /** "{1,2,3}": an array literal of ids; NULL when out of memory. */
@@ -42,6 +42,8 @@ keep_name(void *cls, const PGresult *res, int row)
 
   if (out->n < KG_MAX_OTHER_HOSTS)
     snprintf(out->name[out->n++], sizeof(out->name[0]), "%s", PQgetvalue(res, row, 0));
+  else
+    out->more = true;
   return true;
 }
 
@@ -52,10 +54,11 @@ kg_db_plan_other_hosts(struct kg_db *db, long long host_id, const long long *des
 {
   char host[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ];
   char *desktops = id_array(desktop_ids, n_desktops), *pools = id_array(pool_ids, n_pools);
-  enum kg_qs qs = KG_QS_HARD_ERROR;
+  enum kg_qs qs = KG_QS_INTERNAL_ERROR; /* out of memory, unless the statement runs */
   int rows;
 
   out->n = 0;
+  out->more = false;
   if (NULL != desktops && NULL != pools) {
     const char *params[] = { kg_db_param_int(host, host_id), desktops, pools,
                              kg_db_param_int(at, now) };

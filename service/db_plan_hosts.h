@@ -7,6 +7,7 @@
 #ifndef KG_DB_PLAN_HOSTS_H
 #define KG_DB_PLAN_HOSTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,13 +19,14 @@
 /** Host names, each at most 253 characters. */
 struct kg_host_names {
   size_t n;
+  bool more; /**< the plan touches more than KG_MAX_OTHER_HOSTS (the gate answers no-go) */
   char name[KG_MAX_OTHER_HOSTS][254];
 };
 
 /**
  * The hosts of @a host_id's family other than it where one of @a desktop_ids'
  * CMIDs requested in the 30 days before @a now, or that one of @a pool_ids
- * discovers; by name, at most KG_MAX_OTHER_HOSTS.
+ * discovers; by name, the first KG_MAX_OTHER_HOSTS, and whether there are more.
  * @param db connection
  * @param host_id the plan's own host
  * @param desktop_ids the desktops it decommissions

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db_plan_hosts.h"
 #include "forecast_json.h"
+#include "gate_input.h"
 #include "input.h"
 
 /** The plan on one other host. */
@@ -22,7 +22,7 @@ struct other {
   struct fc_result r;
   int32_t *desktops;                  /**< the plan's desktops in this estate */
   size_t n_desktops;
-  struct fc_provision prov[100];      /**< KG_MAX_PROVISIONS of the gate */
+  struct fc_provision prov[KG_MAX_PROVISIONS];
   size_t n_prov;
 };
 
@@ -74,7 +74,7 @@ map_plan(const struct kg_gate_plan *p, struct other *o)
     if (d >= 0)
       o->desktops[o->n_desktops++] = d;
   }
-  for (size_t i = 0; i < p->n_provisions && o->n_prov < 100; i++) {
+  for (size_t i = 0; i < p->n_provisions && o->n_prov < KG_MAX_PROVISIONS; i++) {
     int32_t pool = kg_estate_pool_index(es, p->pool_names[i]);
     int share = pool >= 0 ? kg_gate_provision_share(es, pool, p->counts[i]) : 0;
     if (share > 0)
@@ -246,6 +246,24 @@ may_touch_others(const struct kg_gate_plan *p)
   return false;
 }
 
+/**
+ * A plan that touches more hosts than the gate evaluates: the ones left out
+ * could fall under their floors, so the answer is no-go and nothing may go.
+ */
+static void
+refuse_unevaluated(json_t *doc, struct fold *f)
+{
+  char text[200];
+
+  snprintf(text, sizeof(text),
+           "the plan touches more than %d other KMS hosts of its product; kmsgate evaluates "
+           "at most %d, so it cannot say go",
+           KG_MAX_OTHER_HOSTS, KG_MAX_OTHER_HOSTS);
+  json_array_append_new(json_object_get(doc, "reasons"), json_string(text));
+  f->go = false;
+  f->max_decommission = 0;
+}
+
 /** The ids the touched-hosts query needs; false when out of memory. */
 static bool
 plan_ids(const struct kg_gate_plan *p, long long **desktops, long long *pools, size_t *n_pools)
@@ -285,11 +303,11 @@ fold_all(struct kg_db *db, const struct kg_gate_plan *p, const struct kg_host_na
 
 enum kg_qs
 kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc, bool *go,
-                    long long other_ids[16], size_t *n_other)
+                    long long other_ids[KG_MAX_OTHER_HOSTS], size_t *n_other)
 {
   const struct fc_result *own = p->own_result;
-  struct kg_host_names names;
-  long long *desktop_ids = NULL, pool_ids[100];
+  struct kg_host_names names = { .n = 0 };
+  long long *desktop_ids = NULL, pool_ids[KG_MAX_PROVISIONS];
   size_t n_pools = 0;
   struct fold f = { .go = own->go, .max_decommission = own->max_decommission,
                     .binding_room = (int) own->projected_min - (int) own->floor,
@@ -300,18 +318,20 @@ kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
   *n_other = 0;
   snprintf(f.binding_name, sizeof(f.binding_name), "%s", p->own->view.host.name);
   f.hosts = json_array();
-  if (NULL == f.hosts || 0 != json_array_append_new(f.hosts, kg_gate_host_entry(&p->own->view, own))
-      || !plan_ids(p, &desktop_ids, pool_ids, &n_pools))
+  if (NULL == f.hosts || 0 != json_array_append_new(f.hosts, kg_gate_host_entry(&p->own->view, own)))
     goto done;
-  names.n = 0;
   qs = KG_QS_OK;
   if (may_touch_others(p))
-    qs = kg_db_plan_other_hosts(db, p->own->view.host.id, desktop_ids, p->n_desktops, pool_ids,
-                                n_pools, p->now, &names);
+    qs = !plan_ids(p, &desktop_ids, pool_ids, &n_pools)
+         ? KG_QS_INTERNAL_ERROR
+         : kg_db_plan_other_hosts(db, p->own->view.host.id, desktop_ids, p->n_desktops, pool_ids,
+                                  n_pools, p->now, &names);
   if (KG_QS_OK == qs && names.n > 0)
     qs = fold_all(db, p, &names, doc, &f);
   if (KG_QS_OK != qs)
     goto done;
+  if (names.more)
+    refuse_unevaluated(doc, &f);
   *n_other = f.n_ids;
   *go = f.go;
   if (NULL != f.binding)

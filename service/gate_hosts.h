@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "db_plan_hosts.h"
 #include "estate_cache.h"
 
 /** The plan as the gate resolved it on its own host. */
@@ -67,11 +68,12 @@ json_t *kg_gate_binding_fields(const struct kg_estate *es, const struct fc_resul
  * @param p the plan
  * @param[in,out] doc the own host's answer
  * @param[out] go the decision
- * @param[out] other_ids the ids of the other hosts evaluated (at most 16)
+ * @param[out] other_ids the ids of the other hosts evaluated
  * @param[out] n_other how many
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
-                               bool *go, long long other_ids[16], size_t *n_other);
+                               bool *go, long long other_ids[KG_MAX_OTHER_HOSTS],
+                               size_t *n_other);
 
 #endif

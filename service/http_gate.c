@@ -55,7 +55,7 @@ struct resolved_plan {
   size_t n_provisions;
   int32_t max_pool;
   struct kg_plan_summary summary;
-  long long other_hosts[16];          /**< other hosts it touches (gate_hosts.c) */
+  long long other_hosts[KG_MAX_OTHER_HOSTS]; /**< other hosts it touches (gate_hosts.c) */
   size_t n_other_hosts;
 };
 

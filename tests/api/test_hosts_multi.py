@@ -186,6 +186,33 @@ def test_example7_retire_a_host(svc):
                                        "retire_kms_host": {"name": "kms-b"}}), 422, "reserve")
 
 
+def test_a_plan_touching_more_hosts_than_the_gate_evaluates_is_no_go(svc):
+    """Two pools over 16 hosts each share only kms-00: a provision into both
+    touches 30 other hosts, more than the 16 the gate evaluates, so every
+    host staying far above its floor is not enough for a go."""
+    c = svc.client()
+    hosts = ["kms-%02d" % i for i in range(31)]
+    now = now_s()
+    for h in hosts:
+        create_host(c, h, threshold=1)
+        pcs(c, h, 2, now - DAY, "pc-" + h)
+    for pool, members in (("p1", hosts[:16]), ("p2", hosts[:1] + hosts[16:])):
+        expect_status(c.post("/v1/pools", {"name": pool, "platform": "horizon",
+                                           "kms_hosts": [{"name": h} for h in members]}), 201)
+    plan = {"kms_host": "kms-00", "provision": [{"pool": "p1", "count": 16}]}
+    r = c.post("/v1/gate", plan)
+    expect(r.json["decision"] == "go" and len(r.json["hosts"]) == 16, r.json)
+    plan["provision"].append({"pool": "p2", "count": 16})
+    r = c.post("/v1/gate", plan)
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decision"] == "no-go" and doc["max_decommission"] == 0, doc)
+    expect(len(doc["hosts"]) == 17, "own host and the first 16 others: %r" % doc["hosts"])
+    expect(all(h["decision"] == "go" for h in doc["hosts"]), doc["hosts"])
+    expect(any("more than 16 other KMS hosts" in reason for reason in doc["reasons"]),
+           doc["reasons"])
+
+
 @no_service
 def test_two_replicas_race_reservations_over_two_hosts():
     """200 reserving gates from two replicas, each taking one desktop of a pool
