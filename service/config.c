@@ -33,6 +33,9 @@ const char kg_config_usage[] =
   "                       the per-CMID summaries the forecast reads are kept [KMSGATE_RETENTION_DAYS]\n"
   "  --prune-interval S   seconds between background prunes (1..86400), default 3600\n"
   "                       [KMSGATE_PRUNE_INTERVAL]\n"
+  "  --estate-refresh on|off  refresh a cached host estate by the rows written since it was\n"
+  "                       read (on, the default) or read it in full after every write\n"
+  "                       [KMSGATE_ESTATE_REFRESH]\n"
   "\n"
   "Logs are JSON lines on stderr. Exit status: 0 success, 1 runtime failure, 2 usage error,\n"
   "3 (token create) a live token already has that name.\n";
@@ -113,6 +116,12 @@ apply_setting(struct kg_config *cfg, const char *name, const char *value)
       fprintf(stderr, "kmsgate: prune interval must be 1..86400 seconds, not '%s'\n", value);
       return -1;
     }
+  } else if (0 == strcmp(name, "estate-refresh")) {
+    if (0 != strcmp(value, "on") && 0 != strcmp(value, "off")) {
+      fprintf(stderr, "kmsgate: estate refresh must be on or off, not '%s'\n", value);
+      return -1;
+    }
+    cfg->estate_refresh = (0 == strcmp(value, "on"));
   } else if (0 == strcmp(name, "tls-cert"))
     cfg->tls_cert = value;
   else if (0 == strcmp(name, "tls-key"))
@@ -134,6 +143,7 @@ static const struct { const char *env; const char *name; } env_settings[] = {
   { "KMSGATE_DATA_DIR", "data-dir" },
   { "KMSGATE_RETENTION_DAYS", "retention-days" },
   { "KMSGATE_PRUNE_INTERVAL", "prune-interval" },
+  { "KMSGATE_ESTATE_REFRESH", "estate-refresh" },
 };
 
 static bool
@@ -158,6 +168,7 @@ set_defaults(struct kg_config *cfg)
   cfg->data_dir = KMSGATE_DATA_DIR;
   cfg->retention_days = 400;
   cfg->prune_seconds = 3600;
+  cfg->estate_refresh = true;
 }
 
 /** Consumes "--name value" or "--name=value" at argv[*i]; 1 when it is not ours. */

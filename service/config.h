@@ -22,12 +22,14 @@ struct kg_config {
   const char *data_dir;         /**< folder with migrations/ and openapi/ (KMSGATE_DATA_DIR) */
   unsigned int retention_days;  /**< raw requests kept this long (KMSGATE_RETENTION_DAYS) */
   unsigned int prune_seconds;   /**< pause between prunes in serve (KMSGATE_PRUNE_INTERVAL) */
+  bool estate_refresh;          /**< refresh cached estates by changed rows (KMSGATE_ESTATE_REFRESH) */
 };
 
 /**
  * Loads the configuration from the environment, then from flags.
  * Recognised flags: --database-url, --listen, --threads, --log-level,
- * --tls-cert, --tls-key, --data-dir, --retention-days, --prune-interval
+ * --tls-cert, --tls-key, --data-dir, --retention-days, --prune-interval,
+ * --estate-refresh
  * (each "--flag VALUE" or "--flag=VALUE").
  * Arguments that are not configuration flags are left for the command.
  * @param argc argument count (updated: consumed flags are removed)

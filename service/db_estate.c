@@ -4,15 +4,12 @@
  *        by ingest (one row per CMID), never raw activation requests, so a
  *        host with 100,000 CMIDs ships 100,000 short rows per evaluation.
  */
-#include "db_estate.h"
+#include "db_estate_internal.h"
+#include "db_estate_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* CMIDs whose last request is older than E + the longest renewal interval
-   (30 d) + grace can neither count nor renew: the model never needs them. */
-#define KG_RELEVANT_DAYS "61"
 
 /* Desktops of other hosts of the family whose CMID this host caches: their
    decommission touches this host too (kms-model.md section 6). Scans only the
@@ -40,25 +37,6 @@ static const struct kg_stmt stmt_pools = {
   " OR p.id IN (SELECT pool_id FROM desktops WHERE id IN (" FOREIGN_DESKTOPS "))"
   " ORDER BY p.id"
 };
-/* Whether another host of the family has a request of the CMID as new or newer:
-   it renews there and lapses here (a tie lapses on both, the stricter reading).
-   Looked up only when the family has another host. */
-#define RENEWS_ELSEWHERE                                                         \
-  " CASE WHEN (SELECT count(*) FROM kms_hosts o, kms_hosts h WHERE h.id = $1"    \
-  "             AND o.family = h.family) > 1"                                    \
-  " THEN EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id" \
-  "  JOIN kms_hosts h ON h.id = c.kms_host_id AND h.family = oh.family"          \
-  "  WHERE o.cmid = c.cmid AND o.kms_host_id <> c.kms_host_id"                   \
-  "  AND o.last_request_at >= c.last_request_at) ELSE false END,"                \
-  /* and whether another host of the family caches it (requested there in the \
-     last 30 days): a gate that decommissions its desktop touches that host */ \
-  " CASE WHEN (SELECT count(*) FROM kms_hosts o, kms_hosts h WHERE h.id = $1"    \
-  "             AND o.family = h.family) > 1"                                    \
-  " THEN EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id" \
-  "  JOIN kms_hosts h ON h.id = c.kms_host_id AND h.family = oh.family"          \
-  "  WHERE o.cmid = c.cmid AND o.kms_host_id <> c.kms_host_id"                   \
-  "  AND o.last_request_at > to_timestamp($2) - interval '30 days') ELSE false END"
-
 /* The fourth column says whether the CMID's latest request came from the name
    of a desktop registered on this host, matched as ingest matches names (the
    full name, or a short name against a desktop's first label; ambiguous short
@@ -128,9 +106,7 @@ static const struct kg_stmt stmt_family = {
 
 enum { RES_POOLS, RES_CMIDS, RES_DESKTOPS, RES_RESERVED, RES_FAMILY };
 
-/* ---- CMID text -> index: open addressing, sized to twice the CMIDs ---- */
-
-struct cmid_map { int32_t *slots; size_t mask; const char (*keys)[37]; };
+/* ---- CMID text -> index: open addressing, at most half full ---- */
 
 static uint64_t
 hash_text(const char *s)
@@ -141,34 +117,81 @@ hash_text(const char *s)
   return h;
 }
 
-static int
-cmid_map_init(struct cmid_map *m, const char (*keys)[37], size_t n)
+int
+kg_estate_cmid_map_build(struct kg_estate *es, size_t capacity)
 {
   size_t size = 16;
-  while (size < 2 * n)
+  while (size < 2 * capacity)
     size *= 2;
-  m->slots = malloc(size * sizeof(int32_t));
-  if (NULL == m->slots)
+  free(es->cmid_slots);
+  es->cmid_slots = malloc(size * sizeof(int32_t));
+  if (NULL == es->cmid_slots)
     return -1;
-  memset(m->slots, 0xff, size * sizeof(int32_t));  /* -1 = empty */
-  m->mask = size - 1;
-  m->keys = keys;
-  for (size_t i = 0; i < n; i++) {
-    size_t s = hash_text(keys[i]) & m->mask;
-    while (m->slots[s] >= 0)
-      s = (s + 1) & m->mask;
-    m->slots[s] = (int32_t) i;
-  }
+  memset(es->cmid_slots, 0xff, size * sizeof(int32_t));  /* -1 = empty */
+  es->cmid_mask = size - 1;
+  for (size_t i = 0; i < es->model.n_cmids; i++)
+    kg_estate_cmid_map_add(es, (int32_t) i);
   return 0;
 }
 
-static int32_t
-cmid_map_find(const struct cmid_map *m, const char *key)
+void
+kg_estate_cmid_map_add(struct kg_estate *es, int32_t index)
 {
-  for (size_t s = hash_text(key) & m->mask; m->slots[s] >= 0; s = (s + 1) & m->mask)
-    if (0 == strcmp(m->keys[m->slots[s]], key))
-      return m->slots[s];
+  size_t s = hash_text(es->cmid_text[index]) & es->cmid_mask;
+  while (es->cmid_slots[s] >= 0)
+    s = (s + 1) & es->cmid_mask;
+  es->cmid_slots[s] = index;
+}
+
+int32_t
+kg_estate_cmid_find(const struct kg_estate *es, const char *key)
+{
+  for (size_t s = hash_text(key) & es->cmid_mask; es->cmid_slots[s] >= 0;
+       s = (s + 1) & es->cmid_mask)
+    if (0 == strcmp(es->cmid_text[es->cmid_slots[s]], key))
+      return es->cmid_slots[s];
   return -1;
+}
+
+/* ---- the strings names point into ---- */
+
+struct kg_estate_strings *
+kg_estate_strings_new(struct kg_estate_strings *parent, size_t size)
+{
+  struct kg_estate_strings *node = calloc(1, sizeof(*node) + size);
+  if (NULL == node)
+    return NULL;
+  atomic_init(&node->refs, 1);
+  node->size = size;
+  if (NULL != parent) {
+    atomic_fetch_add(&parent->refs, 1);
+    node->parent = parent;
+    node->depth = parent->depth + 1;
+  }
+  return node;
+}
+
+char *
+kg_estate_strings_add(struct kg_estate_strings *node, const char *s)
+{
+  size_t len = strlen(s) + 1;
+  char *copy = node->data + node->used;
+  memcpy(copy, s, len);
+  node->used += len;
+  return copy;
+}
+
+void
+kg_estate_strings_unref(struct kg_estate_strings *node)
+{
+  /* iterative: a chain of refreshes can be long */
+  while (NULL != node && 1 == atomic_fetch_sub(&node->refs, 1)) {
+    struct kg_estate_strings *parent = node->parent;
+    PQclear(node->pools);
+    PQclear(node->desktops);
+    free(node);
+    node = parent;
+  }
 }
 
 /* ---- loading ---- */
@@ -211,6 +234,17 @@ fill_pools(struct kg_estate *es, const PGresult *res)
   return 0;
 }
 
+void
+kg_estate_cmid_from_row(struct kg_estate *es, size_t i, const PGresult *res, int row)
+{
+  snprintf(es->cmid_text[i], sizeof(es->cmid_text[i]), "%s", PQgetvalue(res, row, 0));
+  es->cmids[i].last_request = kg_db_int(res, row, 1);
+  es->cmids[i].request_count = (int32_t) kg_db_int(res, row, 2);
+  es->cmids[i].last_client_registered = kg_db_bool(res, row, 3);
+  es->cmids[i].renews_elsewhere = kg_db_bool(res, row, 4);
+  es->cmid_elsewhere[i] = kg_db_bool(res, row, 5);
+}
+
 static int
 fill_cmids(struct kg_estate *es, const PGresult *res)
 {
@@ -220,22 +254,15 @@ fill_cmids(struct kg_estate *es, const PGresult *res)
   es->cmid_elsewhere = calloc(n + 1, sizeof(*es->cmid_elsewhere));
   if (NULL == es->cmids || NULL == es->cmid_text || NULL == es->cmid_elsewhere)
     return -1;
-  for (size_t i = 0; i < n; i++) {
-    snprintf(es->cmid_text[i], sizeof(es->cmid_text[i]), "%s", PQgetvalue(res, (int) i, 0));
-    es->cmids[i].last_request = kg_db_int(res, (int) i, 1);
-    es->cmids[i].request_count = (int32_t) kg_db_int(res, (int) i, 2);
-    es->cmids[i].last_client_registered = kg_db_bool(res, (int) i, 3);
-    es->cmids[i].renews_elsewhere = kg_db_bool(res, (int) i, 4);
-    es->cmid_elsewhere[i] = kg_db_bool(res, (int) i, 5);
-  }
+  for (size_t i = 0; i < n; i++)
+    kg_estate_cmid_from_row(es, i, res, (int) i);
   es->model.n_cmids = n;
   es->model.cmids = es->cmids;
-  return 0;
+  return kg_estate_cmid_map_build(es, n);
 }
 
-/** Index of a pool id; pools are ordered by id. */
-static int32_t
-pool_index_by_id(const struct kg_estate *es, long long id)
+int32_t
+kg_estate_pool_by_id(const struct kg_estate *es, long long id)
 {
   size_t lo = 0, hi = es->model.n_pools;
   while (lo < hi) {
@@ -256,8 +283,23 @@ parse_state(const char *s)
   return 0 == strcmp(s, "powered_off") ? FC_POWERED_OFF : FC_DECOMMISSIONED;
 }
 
+int
+kg_estate_desktop_from_row(struct kg_estate *es, size_t i, const PGresult *res, int row)
+{
+  const char *cmid = kg_db_text(res, row, 3);
+  es->desktop_ids[i] = kg_db_int(res, row, 0);
+  es->desktops[i].hostname = es->desktop_hostnames[i];
+  es->desktops[i].pool = kg_estate_pool_by_id(es, kg_db_int(res, row, 2));
+  es->desktops[i].cmid = (NULL == cmid) ? -1 : kg_estate_cmid_find(es, cmid);
+  es->desktops[i].state = parse_state(PQgetvalue(res, row, 4));
+  es->desktop_here[i] = kg_db_bool(res, row, 5);
+  /* a CMID this host does not cache: another host may */
+  es->desktop_cmid_away[i] = NULL != cmid && es->desktops[i].cmid < 0;
+  return es->desktops[i].pool >= 0 ? 0 : -1;
+}
+
 /** A desktop row's hostname with its row number, for sorting. */
-struct named_row { const char *hostname; int row; };
+struct named_row { char *hostname; int row; };
 
 static int
 compare_named_rows(const void *a, const void *b)
@@ -282,7 +324,6 @@ static int
 fill_desktops(struct kg_estate *es, const PGresult *res)
 {
   size_t n = (size_t) PQntuples(res);
-  struct cmid_map map = { NULL, 0, NULL };
 
   es->desktops = calloc(n + 1, sizeof(*es->desktops));
   es->desktop_ids = calloc(n + 1, sizeof(*es->desktop_ids));
@@ -291,26 +332,16 @@ fill_desktops(struct kg_estate *es, const PGresult *res)
   es->desktop_here = calloc(n + 1, sizeof(*es->desktop_here));
   es->desktop_cmid_away = calloc(n + 1, sizeof(*es->desktop_cmid_away));
   if (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
-      || NULL == order || NULL == es->desktop_here || NULL == es->desktop_cmid_away
-      || 0 != cmid_map_init(&map, (const char (*)[37]) es->cmid_text, es->model.n_cmids)) {
+      || NULL == order || NULL == es->desktop_here || NULL == es->desktop_cmid_away) {
     free(order);
     return -1;
   }
   for (size_t i = 0; i < n; i++) {
-    int row = order[i].row;
-    const char *cmid = kg_db_text(res, row, 3);
-    es->desktop_ids[i] = kg_db_int(res, row, 0);
-    es->desktop_hostnames[i] = PQgetvalue(res, row, 1);
-    es->desktops[i].hostname = es->desktop_hostnames[i];
-    es->desktops[i].pool = pool_index_by_id(es, kg_db_int(res, row, 2));
-    es->desktops[i].cmid = (NULL == cmid) ? -1 : cmid_map_find(&map, cmid);
-    es->desktops[i].state = parse_state(PQgetvalue(res, row, 4));
-    es->desktop_here[i] = kg_db_bool(res, row, 5);
-    /* a CMID this host does not cache: another host may */
-    es->desktop_cmid_away[i] = NULL != cmid && es->desktops[i].cmid < 0;
+    es->desktop_hostnames[i] = order[i].hostname;
+    /* the pool is in the estate: the pools query includes every desktop's */
+    (void) kg_estate_desktop_from_row(es, i, res, order[i].row);
   }
   free(order);
-  free(map.slots);
   es->model.n_desktops = n;
   es->model.desktops = es->desktops;
   return 0;
@@ -370,7 +401,7 @@ fill_one_plan(struct kg_estate *es, const struct id_index *ids, struct fc_plan *
       dst_desktops[plan->n_decommission++] = idx;
   }
   for (const char *p = provisions; '\0' != *p; p = ('\0' != *end) ? end + 1 : end) {
-    int32_t pool = pool_index_by_id(es, strtoll(p, &end, 10));
+    int32_t pool = kg_estate_pool_by_id(es, strtoll(p, &end, 10));
     long count = strtol(end + 1, &end, 10);
     /* this host's share of a discovering pool's provision (all of a pinned
        pool's on its host, none elsewhere): as the gate evaluated it */
@@ -420,6 +451,20 @@ fill_reserved(struct kg_estate *es, const PGresult *res)
   return 0;
 }
 
+void
+kg_estate_begin(struct kg_estate *es, const struct kg_host_row *host, int64_t now,
+                int64_t horizon_seconds)
+{
+  memset(es, 0, sizeof(*es));
+  es->host = *host;
+  es->model.now = now;
+  es->model.capacity = host->capacity;
+  es->model.threshold = host->threshold;
+  es->model.margin = host->margin;
+  es->model.host_renewal_seconds = 60LL * host->renewal_minutes;
+  es->model.horizon_seconds = horizon_seconds;
+}
+
 enum kg_qs
 kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
                int64_t horizon_seconds, struct kg_estate *es)
@@ -431,25 +476,30 @@ kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
   };
   enum kg_qs qs = KG_QS_OK;
 
-  memset(es, 0, sizeof(*es));
-  es->host = *host;
-  es->model.now = now;
-  es->model.capacity = host->capacity;
-  es->model.threshold = host->threshold;
-  es->model.margin = host->margin;
-  es->model.host_renewal_seconds = 60LL * host->renewal_minutes;
-  es->model.horizon_seconds = horizon_seconds;
-  for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
-    es->results[i] = query(db, stmts[i].stmt, stmts[i].nparams, host, now, &qs);
-    if (NULL == es->results[i])
-      return qs;
+  kg_estate_begin(es, host, now, horizon_seconds);
+  PGresult *res[sizeof(stmts) / sizeof(stmts[0])] = { NULL };
+  for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]) && KG_QS_OK == qs; i++)
+    res[i] = query(db, stmts[i].stmt, stmts[i].nparams, host, now, &qs);
+  /* Names point into the pools' and desktops' results, kept by the node. */
+  es->strings = kg_estate_strings_new(NULL, 0);
+  if (NULL != es->strings) {
+    es->strings->pools = res[RES_POOLS];
+    es->strings->desktops = res[RES_DESKTOPS];
+  } else {
+    PQclear(res[RES_POOLS]);
+    PQclear(res[RES_DESKTOPS]);
   }
-  if (0 != fill_pools(es, es->results[RES_POOLS]) || 0 != fill_cmids(es, es->results[RES_CMIDS])
-      || 0 != fill_desktops(es, es->results[RES_DESKTOPS])
-      || 0 != fill_reserved(es, es->results[RES_RESERVED]))
-    return KG_QS_HARD_ERROR;
-  es->family_hosts = (int) kg_db_int(es->results[RES_FAMILY], 0, 0);
-  return KG_QS_OK;
+  if (KG_QS_OK == qs
+      && (NULL == es->strings || 0 != fill_pools(es, res[RES_POOLS])
+          || 0 != fill_cmids(es, res[RES_CMIDS]) || 0 != fill_desktops(es, res[RES_DESKTOPS])
+          || 0 != fill_reserved(es, res[RES_RESERVED])))
+    qs = KG_QS_HARD_ERROR;
+  if (KG_QS_OK == qs)
+    es->family_hosts = (int) kg_db_int(res[RES_FAMILY], 0, 0);
+  PQclear(res[RES_CMIDS]);
+  PQclear(res[RES_RESERVED]);
+  PQclear(res[RES_FAMILY]);
+  return qs;
 }
 
 void
@@ -473,8 +523,8 @@ kg_estate_free(struct kg_estate *es)
   free(es->reserved_ids);
   free(es->reserved_desktops);
   free(es->reserved_provisions);
-  for (size_t i = 0; i < sizeof(es->results) / sizeof(es->results[0]); i++)
-    PQclear(es->results[i]);
+  free(es->cmid_slots);
+  kg_estate_strings_unref(es->strings);
   memset(es, 0, sizeof(*es));
 }
 

@@ -13,6 +13,8 @@
 #include "db_hosts.h"
 #include "forecast.h"
 
+struct kg_estate_strings;          /* db_estate_internal.h */
+
 /** A reserved plan of the estate with its identifiers. */
 struct kg_reserved_plan {
   char id[40];
@@ -46,7 +48,9 @@ struct kg_estate {
   int32_t *reserved_desktops;       /**< storage for every reserved plan's decommission list */
   struct fc_provision *reserved_provisions;
   int family_hosts;                 /**< hosts of this host's family, itself included */
-  PGresult *results[5];             /**< kept so names are borrowed, not copied */
+  int32_t *cmid_slots;              /**< CMID text -> index, open addressing (-1: empty) */
+  size_t cmid_mask;                 /**< slots - 1 (a power of two) */
+  struct kg_estate_strings *strings; /**< where pool and desktop names point */
 };
 
 /**
@@ -60,6 +64,25 @@ struct kg_estate {
  */
 enum kg_qs kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
                           int64_t horizon_seconds, struct kg_estate *estate);
+
+/**
+ * Refreshes an estate by the CMIDs and desktops written since it was
+ * loaded (migration 0013 logs them), instead of loading all of it: @a es
+ * becomes the estate at @a host's estate_version, read in the caller's
+ * transaction, which must be the snapshot @a host was read in.
+ * @param db connection
+ * @param old the estate at version @a old_version (only read)
+ * @param old_version its version, <= host->estate_version
+ * @param host the host row, with its current estate_version
+ * @param now evaluation time, Unix seconds
+ * @param[out] es filled when refreshed; free with kg_estate_free() in any case
+ * @param[out] refreshed false when the log cannot say what changed (an
+ *        unlogged change, or too far behind): load the estate instead
+ * @return KG_QS_OK or the failure
+ */
+enum kg_qs kg_estate_refresh(struct kg_db *db, const struct kg_estate *old, long long old_version,
+                             const struct kg_host_row *host, int64_t now, struct kg_estate *es,
+                             bool *refreshed);
 
 /**
  * Frees an estate.

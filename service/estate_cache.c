@@ -6,8 +6,11 @@
  * 100,000 rows). An estate is reused only while the host's estate_version in
  * PostgreSQL is the one it was loaded at; triggers bump that version in the
  * same transaction as every write the forecast reads (migration 0002), so a
- * replica never answers from data another replica has changed. Entries are
- * also reloaded after a minute, which bounds how long CMIDs that aged out of
+ * replica never answers from data another replica has changed. When the
+ * version moved, the newest estate held is refreshed by the CMIDs and
+ * desktops written since (migration 0013 logs them; db_estate_delta.c), and
+ * read in full only when the log cannot say what changed. Entries are also
+ * read in full after a minute, which bounds how long CMIDs that aged out of
  * the relevant window stay in memory. Time-dependent parts (now, which
  * reserved plans are unexpired) are applied per request in the view.
  */
@@ -18,6 +21,7 @@
 
 #include "estate_cache.h"
 #include "db_hosts.h"
+#include "metrics.h"
 
 #define CACHE_SLOTS 64
 #define MAX_AGE_SECONDS 60
@@ -51,6 +55,7 @@ struct shared_estate {
 };
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool refresh_enabled = true;   /* set before the workers start */
 static struct shared_estate *slots[CACHE_SLOTS];
 
 static void
@@ -120,6 +125,12 @@ lookup(const struct kg_host_row *host, int64_t now, bool exact)
   return hit;
 }
 
+void
+kg_estate_cache_configure(bool refresh)
+{
+  refresh_enabled = refresh;
+}
+
 bool
 kg_estate_cached_host(const char *name, int64_t now, struct kg_host_row *host)
 {
@@ -167,10 +178,62 @@ store(struct shared_estate *se)
   unref(old);
 }
 
+/**
+ * The newest estate of @a host_id this process holds, referenced, when it
+ * is young enough to refresh from; NULL otherwise.
+ */
+static struct shared_estate *
+refresh_base(long long host_id, int64_t now)
+{
+  struct shared_estate *base = NULL;
+  if (!refresh_enabled)
+    return NULL;
+  pthread_mutex_lock(&cache_lock);
+  for (size_t i = 0; i < CACHE_SLOTS && NULL == base; i++)
+    if (NULL != slots[i] && slots[i]->host_id == host_id && slots[i]->version >= 0
+        && young(slots[i], now)) {
+      base = slots[i];
+      atomic_fetch_add(&base->refs, 1);
+    }
+  pthread_mutex_unlock(&cache_lock);
+  return base;
+}
+
+/**
+ * Reads the estate of @a host (whose row the current transaction read) into
+ * @a se: refreshed from @a base by the rows written since, when the log says
+ * what they are, else loaded in full. A refreshed estate keeps its base's
+ * load time, so an estate is still loaded in full at least once a minute.
+ */
+static enum kg_qs
+refresh_or_load(struct kg_db *db, const struct shared_estate *base, const struct kg_host_row *host,
+                int64_t now, struct shared_estate *se)
+{
+  enum kg_qs qs;
+  if (NULL != base) {
+    bool refreshed = false;
+    qs = kg_estate_refresh(db, &base->es, base->version, host, now, &se->es, &refreshed);
+    if (KG_QS_OK != qs || refreshed) {
+      if (refreshed) {
+        se->loaded_at = base->loaded_at;
+        kg_metrics_estate(true);
+      }
+      return qs;
+    }
+    kg_estate_free(&se->es);
+  }
+  se->loaded_at = now;
+  qs = kg_estate_load(db, host, now, 0, &se->es);
+  if (KG_QS_OK == qs)
+    kg_metrics_estate(false);
+  return qs;
+}
+
 /** What a load in its own snapshot needs. */
 struct load_tx {
   const struct kg_host_row *host;
   int64_t now;
+  const struct shared_estate *base;
   struct shared_estate *se;
 };
 
@@ -187,9 +250,10 @@ load_in_snapshot(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs)
     return qs;
   t->se->version = found ? current.estate_version : -1;
-  if (found)
-    t->se->renewal_minutes = current.renewal_minutes;
-  return kg_estate_load(db, found ? &current : t->host, t->now, 0, &t->se->es);
+  if (!found)
+    return kg_estate_load(db, t->host, t->now, 0, &t->se->es);
+  t->se->renewal_minutes = current.renewal_minutes;
+  return refresh_or_load(db, t->base, &current, t->now, t->se);
 }
 
 static enum kg_qs
@@ -206,13 +270,15 @@ load(struct kg_db *db, const struct kg_host_row *host, int64_t now, struct share
   se->version = host->estate_version;
   se->renewal_minutes = host->renewal_minutes;
   se->loaded_at = now;
+  struct shared_estate *base = refresh_base(host->id, now);
   if (PQTRANS_IDLE == PQtransactionStatus(kg_db_conn(db))) {
-    struct load_tx t = { host, now, se };
+    struct load_tx t = { host, now, base, se };
     qs = kg_db_run_transaction(db, "estate_load", KG_REPEATABLE_READ, load_in_snapshot, &t);
   } else {
     /* Inside the caller's transaction, which read host->estate_version. */
-    qs = kg_estate_load(db, host, now, 0, &se->es);
+    qs = refresh_or_load(db, base, host, now, se);
   }
+  unref(base);
   if (KG_QS_OK != qs) {
     unref(se);
     return qs;
@@ -456,7 +522,6 @@ kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
     return KG_QS_HARD_ERROR;
   use->prepared = pr;
   use->view = se->es;
-  memset(use->view.results, 0, sizeof(use->view.results));
   use->view.host = *host;
   use->view.reserved = pr->reserved;
   use->view.reserved_ids = pr->reserved_ids;

@@ -26,10 +26,19 @@ struct kg_estate_use {
 #define KG_MAX_HORIZON_SECONDS (365LL * 86400)
 
 /**
+ * Says whether cached estates are refreshed by the rows written since their
+ * version (the default) or read in full after every write. Called once,
+ * before the workers start.
+ * @param refresh true to refresh
+ */
+void kg_estate_cache_configure(bool refresh);
+
+/**
  * Gets the estate of @a host for an evaluation at @a now: from this
  * process's cache when the host's estate_version (read by the caller in the
- * current transaction) is the one it was loaded at, else loaded now (in its
- * own REPEATABLE READ snapshot when no transaction is open) and cached.
+ * current transaction) is the one it was loaded at, else refreshed from the
+ * newest one held or loaded (in its own REPEATABLE READ snapshot when no
+ * transaction is open) and cached.
  * @param db connection
  * @param host the host row, with its estate_version
  * @param now evaluation time, Unix seconds

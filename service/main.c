@@ -9,6 +9,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "estate_cache.h"
 #include "db.h"
 #include "http.h"
 #include "http_health.h"
@@ -103,6 +104,7 @@ cmd_serve(const struct kg_config *cfg)
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
+  kg_estate_cache_configure(cfg->estate_refresh);
   if (0 != kg_http_start(cfg) || 0 != kg_prune_start(cfg)) {
     kg_http_stop();
     kg_migrations_free(&set);

@@ -28,6 +28,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route_status_count counts[KG_METRIC_SLOTS];
 static struct route_latency latencies[KG_METRIC_SLOTS];
 static unsigned long long gate_go, gate_no_go;
+static unsigned long long estate_loads, estate_refreshes;
 
 /* Route strings are the static patterns of the route table, so pointer equality suffices. */
 static struct route_status_count *
@@ -85,6 +86,17 @@ kg_metrics_gate(bool go)
     gate_go++;
   else
     gate_no_go++;
+  pthread_mutex_unlock(&lock);
+}
+
+void
+kg_metrics_estate(bool refreshed)
+{
+  pthread_mutex_lock(&lock);
+  if (refreshed)
+    estate_refreshes++;
+  else
+    estate_loads++;
   pthread_mutex_unlock(&lock);
 }
 
@@ -147,6 +159,11 @@ render_requests(struct text *t)
             "# TYPE kmsgate_gate_decisions_total counter\n"
             "kmsgate_gate_decisions_total{decision=\"go\"} %llu\n"
             "kmsgate_gate_decisions_total{decision=\"no-go\"} %llu\n", gate_go, gate_no_go);
+  append(t, "# HELP kmsgate_estate_loads_total Host estates this process read from PostgreSQL:"
+            " in full, or refreshed by the rows written since the version it held.\n"
+            "# TYPE kmsgate_estate_loads_total counter\n"
+            "kmsgate_estate_loads_total{kind=\"full\"} %llu\n"
+            "kmsgate_estate_loads_total{kind=\"refresh\"} %llu\n", estate_loads, estate_refreshes);
 }
 
 char *

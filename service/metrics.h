@@ -23,6 +23,12 @@ void kg_metrics_observe(const char *route, unsigned int status, double ms);
 void kg_metrics_gate(bool go);
 
 /**
+ * Counts one estate read from PostgreSQL.
+ * @param refreshed true for a refresh by changed rows, false for a full load
+ */
+void kg_metrics_estate(bool refreshed);
+
+/**
  * Writes the request and gate metrics in Prometheus text format.
  * @return a malloc'd text the caller frees, or NULL without memory
  */
