@@ -1,13 +1,15 @@
 """Gates while the estate changes: one replica gates continuously (several
 threads at once, so that loads of the same estate overlap) while another
 registers desktops and uploads events. Every gate answer must be the answer
-a fresh evaluation gives at a database state that was current at some moment
-while the gate ran, and never one from before the gate started."""
+a fresh evaluation (a replica that reads every estate in full) gives at a
+database state that was current at some moment while the gate ran, and never
+one from before the gate started."""
 import threading
 import time
 
 from estate import DAY, cmid_for, event, ingest, now_s, put_desktop
 from harness import Client, Service, expect, expect_status, no_service
+from test_estate_refresh import metric
 from test_gate import steady_estate
 
 HOST = "kms01.corp.example"
@@ -83,7 +85,9 @@ def candidates(states, before, after):
 def test_gates_agree_with_fresh_evaluations_while_another_replica_writes():
     first = Service().start()
     second = Service(database=first.database, migrate=False).start()
-    third = Service(database=first.database, migrate=False).start()
+    # The checker reads every estate in full; the gating replica refreshes.
+    third = Service(database=first.database, migrate=False,
+                    extra_env={"KMSGATE_ESTATE_REFRESH": "off"}).start()
     try:
         a = first.client()
         b = Client(second.port, first.admin_token)
@@ -110,6 +114,8 @@ def test_gates_agree_with_fresh_evaluations_while_another_replica_writes():
             expect(model_fields(doc) in ok,
                    "gate at versions %d..%d answered %r; fresh evaluations then: %r"
                    % (before, after, model_fields(doc), ok))
+        expect(metric(second.port, "refresh") > 0, "the gating replica should refresh")
+        expect(metric(third.port, "refresh") == 0, "the checker reads in full")
         rows = first.sql("SELECT count(*) FROM decisions WHERE kms_host = '%s'" % HOST)
         expect(int(rows[0][0]) == len(answers), (rows, len(answers)))
     finally:
