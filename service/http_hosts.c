@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host_live.h"
 #include "http.h"
-#include "forecast_json.h"
 #include "inventory.h"
 
 /* Defaults of kms-model.md section 2. */
@@ -154,7 +154,7 @@ tx_list(struct kg_db *db, void *cls)
   json_array_foreach(t->list.items, i, item) {
     if (KG_QS_OK != qs)
       break;
-    qs = kg_host_live_fields(db, json_string_value(json_object_get(item, "name")), item);
+    qs = kg_host_live_add(db, json_string_value(json_object_get(item, "name")), item);
   }
   return qs;
 }
@@ -185,7 +185,7 @@ tx_get(struct kg_db *db, void *cls)
 
   if (KG_QS_OK == qs && !found)
     return no_host(t);
-  return (KG_QS_OK == qs) ? kg_host_live_fields(db, t->name, t->doc) : qs;
+  return (KG_QS_OK == qs) ? kg_host_live_add(db, t->name, t->doc) : qs;
 }
 
 /** Runs @a fn and answers the host it leaves in t->doc. */
@@ -250,7 +250,7 @@ tx_patch(struct kg_db *db, void *cls)
   }
   if (KG_QS_OK == qs && !found)
     return no_host(t);
-  return (KG_QS_OK == qs) ? kg_host_live_fields(db, t->name, t->doc) : qs;
+  return (KG_QS_OK == qs) ? kg_host_live_add(db, t->name, t->doc) : qs;
 }
 
 static void
