@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aged_cache.h"
 #include "estate_cache.h"
 #include "forecast_json.h"
 #include "server_doc.h"
@@ -109,4 +110,49 @@ kg_host_live_add(struct kg_db *db, const char *name, json_t *doc)
   if (KG_QS_OK == qs && 0 != json_object_update_new(doc, fields))
     qs = KG_QS_INTERNAL_ERROR;
   return qs;
+}
+
+/* Host lists show figures of at most this age, per host and estate_version. */
+static struct kg_aged_cache host_figures = KG_AGED_CACHE_INIT(KG_FIGURES_MAX_AGE);
+
+/** What fill_figures() works on. */
+struct figures_fill {
+  struct kg_db *db;
+  const struct kg_host_row *host;
+  enum kg_qs qs;                  /**< the gathering's result */
+};
+
+/** A host's live fields as JSON text (a kg_aged_fill_fn). */
+static char *
+fill_figures(void *cls, bool *ok)
+{
+  struct figures_fill *f = cls;
+  json_t *fields;
+  char *text = NULL;
+
+  f->qs = live_fields(f->db, f->host, &fields);
+  if (KG_QS_OK == f->qs && NULL == (text = json_dumps(fields, JSON_COMPACT)))
+    f->qs = KG_QS_INTERNAL_ERROR;
+  json_decref(fields);
+  *ok = KG_QS_OK == f->qs;
+  return KG_QS_OK == f->qs ? text : strdup("");
+}
+
+enum kg_qs
+kg_host_live_add_cached(struct kg_db *db, const struct kg_host_row *host, json_t *doc)
+{
+  struct figures_fill f = { .db = db, .host = host, .qs = KG_QS_OK };
+  char key[24];
+  bool ok;
+
+  snprintf(key, sizeof(key), "%lld", host->id);
+  char *text = kg_aged_get(&host_figures, key, host->estate_version, time(NULL), fill_figures,
+                           &f, &ok);
+  json_t *fields = (NULL != text && ok && KG_QS_OK == f.qs) ? json_loads(text, 0, NULL) : NULL;
+  free(text);
+  if (KG_QS_OK != f.qs)
+    return f.qs;
+  if (NULL == fields || 0 != json_object_update_new(doc, fields))
+    return KG_QS_INTERNAL_ERROR;
+  return KG_QS_OK;
 }
