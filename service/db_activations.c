@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "input.h"
-
 /* The batch travels by COPY into a temporary table of this session (no WAL,
    no array literals to build and parse), emptied at every commit. */
 #define STAGING "kg_ingest_input"
@@ -329,38 +327,21 @@ kg_db_last_observation_row(struct kg_db *db, long long host_id, bool *found,
 }
 
 enum kg_qs
-kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc)
-{
-  bool found;
-  struct kg_observation obs;
-  enum kg_qs qs = kg_db_last_observation_row(db, host_id, &found, &obs);
-  if (KG_QS_OK != qs)
-    return qs;
-  if (!found)
-    *doc = json_null();
-  else
-    *doc = json_pack("{s:I,s:o,s:I,s:I}", "count", (json_int_t) obs.count,
-                     "at", kg_json_time(obs.at), "modelled", (json_int_t) obs.modelled,
-                     "difference", (json_int_t) (obs.count - obs.modelled));
-  return KG_QS_OK;
-}
-
-enum kg_qs
-kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now, json_t **doc)
+kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now,
+                        struct kg_in_count *out)
 {
   char host[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
   const char *params[] = { kg_db_param_int(host, host_id), kg_db_param_int(at, now) };
   PGresult *res = kg_db_exec(db, &stmt_count_by_required, 2, params, &qs);
+
+  memset(out, 0, sizeof(*out));
   if (NULL == res)
     return qs;
-  long long clients = 0, servers = 0, unknown = 0;
   for (int i = 0; i < PQntuples(res); i++) {
     long long required = kg_db_int(res, i, 0), n = kg_db_int(res, i, 1);
-    *(25 == required ? &clients : 5 == required ? &servers : &unknown) += n;
+    *(25 == required ? &out->clients : 5 == required ? &out->servers : &out->unknown) += n;
   }
   PQclear(res);
-  *doc = json_pack("{s:I,s:I,s:I}", "clients", (json_int_t) clients, "servers",
-                   (json_int_t) servers, "unknown", (json_int_t) unknown);
   return KG_QS_OK;
 }

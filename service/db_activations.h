@@ -75,24 +75,22 @@ struct kg_observation {
 enum kg_qs kg_db_last_observation_row(struct kg_db *db, long long host_id, bool *found,
                                       struct kg_observation *obs);
 
-/**
- * The latest observation of a host as {count, at, modelled, difference}, or JSON null.
- * @param db connection
- * @param host_id the KMS host
- * @param[out] doc new reference
- * @return KG_QS_OK or the failure
- */
-enum kg_qs kg_db_last_observation(struct kg_db *db, long long host_id, json_t **doc);
+/** CMIDs in a host's count, by the required count of their latest request. */
+struct kg_in_count {
+  long long clients;                /**< required count 25 */
+  long long servers;                /**< required count 5 */
+  long long unknown;                /**< none or another */
+};
 
 /**
- * CMIDs in the host's count now, by the required count of their latest request:
- * {"clients": n (25), "servers": n (5), "unknown": n}.
+ * CMIDs in the host's count now, by the required count of their latest request.
  * @param db connection
  * @param host_id the KMS host
  * @param now Unix seconds
- * @param[out] doc new reference
+ * @param[out] out the counts
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now, json_t **doc);
+enum kg_qs kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now,
+                                   struct kg_in_count *out);
 
 #endif

@@ -224,9 +224,8 @@ kg_db_host_get(struct kg_db *db, const char *name, kg_host_cb cb, void *cls, boo
   return qs;
 }
 
-/** Copies what a kg_host_row keeps of a record. */
-static void
-copy_row(struct kg_host_row *row, const struct kg_host_record *h)
+void
+kg_host_row_copy(struct kg_host_row *row, const struct kg_host_record *h)
 {
   row->id = h->id;
   snprintf(row->name, sizeof(row->name), "%s", h->name);
@@ -242,7 +241,7 @@ copy_row(struct kg_host_row *row, const struct kg_host_record *h)
 static bool
 keep_row(void *cls, const struct kg_host_record *h)
 {
-  copy_row(cls, h);
+  kg_host_row_copy(cls, h);
   return true;
 }
 
@@ -276,7 +275,7 @@ kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n)
     for (size_t i = 0; i < rows; i++) {
       struct kg_host_record h;
       read_host(res, (int) i, &h);
-      copy_row(&(*hosts)[i], &h);
+      kg_host_row_copy(&(*hosts)[i], &h);
     }
     *n = rows;
   }

@@ -48,6 +48,13 @@ struct kg_host_row {
 };
 
 /**
+ * Copies what a kg_host_row keeps of a record.
+ * @param[out] row the copy
+ * @param h the record
+ */
+void kg_host_row_copy(struct kg_host_row *row, const struct kg_host_record *h);
+
+/**
  * Receives one host row.
  * @param cls closure
  * @param h the row (borrowed)

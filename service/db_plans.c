@@ -10,8 +10,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "input.h"
-
 static const struct kg_stmt stmt_plan_insert = {
   "plan_insert",
   /* One round trip: data-modifying CTEs all run, and the foreign keys of the
@@ -246,73 +244,50 @@ static const struct kg_stmt stmt_decisions_list = {
   " ORDER BY evaluated_at DESC, id DESC LIMIT $5"
 };
 
-static json_t *
-json_or_null(const char *text)
-{
-  json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
-  return v ? v : json_null();
-}
-
-static json_t *
-plan_row_json(const PGresult *res, int row)
-{
-  return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o}",
-                   "id", PQgetvalue(res, row, 0), "kms_host", PQgetvalue(res, row, 1),
-                   "state", PQgetvalue(res, row, 2),
-                   "at", kg_json_epoch_text(kg_db_text(res, row, 3)),
-                   "expires_at", kg_json_epoch_text(kg_db_text(res, row, 4)),
-                   "created_at", kg_json_epoch_text(kg_db_text(res, row, 5)),
-                   "committed_at", kg_json_epoch_text(kg_db_text(res, row, 6)),
-                   "released_at", kg_json_epoch_text(kg_db_text(res, row, 7)),
-                   "caller", PQgetvalue(res, row, 8),
-                   "decommission", json_or_null(kg_db_text(res, row, 9)),
-                   "provision", json_or_null(kg_db_text(res, row, 10)));
-}
-
-struct list_cb { json_t *(*row_json)(const PGresult *, int); struct kg_list *list; };
+/** A plan's row as a record; @a cls is the caller's callback and closure. */
+struct plan_cb { kg_plan_cb cb; void *cls; };
 
 static bool
-list_row(void *cls, const PGresult *res, int row)
+plan_row(void *cls, const PGresult *res, int row)
 {
-  struct list_cb *c = cls;
-  return kg_list_add(c->list, c->row_json(res, row), PQgetvalue(res, row, PQnfields(res) - 1));
-}
-
-/** Runs a list statement whose last column is the sort key; offers every row to @a list. */
-static enum kg_qs
-list_rows(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
-          json_t *(*row_json)(const PGresult *, int), struct kg_list *list)
-{
-  struct list_cb c = { row_json, list };
-  int rows;
-
-  return kg_db_each_row(db, stmt, nparams, params, list_row, &c, &rows);
+  const struct plan_cb *c = cls;
+  const struct kg_plan_record p = {
+    .id = PQgetvalue(res, row, 0), .kms_host = PQgetvalue(res, row, 1),
+    .state = PQgetvalue(res, row, 2), .at = kg_db_text(res, row, 3),
+    .expires_at = kg_db_text(res, row, 4), .created_at = kg_db_text(res, row, 5),
+    .committed_at = kg_db_text(res, row, 6), .released_at = kg_db_text(res, row, 7),
+    .caller = PQgetvalue(res, row, 8), .decommission_json = kg_db_text(res, row, 9),
+    .provision_json = kg_db_text(res, row, 10), .sort_key = PQgetvalue(res, row, 11),
+  };
+  return c->cb(c->cls, &p);
 }
 
 enum kg_qs
 kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f, const char *after_us,
-                 const char *after_id, long long limit, struct kg_list *list)
+                 const char *after_id, long long limit, kg_plan_cb cb, void *cls)
 {
   char now[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(now, f->now), f->kms_host, f->state, after_us,
                            after_id, kg_db_param_int(lim, limit) };
-  return list_rows(db, &stmt_plans_list, KG_NPARAMS(params), params, plan_row_json, list);
+  struct plan_cb c = { cb, cls };
+  int rows;
+
+  return kg_db_each_row(db, &stmt_plans_list, KG_NPARAMS(params), params, plan_row, &c, &rows);
 }
 
 enum kg_qs
-kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, json_t **doc)
+kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, kg_plan_cb cb, void *cls,
+               bool *found)
 {
   char at[KG_DB_INT_BUFSZ];
-  enum kg_qs qs;
   const char *params[] = { kg_db_param_int(at, now), id };
-  PGresult *res = kg_db_exec(db, &stmt_plan_get, KG_NPARAMS(params), params, &qs);
-  *doc = NULL;
-  if (NULL == res)
-    return qs;
-  if (1 == PQntuples(res))
-    *doc = plan_row_json(res, 0);
-  PQclear(res);
-  return KG_QS_OK;
+  struct plan_cb c = { cb, cls };
+  int rows;
+  enum kg_qs qs = kg_db_each_row(db, &stmt_plan_get, KG_NPARAMS(params), params, plan_row, &c,
+                                 &rows);
+
+  *found = rows > 0;
+  return qs;
 }
 
 enum kg_qs
@@ -354,26 +329,33 @@ kg_db_plan_release(struct kg_db *db, const char *id, int64_t now)
   return plan_transition(db, &stmt_plan_release, id, now);
 }
 
-static json_t *
-decision_row_json(const PGresult *res, int row)
+/** A decision's row as a record; @a cls is the caller's callback and closure. */
+struct decision_cb { kg_decision_cb cb; void *cls; };
+
+static bool
+decision_row(void *cls, const PGresult *res, int row)
 {
-  const char *plan_id = kg_db_text(res, row, 6);
-  return json_pack("{s:s,s:s,s:o,s:s,s:i,s:s,s:o,s:o,s:o}",
-                   "id", PQgetvalue(res, row, 0), "kms_host", PQgetvalue(res, row, 1),
-                   "evaluated_at", kg_json_epoch_text(kg_db_text(res, row, 2)),
-                   "decision", PQgetvalue(res, row, 3), "http_status", (int) kg_db_int(res, row, 4),
-                   "caller", PQgetvalue(res, row, 5),
-                   "plan_id", plan_id ? json_string(plan_id) : json_null(),
-                   "request", json_or_null(kg_db_text(res, row, 7)),
-                   "response", json_or_null(kg_db_text(res, row, 8)));
+  const struct decision_cb *c = cls;
+  const struct kg_decision_record d = {
+    .id = PQgetvalue(res, row, 0), .kms_host = PQgetvalue(res, row, 1),
+    .evaluated_at = kg_db_text(res, row, 2), .decision = PQgetvalue(res, row, 3),
+    .http_status = (int) kg_db_int(res, row, 4), .caller = PQgetvalue(res, row, 5),
+    .plan_id = kg_db_text(res, row, 6), .request_json = kg_db_text(res, row, 7),
+    .response_json = kg_db_text(res, row, 8), .sort_key = PQgetvalue(res, row, 9),
+  };
+  return c->cb(c->cls, &d);
 }
 
 enum kg_qs
 kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f, const char *after_us,
-                     const char *after_id, long long limit, struct kg_list *list)
+                     const char *after_id, long long limit, kg_decision_cb cb, void *cls)
 {
   char since[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
   const char *params[] = { f->kms_host, f->has_since ? kg_db_param_int(since, f->since_us) : NULL,
                            after_us, after_id, kg_db_param_int(lim, limit) };
-  return list_rows(db, &stmt_decisions_list, KG_NPARAMS(params), params, decision_row_json, list);
+  struct decision_cb c = { cb, cls };
+  int rows;
+
+  return kg_db_each_row(db, &stmt_decisions_list, KG_NPARAMS(params), params, decision_row, &c,
+                        &rows);
 }

@@ -11,7 +11,6 @@
 
 #include "db.h"
 #include "idutil.h"
-#include "paging.h"
 
 /** A new reserved plan. */
 struct kg_new_plan {
@@ -101,29 +100,57 @@ struct kg_plan_filter {
   int64_t now;
 };
 
+/** One plan as stored; times are the text of whole Unix seconds (NULL for none). */
+struct kg_plan_record {
+  const char *id;                 /**< uuid */
+  const char *kms_host;
+  const char *state;              /**< reserved|expired|committed|released */
+  const char *at;
+  const char *expires_at;
+  const char *created_at;
+  const char *committed_at;       /**< or NULL */
+  const char *released_at;        /**< or NULL */
+  const char *caller;
+  const char *decommission_json;  /**< JSON array of its desktops' hostnames, sorted */
+  const char *provision_json;     /**< JSON array of {pool, count}, by pool */
+  const char *sort_key;           /**< "<created_at µs>,<id>": the list cursor key */
+};
+
 /**
- * Plans, newest first, for one page; sort keys are "<created_at µs>,<id>".
+ * Receives one plan row.
+ * @param cls closure
+ * @param p the row (borrowed)
+ * @return true to go on, false when out of memory (the query then fails)
+ */
+typedef bool (*kg_plan_cb)(void *cls, const struct kg_plan_record *p);
+
+/**
+ * Plans, newest first, for one page.
  * @param db connection
  * @param f filters
  * @param after_us created_at of the cursor's key in microseconds, or NULL
  * @param after_id id of the cursor's key (a uuid), or NULL
  * @param limit most rows to read
- * @param list receives each plan (kg_list_add())
+ * @param cb receives each plan in order
+ * @param cls closure for cb
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f,
                             const char *after_us, const char *after_id, long long limit,
-                            struct kg_list *list);
+                            kg_plan_cb cb, void *cls);
 
 /**
- * One plan as JSON, or *doc = NULL when it does not exist.
+ * Reads one plan.
  * @param db connection
  * @param id plan uuid (validated)
  * @param now for the derived "expired" state
- * @param[out] doc the plan
+ * @param cb receives the row when found
+ * @param cls closure for cb
+ * @param[out] found whether it exists
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, json_t **doc);
+enum kg_qs kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, kg_plan_cb cb,
+                          void *cls, bool *found);
 
 /** A plan's state for commit/release, read under a row lock. */
 struct kg_plan_lock {
@@ -161,17 +188,40 @@ struct kg_decision_filter {
   int64_t since_us;
 };
 
+/** One recorded evaluation; request and response are the stored JSON text. */
+struct kg_decision_record {
+  const char *id;                 /**< uuid */
+  const char *kms_host;
+  const char *evaluated_at;       /**< text of whole Unix seconds */
+  const char *decision;           /**< "go" or "no-go" */
+  int http_status;
+  const char *caller;
+  const char *plan_id;            /**< or NULL */
+  const char *request_json;       /**< or NULL */
+  const char *response_json;      /**< or NULL */
+  const char *sort_key;           /**< "<evaluated_at µs>,<id>": the list cursor key */
+};
+
 /**
- * Decisions, newest first, for one page; sort keys are "<evaluated_at µs>,<id>".
+ * Receives one decision row.
+ * @param cls closure
+ * @param d the row (borrowed)
+ * @return true to go on, false when out of memory (the query then fails)
+ */
+typedef bool (*kg_decision_cb)(void *cls, const struct kg_decision_record *d);
+
+/**
+ * Decisions, newest first, for one page.
  * @param db connection
  * @param f filters
  * @param after_us evaluated_at of the cursor's key in microseconds, or NULL
  * @param after_id id of the cursor's key (a uuid), or NULL
  * @param limit most rows to read
- * @param list receives each decision (kg_list_add())
+ * @param cb receives each decision in order
+ * @param cls closure for cb
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f,
                                 const char *after_us, const char *after_id, long long limit,
-                                struct kg_list *list);
+                                kg_decision_cb cb, void *cls);
 #endif

@@ -3,15 +3,12 @@
  * @brief JSON and reasons for model results.
  */
 #include "forecast_json.h"
-#include "server_doc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "db_activations.h"
-#include "estate_cache.h"
 #include "input.h"
 
 json_t *
@@ -129,83 +126,54 @@ kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
   return reasons;
 }
 
-static enum kg_qs
-add_model_fields(struct kg_db *db, const struct kg_host_row *host, int64_t now, json_t *doc)
+/** {count, at, modelled, difference} of the latest observation, or null. */
+static json_t *
+observation_json(const struct kg_host_live *live)
 {
-  struct kg_estate_use use;
-  struct fc_result r;
+  const struct kg_observation *obs = &live->obs;
 
-  memset(&r, 0, sizeof(r));
-  enum kg_qs qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
-  if (KG_QS_OK == qs && 0 != kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &r))
-    qs = KG_QS_INTERNAL_ERROR;
-  if (KG_QS_OK == qs)
-    json_object_update_new(doc, json_pack(
-      "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:i}",
-      "current_count", (int) r.current_count, "floor", (int) r.floor,
-      "headroom", (int) (r.current_count - r.floor), "renewing", (int) r.renewing,
-      "lapsing", (int) r.lapsing, "unseen", (int) r.unseen,
-      "forecast_min", (int) r.baseline_min, "forecast_min_at", kg_json_time(r.baseline_min_at),
-      "first_breach_at", r.has_breach ? kg_json_time(r.first_breach_at) : json_null(),
-      "reserved_plans", (int) use.view.model.n_reserved));
-  fc_result_free(&r);
-  kg_estate_release(&use);
-  return qs;
-}
-
-static bool
-add_pool_on(void *cls, const char *pool, long long desktops)
-{
-  return 0 == json_array_append_new(cls, json_pack("{s:s,s:I}", "pool", pool, "desktops",
-                                                   (json_int_t) desktops));
+  if (!live->observed)
+    return json_null();
+  return json_pack("{s:I,s:o,s:I,s:I}", "count", (json_int_t) obs->count,
+                   "at", kg_json_time(obs->at), "modelled", (json_int_t) obs->modelled,
+                   "difference", (json_int_t) (obs->count - obs->modelled));
 }
 
 /** `pools`: which pools have desktops whose CMID renews on this host (section 6). */
-static enum kg_qs
-add_pools_on(struct kg_db *db, long long host_id, json_t *doc)
+static json_t *
+pools_on_json(const struct kg_host_live *live)
 {
   json_t *list = json_array();
-  enum kg_qs qs = NULL == list ? KG_QS_INTERNAL_ERROR
-                  : kg_db_host_pools_on(db, host_id, add_pool_on, list);
 
-  if (KG_QS_OK == qs)
-    json_object_set(doc, "pools", list);
-  json_decref(list);
-  return qs;
+  for (size_t i = 0; NULL != list && i < live->n_pools; i++)
+    if (0 != json_array_append_new(list, json_pack("{s:s,s:I}", "pool", live->pools[i].pool,
+                                                   "desktops",
+                                                   (json_int_t) live->pools[i].desktops))) {
+      json_decref(list);
+      list = NULL;
+    }
+  return list;
 }
 
-enum kg_qs
-kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc)
+json_t *
+kg_host_live_json(const struct kg_host_live *live)
 {
-  struct kg_host_row host;
-  bool found;
-  json_t *observation = NULL, *in_count = NULL, *server = NULL;
-  int64_t now = (int64_t) time(NULL);
+  const struct fc_result *r = &live->r;
+  const struct kg_in_count *in = &live->in_count;
+  json_t *unmapped = json_object_get(live->server, "unmapped_activation_ids");
 
-  enum kg_qs qs = kg_db_host_row(db, name, false, &host, &found);
-  if (KG_QS_OK != qs)
-    return qs;
-  if (!found)
-    return KG_QS_OK;  /* deleted meanwhile: the document stays as it was read */
-  qs = add_model_fields(db, &host, now, doc);
-  if (KG_QS_OK == qs)
-    qs = kg_db_last_observation(db, host.id, &observation);
-  if (KG_QS_OK == qs)
-    qs = kg_db_count_by_required(db, host.id, now, &in_count);
-  if (KG_QS_OK == qs)
-    qs = kg_server_document(db, host.server, &server);
-  if (KG_QS_OK == qs)
-    qs = add_pools_on(db, host.id, doc);
-  if (KG_QS_OK == qs) {
-    json_object_set_new(doc, "last_observation", observation);
-    json_object_set_new(doc, "in_count", in_count);
-    /* requests of its server that count on no host until an admin maps them */
-    json_object_set(doc, "unmapped_activation_ids",
-                    json_object_get(server, "unmapped_activation_ids"));
-  } else {
-    json_decref(observation);
-    json_decref(in_count);
-  }
-  json_decref(server);
-  return qs;
+  return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:i,s:o,s:o,s:{s:I,s:I,s:I},s:O?}",
+                   "current_count", (int) r->current_count, "floor", (int) r->floor,
+                   "headroom", (int) (r->current_count - r->floor), "renewing", (int) r->renewing,
+                   "lapsing", (int) r->lapsing, "unseen", (int) r->unseen,
+                   "forecast_min", (int) r->baseline_min,
+                   "forecast_min_at", kg_json_time(r->baseline_min_at),
+                   "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null(),
+                   "reserved_plans", (int) live->n_reserved,
+                   "pools", pools_on_json(live),
+                   "last_observation", observation_json(live),
+                   "in_count", "clients", (json_int_t) in->clients, "servers",
+                   (json_int_t) in->servers, "unknown", (json_int_t) in->unknown,
+                   /* requests of its server that count on no host until an admin maps them */
+                   "unmapped_activation_ids", unmapped);
 }

@@ -1,13 +1,15 @@
 /**
  * @file forecast_json.h
  * @brief Turns model results into the JSON documents and the plain-English
- *        reasons of the forecast, headroom and gate answers.
+ *        reasons of the forecast, headroom and gate answers, and the live
+ *        fields of a host document.
  */
 #ifndef KG_FORECAST_JSON_H
 #define KG_FORECAST_JSON_H
 
 #include <jansson.h>
 
+#include "db_activations.h"
 #include "db_estate.h"
 #include "forecast.h"
 
@@ -47,18 +49,34 @@ json_t *kg_forecast_common_json(const struct kg_estate *es, const struct fc_resu
 json_t *kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
                             const struct kg_plan_summary *plan);
 
+/** A pool with desktops whose CMIDs renew on a host, and how many. */
+struct kg_pool_on {
+  char *pool;
+  long long desktops;
+};
+
+/** The live figures of a host document, gathered by the caller (host_live.c). */
+struct kg_host_live {
+  struct fc_result r;           /**< the baseline over the default horizon */
+  size_t n_reserved;            /**< reserved plans included */
+  bool observed;                /**< whether obs holds the latest observation */
+  struct kg_observation obs;
+  struct kg_in_count in_count;  /**< CMIDs in the count by required count */
+  struct kg_pool_on *pools;     /**< pools whose desktops' CMIDs renew on it, by name */
+  size_t n_pools;
+  json_t *server;               /**< its server's document (unmapped_activation_ids) */
+};
+
 /**
- * Adds the live view of a host to its document: from the model
- * current_count, floor, headroom (current count - floor), renewing, lapsing,
- * unseen, forecast_min(_at) and first_breach_at over the default horizon
- * (reserved plans included); in_count (CMIDs in the count by required
- * count); last_observation {count, at, modelled, difference} or null.
- * @param db connection
- * @param name the host's (lowercase) name
- * @param doc the host document to extend
- * @return KG_QS_OK or the failure
+ * The live fields of a host document: from the model current_count, floor,
+ * headroom (current count - floor), renewing, lapsing, unseen,
+ * forecast_min(_at), first_breach_at and reserved_plans; pools;
+ * last_observation {count, at, modelled, difference} or null; in_count;
+ * unmapped_activation_ids.
+ * @param live the figures
+ * @return new JSON object, or NULL when out of memory
  */
-enum kg_qs kg_host_live_fields(struct kg_db *db, const char *name, json_t *doc);
+json_t *kg_host_live_json(const struct kg_host_live *live);
 
 /** Default horizon H: 45 days. */
 #define KG_DEFAULT_HORIZON_DAYS 45

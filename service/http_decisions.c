@@ -5,13 +5,21 @@
 #include "db_plans.h"
 #include "input.h"
 #include "paging.h"
+#include "plan_json.h"
 #include "responses.h"
+
+/** Offers one decision to the page. */
+static bool
+list_decision(void *cls, const struct kg_decision_record *d)
+{
+  return kg_list_add(cls, kg_decision_json(d), d->sort_key);
+}
 
 static enum kg_qs
 list_decisions(struct kg_db *db, const void *filter, const char *after_us, const char *after_id,
                long long limit, struct kg_list *list)
 {
-  return kg_db_decisions_list(db, filter, after_us, after_id, limit, list);
+  return kg_db_decisions_list(db, filter, after_us, after_id, limit, list_decision, list);
 }
 
 static void

@@ -4,10 +4,11 @@
  *        the duplicate-CMID report of one host.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "host_live.h"
 #include "http.h"
-#include "forecast_json.h"
 #include "inventory.h"
 
 /* Defaults of kms-model.md section 2. */
@@ -28,6 +29,8 @@ struct host_tx {
   struct kg_host_patch patch;     /**< PATCH */
   struct kg_page page;            /**< GET list */
   struct kg_list list;            /**< GET list, duplicates */
+  struct kg_host_row *rows;       /**< GET list: the row of each item */
+  size_t n_rows;
   long long id;                   /**< duplicates: the host's id */
   json_t *doc;                    /**< the answer, once committed */
   json_t *pools;                  /**< DELETE: pools that still use the host */
@@ -139,23 +142,32 @@ static bool
 list_host(void *cls, const struct kg_host_record *h)
 {
   struct host_tx *t = cls;
-  return kg_list_add(&t->list, kg_host_json(h), h->name);
+  size_t items = json_array_size(t->list.items);
+
+  if (!kg_list_add(&t->list, kg_host_json(h), h->name))
+    return false;
+  if (json_array_size(t->list.items) == items)
+    return true;  /* the look-ahead row */
+  struct kg_host_row *grown = realloc(t->rows, (t->n_rows + 1) * sizeof(*grown));
+  if (NULL == grown)
+    return false;
+  t->rows = grown;
+  kg_host_row_copy(&t->rows[t->n_rows++], h);
+  return true;
 }
 
 static enum kg_qs
 tx_list(struct kg_db *db, void *cls)
 {
   struct host_tx *t = cls;
+
+  t->n_rows = 0;
   if (!kg_list_start(&t->list, t->page.limit))
     return KG_QS_INTERNAL_ERROR;
   enum kg_qs qs = kg_db_host_list(db, kg_page_after(&t->page), t->page.limit + 1, list_host, t);
-  size_t i;
-  json_t *item;
-  json_array_foreach(t->list.items, i, item) {
-    if (KG_QS_OK != qs)
-      break;
-    qs = kg_host_live_fields(db, json_string_value(json_object_get(item, "name")), item);
-  }
+  /* A list's figures may be KG_FIGURES_MAX_AGE seconds old (README, OpenAPI). */
+  for (size_t i = 0; KG_QS_OK == qs && i < t->n_rows; i++)
+    qs = kg_host_live_add_cached(db, &t->rows[i], json_array_get(t->list.items, i));
   return qs;
 }
 
@@ -171,6 +183,7 @@ handle_list(struct kg_ctx *ctx)
   if (kg_errors_reply(ctx, &e))
     return;
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_list", KG_REPEATABLE_READ, tx_list, &t);
+  free(t.rows);
   kg_reply_tx_list(ctx, qs, &t.list);
 }
 
@@ -185,7 +198,7 @@ tx_get(struct kg_db *db, void *cls)
 
   if (KG_QS_OK == qs && !found)
     return no_host(t);
-  return (KG_QS_OK == qs) ? kg_host_live_fields(db, t->name, t->doc) : qs;
+  return (KG_QS_OK == qs) ? kg_host_live_add(db, t->name, t->doc) : qs;
 }
 
 /** Runs @a fn and answers the host it leaves in t->doc. */
@@ -250,7 +263,7 @@ tx_patch(struct kg_db *db, void *cls)
   }
   if (KG_QS_OK == qs && !found)
     return no_host(t);
-  return (KG_QS_OK == qs) ? kg_host_live_fields(db, t->name, t->doc) : qs;
+  return (KG_QS_OK == qs) ? kg_host_live_add(db, t->name, t->doc) : qs;
 }
 
 static void

@@ -4,13 +4,13 @@
  *        this replica's; the per-host gauges come from the model over the
  *        shared database, so every replica reports the same values for them.
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "aged_cache.h"
 #include "db_activations.h"
 #include "estate_cache.h"
 #include "db_servers.h"
@@ -142,19 +142,30 @@ render_servers(struct kg_db *db, char *text, enum kg_qs *qs)
   return text;
 }
 
-/* The per-host gauges are rendered at most every KG_GAUGES_MAX_AGE seconds
+/* The per-host gauges are rendered at most every KG_FIGURES_MAX_AGE seconds
    and shared by the scrapes in between: a scrape is unauthenticated, and
    without this every one would evaluate every host's forecast. */
-#define KG_GAUGES_MAX_AGE 15
+static struct kg_aged_cache gauges = KG_AGED_CACHE_INIT(KG_FIGURES_MAX_AGE);
 
-static pthread_mutex_t gauges_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *gauges_text;           /* the last rendering, NULL before the first */
-static time_t gauges_at;
-static bool gauges_ok;              /* its queries succeeded */
+/** Renders the per-host and per-server gauges (a kg_aged_fill_fn; @a cls is the connection). */
+static char *
+render_gauges(void *cls, bool *ok)
+{
+  struct kg_db *db = cls;
+  enum kg_qs qs = KG_QS_OK;
+  char *text = strdup("");
+
+  if (NULL != text)
+    text = render_hosts(db, text, &qs);
+  if (NULL != text && KG_QS_OK == qs)
+    text = render_servers(db, text, &qs);
+  *ok = KG_QS_OK == qs;
+  return text;
+}
 
 /**
  * The per-host and per-server gauges, rendered again when the last
- * rendering is older than KG_GAUGES_MAX_AGE; one scrape renders while the
+ * rendering is KG_FIGURES_MAX_AGE seconds old; one scrape renders while the
  * others wait for it.
  * @return a copy to free, or NULL when out of memory; *db_ok tells whether
  *         its queries succeeded
@@ -162,28 +173,7 @@ static bool gauges_ok;              /* its queries succeeded */
 static char *
 host_gauges(struct kg_db *db, bool *db_ok)
 {
-  time_t now = time(NULL);
-  char *copy;
-
-  pthread_mutex_lock(&gauges_lock);
-  if (NULL == gauges_text || now - gauges_at >= KG_GAUGES_MAX_AGE || !gauges_ok) {
-    enum kg_qs qs = KG_QS_OK;
-    char *text = strdup("");
-    if (NULL != text)
-      text = render_hosts(db, text, &qs);
-    if (NULL != text && KG_QS_OK == qs)
-      text = render_servers(db, text, &qs);
-    if (NULL != text) {
-      free(gauges_text);
-      gauges_text = text;
-      gauges_at = now;
-      gauges_ok = KG_QS_OK == qs;
-    }
-  }
-  copy = NULL != gauges_text ? strdup(gauges_text) : NULL;
-  *db_ok = gauges_ok;
-  pthread_mutex_unlock(&gauges_lock);
-  return copy;
+  return kg_aged_get(&gauges, "gauges", 0, time(NULL), render_gauges, db, db_ok);
 }
 
 static void

@@ -10,15 +10,50 @@
 #include "db_plans.h"
 #include "input.h"
 #include "paging.h"
+#include "plan_json.h"
 #include "responses.h"
 
 static const char *const plan_states[] = { "reserved", "expired", "committed", "released", NULL };
+
+/** Offers one plan to the page. */
+static bool
+list_plan(void *cls, const struct kg_plan_record *p)
+{
+  return kg_list_add(cls, kg_plan_json(p), p->sort_key);
+}
+
+/** Keeps the plan as the answer (replacing one of an earlier attempt). */
+static bool
+keep_plan(void *cls, const struct kg_plan_record *p)
+{
+  json_t **doc = cls;
+  json_decref(*doc);
+  *doc = kg_plan_json(p);
+  return NULL != *doc;
+}
+
+/**
+ * Reads one plan as its document.
+ * @param db connection
+ * @param id plan uuid (validated)
+ * @param now for the derived "expired" state
+ * @param[out] doc the plan, or NULL when it does not exist
+ * @return KG_QS_OK or the failure
+ */
+static enum kg_qs
+get_plan(struct kg_db *db, const char *id, int64_t now, json_t **doc)
+{
+  bool found;
+
+  *doc = NULL;
+  return kg_db_plan_get(db, id, now, keep_plan, doc, &found);
+}
 
 static enum kg_qs
 list_plans(struct kg_db *db, const void *filter, const char *after_us, const char *after_id,
            long long limit, struct kg_list *list)
 {
-  return kg_db_plans_list(db, filter, after_us, after_id, limit, list);
+  return kg_db_plans_list(db, filter, after_us, after_id, limit, list_plan, list);
 }
 
 static void
@@ -51,7 +86,7 @@ handle_get(struct kg_ctx *ctx)
 
   if (!kg_path_uuid(ctx, "id", id, "plan"))
     return;
-  if (!kg_db_connected(ctx->db) || KG_QS_OK != kg_db_plan_get(ctx->db, id, (int64_t) time(NULL), &doc)) {
+  if (!kg_db_connected(ctx->db) || KG_QS_OK != get_plan(ctx->db, id, (int64_t) time(NULL), &doc)) {
     kg_reply_db_unavailable(ctx);
     return;
   }
@@ -103,7 +138,7 @@ transition_transaction(struct kg_db *db, void *cls)
     if (KG_QS_OK != qs)
       return qs;
   }
-  qs = kg_db_plan_get(db, tx->id, tx->now, &tx->plan);
+  qs = get_plan(db, tx->id, tx->now, &tx->plan);
   return (KG_QS_OK == qs && NULL == tx->plan) ? KG_QS_INTERNAL_ERROR : qs;
 }
 

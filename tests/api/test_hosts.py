@@ -1,4 +1,5 @@
 """KMS hosts: create, list, read, patch, delete, and the duplicate-CMID report."""
+from estate import DAY, iso, now_s, renewing_pool
 from estate import create_host as make_host, create_pool as make_pool
 from harness import expect, expect_problem, expect_status, q
 
@@ -227,3 +228,33 @@ def test_duplicates_sorted_by_count_then_cmid(svc):
         put_desktop(c, "z%d.corp.example" % i, "p", z)
     items = c.get("/v1/kms-hosts/kms01.corp.example/duplicates").json["items"]
     expect([(i["cmid"], i["count"]) for i in items] == [(z, 3), (a, 2), (b, 2)], items)
+
+
+def test_list_figures_follow_every_write_the_forecast_reads(svc):
+    """The list keeps a host's live fields for up to 15 s, but only while its
+    estate_version stands: events, desktops and settings show at once, and the
+    single-host document is always read anew."""
+    c = svc.client()
+    make_host(c)
+    make_pool(c, "p-a")
+    now = now_s()
+
+    def listed():
+        return {h["name"]: h for h in c.get("/v1/kms-hosts").json["items"]}["kms01.corp.example"]
+
+    expect(listed()["current_count"] == 0)
+    renewing_pool(c, "p-a", 3, now - DAY)
+    expect(listed()["current_count"] == 3 and listed()["pools"] == [{"pool": "p-a", "desktops": 3}])
+    expect_status(c.patch("/v1/kms-hosts/kms01.corp.example", {"margin": 2}), 200)
+    h = listed()
+    expect(h["floor"] == 27 and h["headroom"] == 3 - 27, h)
+    expect_status(c.post("/v1/kms-hosts/kms01.corp.example/observations",
+                         {"count": 4, "at": iso(now)}), 201)
+    one = c.get("/v1/kms-hosts/kms01.corp.example").json
+    expect(one["last_observation"]["count"] == 4, one)
+    # An observation bumps no estate_version: the list may show it up to 15 s later.
+    expect(listed()["last_observation"] in (None, one["last_observation"]))
+    h = listed()
+    for field in ("current_count", "floor", "headroom", "renewing", "lapsing", "unseen",
+                  "forecast_min", "in_count", "pools", "unmapped_activation_ids"):
+        expect(h[field] == one[field], (field, h, one))
