@@ -502,11 +502,11 @@ prepared_for(struct shared_estate *se, const struct kg_host_row *host, int64_t n
 }
 
 enum kg_qs
-kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
-                  int64_t horizon_seconds, struct kg_estate_use *use)
+kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, enum kg_estate_fit fit,
+                  int64_t now, int64_t horizon_seconds, struct kg_estate_use *use)
 {
   memset(use, 0, sizeof(*use));
-  bool exact = PQTRANS_IDLE != PQtransactionStatus(kg_db_conn(db));
+  bool exact = KG_ESTATE_EXACT == fit;
   struct shared_estate *se = lookup(host, now, exact);
   if (NULL == se) {
     enum kg_qs qs = load_single_flight(db, host, now, exact, &se);

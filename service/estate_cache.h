@@ -22,6 +22,19 @@ struct kg_estate_use {
   struct prepared *prepared;        /**< the model prepared for this second */
 };
 
+/** Which estate versions may answer a caller. */
+enum kg_estate_fit {
+  /** The version of the host row the caller read, or a later one (the view
+      then carries the estate's own host row): documents, forecasts and
+      gates that reserve nothing. Every write committed before the caller
+      read the row is in it. */
+  KG_ESTATE_AT_LEAST,
+  /** Exactly the version of the row the caller read in its transaction: a
+      reserving gate, which holds the host rows' locks and writes a plan on
+      the strength of what it evaluated. */
+  KG_ESTATE_EXACT
+};
+
 /** The longest horizon a request may ask for (horizon_days 365). */
 #define KG_MAX_HORIZON_SECONDS (365LL * 86400)
 
@@ -35,19 +48,21 @@ void kg_estate_cache_configure(bool refresh);
 
 /**
  * Gets the estate of @a host for an evaluation at @a now: from this
- * process's cache when the host's estate_version (read by the caller in the
- * current transaction) is the one it was loaded at, else refreshed from the
- * newest one held or loaded (in its own REPEATABLE READ snapshot when no
- * transaction is open) and cached.
+ * process's cache when its version fits the host's estate_version (read by
+ * the caller in the current transaction), else refreshed from the newest one
+ * held or loaded (in its own REPEATABLE READ snapshot when no transaction is
+ * open, else in the caller's) and cached.
  * @param db connection
  * @param host the host row, with its estate_version
+ * @param fit which versions may answer
  * @param now evaluation time, Unix seconds
  * @param horizon_seconds H
  * @param[out] use the view; release with kg_estate_release(), also after a failure
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host, int64_t now,
-                             int64_t horizon_seconds, struct kg_estate_use *use);
+enum kg_qs kg_estate_acquire(struct kg_db *db, const struct kg_host_row *host,
+                             enum kg_estate_fit fit, int64_t now, int64_t horizon_seconds,
+                             struct kg_estate_use *use);
 
 /**
  * The host row a cached estate was loaded with, for an evaluation that does

@@ -192,7 +192,7 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
   o.desktops = calloc(p->n_desktops + 1, sizeof(*o.desktops));
   if (NULL == o.desktops)
     return KG_QS_INTERNAL_ERROR;
-  qs = kg_estate_acquire(db, &row, p->now, p->horizon_seconds, &o.use);
+  qs = kg_estate_acquire(db, &row, p->lock ? KG_ESTATE_EXACT : KG_ESTATE_AT_LEAST, p->now, p->horizon_seconds, &o.use);
   if (KG_QS_OK == qs && map_plan(p, &o)) {
     int32_t k = 0;
     if (0 != evaluate_on(p, &o, o.desktops, o.n_desktops, &o.r)

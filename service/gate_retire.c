@@ -178,7 +178,7 @@ evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct
 
   if (KG_QS_OK != qs || !found)
     return qs;
-  qs = kg_estate_acquire(db, &row, p->now, p->horizon_seconds, &use);
+  qs = kg_estate_acquire(db, &row, p->fit, p->now, p->horizon_seconds, &use);
   if (KG_QS_OK == qs) {
     struct fc_plan plan = { .at = t, .n_arrivals = r->n, .arrivals = r->arrivals };
     memset(&res, 0, sizeof(res));

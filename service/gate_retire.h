@@ -17,6 +17,7 @@ struct kg_retire_plan {
   int64_t at, now, horizon_seconds;
   bool has_margin;
   int margin;
+  enum kg_estate_fit fit;           /**< of the receiving hosts' estates */
 };
 
 /**

@@ -33,7 +33,7 @@ gather_model(struct kg_db *db, const struct kg_host_row *host, int64_t now,
              struct kg_host_live *live)
 {
   struct kg_estate_use use;
-  enum kg_qs qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
+  enum kg_qs qs = kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
 
   if (KG_QS_OK == qs && 0 != kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &live->r))
     qs = KG_QS_INTERNAL_ERROR;

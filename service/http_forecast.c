@@ -144,7 +144,7 @@ forecast_transaction(struct kg_db *db, void *cls)
   enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
   if (KG_QS_OK != qs)
     return qs;
-  qs = kg_estate_acquire(db, &host, (int64_t) time(NULL), 86400LL * tx->horizon_days, &use);
+  qs = kg_estate_acquire(db, &host, KG_ESTATE_AT_LEAST, (int64_t) time(NULL), 86400LL * tx->horizon_days, &use);
   tx->use = &use;
   if (KG_QS_OK == qs)
     qs = evaluate(tx, db, &use.view);

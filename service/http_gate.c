@@ -405,6 +405,17 @@ infer_host(struct gate_tx *tx, struct kg_db *db)
   return qs;
 }
 
+/**
+ * Which estates may answer the gate: a reserving gate holds the host rows'
+ * locks and stores a plan on what it evaluated, so it needs exactly the
+ * version of the rows it locked; any other gate may take a later one.
+ */
+static enum kg_estate_fit
+fit(const struct gate_tx *tx)
+{
+  return tx->in->reserve ? KG_ESTATE_EXACT : KG_ESTATE_AT_LEAST;
+}
+
 /** Evaluates retiring the host the plan names, then records the decision. */
 static enum kg_qs
 retire_and_record(struct gate_tx *tx, struct kg_db *db, struct kg_estate *own)
@@ -419,12 +430,12 @@ retire_and_record(struct gate_tx *tx, struct kg_db *db, struct kg_estate *own)
   if (!found || 0 != strcmp(retired.family, own->host.family))
     return reply_invalid(tx->ctx, "retire_kms_host.name",
                          "no KMS host %s of the family of the request's host", tx->in->retire_host);
-  qs = kg_estate_acquire(db, &retired, tx->now, 86400LL * tx->in->horizon_days, &use);
+  qs = kg_estate_acquire(db, &retired, fit(tx), tx->now, 86400LL * tx->in->horizon_days, &use);
   if (KG_QS_OK == qs) {
     struct kg_retire_plan p = {
       .own = own->host.name, .now = tx->now, .horizon_seconds = 86400LL * tx->in->horizon_days,
       .at = tx->in->has_retire_at ? tx->in->retire_at : tx->in->has_at ? tx->in->at : tx->now,
-      .has_margin = tx->in->has_margin, .margin = tx->in->margin,
+      .has_margin = tx->in->has_margin, .margin = tx->in->margin, .fit = fit(tx),
     };
     qs = kg_gate_retire(db, &p, &use, &tx->response, &tx->go);
   }
@@ -510,7 +521,7 @@ gate_transaction(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs || replayed)
     return qs;
   memset(&plan, 0, sizeof(plan));
-  qs = kg_estate_acquire(db, &host, tx->now, 86400LL * tx->in->horizon_days, &use);
+  qs = kg_estate_acquire(db, &host, fit(tx), tx->now, 86400LL * tx->in->horizon_days, &use);
   tx->use = &use;
   if (KG_QS_OK == qs && tx->in->retire) {
     qs = retire_and_record(tx, db, &use.view);

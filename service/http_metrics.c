@@ -100,7 +100,7 @@ render_host(struct kg_db *db, char *text, const struct kg_host_row *host, int64_
   *qs = kg_db_last_observation_row(db, host->id, &g.observed, &g.obs);
   if (KG_QS_OK != *qs)
     return text;
-  *qs = kg_estate_acquire(db, host, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
+  *qs = kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
   if (KG_QS_OK == *qs) {
     g.last_event = last_event_at(&use.view.model);
     if (0 == kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &r))
