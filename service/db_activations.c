@@ -164,13 +164,6 @@ static const struct kg_stmt stmt_last_observation = {
   " WHERE kms_host_id = $1 ORDER BY observed_at DESC, id DESC LIMIT 1"
 };
 
-static const struct kg_stmt stmt_count_by_required = {
-  "count_by_required",
-  "SELECT coalesce(required_count, 0), count(*) FROM cmids WHERE kms_host_id = $1"
-  " AND last_request_at <= to_timestamp($2) AND last_request_at > to_timestamp($2) - interval '30 days'"
-  " GROUP BY 1"
-};
-
 /** The batch as COPY text: one line per event, tab-separated, \N for NULL. */
 struct copy_text { char *buf; size_t len, cap; bool failed; };
 
@@ -321,26 +314,6 @@ kg_db_last_observation_row(struct kg_db *db, long long host_id, bool *found,
     obs->count = kg_db_int(res, 0, 0);
     obs->at = kg_db_int(res, 0, 1);
     obs->modelled = kg_db_int(res, 0, 2);
-  }
-  PQclear(res);
-  return KG_QS_OK;
-}
-
-enum kg_qs
-kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now,
-                        struct kg_in_count *out)
-{
-  char host[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ];
-  enum kg_qs qs;
-  const char *params[] = { kg_db_param_int(host, host_id), kg_db_param_int(at, now) };
-  PGresult *res = kg_db_exec(db, &stmt_count_by_required, 2, params, &qs);
-
-  memset(out, 0, sizeof(*out));
-  if (NULL == res)
-    return qs;
-  for (int i = 0; i < PQntuples(res); i++) {
-    long long required = kg_db_int(res, i, 0), n = kg_db_int(res, i, 1);
-    *(25 == required ? &out->clients : 5 == required ? &out->servers : &out->unknown) += n;
   }
   PQclear(res);
   return KG_QS_OK;

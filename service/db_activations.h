@@ -82,15 +82,4 @@ struct kg_in_count {
   long long unknown;                /**< none or another */
 };
 
-/**
- * CMIDs in the host's count now, by the required count of their latest request.
- * @param db connection
- * @param host_id the KMS host
- * @param now Unix seconds
- * @param[out] out the counts
- * @return KG_QS_OK or the failure
- */
-enum kg_qs kg_db_count_by_required(struct kg_db *db, long long host_id, int64_t now,
-                                   struct kg_in_count *out);
-
 #endif

@@ -53,7 +53,7 @@ static const struct kg_stmt stmt_pools = {
   " SELECT c.cmid, " KG_SQL_EPOCH("c.last_request_at") ","                    \
   " least(c.request_count, 2147483647),"                                      \
   " (f.id IS NOT NULL OR s.short_name IS NOT NULL OR b.id IS NOT NULL),"      \
-  RENEWS_ELSEWHERE                                                            \
+  RENEWS_ELSEWHERE ", coalesce(c.required_count, 0)"                         \
   " FROM cmids c"                                                             \
   " LEFT JOIN desktops f ON f.hostname = c.last_client"                       \
   "  AND f.kms_host_id = c.kms_host_id"                                       \
@@ -243,6 +243,7 @@ kg_estate_cmid_from_row(struct kg_estate *es, size_t i, const PGresult *res, int
   es->cmids[i].last_client_registered = kg_db_bool(res, row, 3);
   es->cmids[i].renews_elsewhere = kg_db_bool(res, row, 4);
   es->cmid_elsewhere[i] = kg_db_bool(res, row, 5);
+  es->cmid_required[i] = (int8_t) kg_db_int(res, row, 6);
 }
 
 static int
@@ -252,7 +253,9 @@ fill_cmids(struct kg_estate *es, const PGresult *res)
   es->cmids = calloc(n + 1, sizeof(*es->cmids));
   es->cmid_text = calloc(n + 1, sizeof(*es->cmid_text));
   es->cmid_elsewhere = calloc(n + 1, sizeof(*es->cmid_elsewhere));
-  if (NULL == es->cmids || NULL == es->cmid_text || NULL == es->cmid_elsewhere)
+  es->cmid_required = calloc(n + 1, sizeof(*es->cmid_required));
+  if (NULL == es->cmids || NULL == es->cmid_text || NULL == es->cmid_elsewhere
+      || NULL == es->cmid_required)
     return -1;
   for (size_t i = 0; i < n; i++)
     kg_estate_cmid_from_row(es, i, res, (int) i);
@@ -508,6 +511,7 @@ kg_estate_free(struct kg_estate *es)
   free(es->cmids);
   free(es->cmid_text);
   free(es->cmid_elsewhere);
+  free(es->cmid_required);
   free(es->pools);
   free(es->pool_ids);
   free(es->pool_names);

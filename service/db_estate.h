@@ -31,6 +31,8 @@ struct kg_estate {
   struct fc_cmid *cmids;
   char (*cmid_text)[37];            /**< per CMID index */
   bool *cmid_elsewhere;             /**< per CMID: another host of the family caches it */
+  int8_t *cmid_required;            /**< per CMID: its latest request's required count
+                                         (25 clients, 5 servers, 0 unknown) */
   struct fc_pool *pools;
   long long *pool_ids;
   char **pool_names;

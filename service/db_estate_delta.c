@@ -58,7 +58,7 @@ static const struct kg_stmt stmt_cmids = {
   "   WHERE s.kms_host_id = $1 AND s.short_name = c.last_client))"
   "  OR EXISTS (SELECT 1 FROM desktops b WHERE b.hostname = split_part(c.last_client, '.', 1)"
   "   AND b.kms_host_id = c.kms_host_id AND strpos(b.hostname, '.') = 0)),"
-  RENEWS_ELSEWHERE
+  RENEWS_ELSEWHERE ", coalesce(c.required_count, 0)"
   " FROM cmids c JOIN targets t ON t.cmid = c.cmid AND c.kms_host_id = $1"
   " WHERE c.last_request_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
   " OR EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = c.kms_host_id"
@@ -123,7 +123,9 @@ merge_cmids(struct kg_estate *es, const struct kg_estate *old, const PGresult *r
   es->cmids = copy_array(old->cmids, n, cap, sizeof(*es->cmids));
   es->cmid_text = copy_array(old->cmid_text, n, cap, sizeof(*es->cmid_text));
   es->cmid_elsewhere = copy_array(old->cmid_elsewhere, n, cap, sizeof(*es->cmid_elsewhere));
-  if (NULL == es->cmids || NULL == es->cmid_text || NULL == es->cmid_elsewhere)
+  es->cmid_required = copy_array(old->cmid_required, n, cap, sizeof(*es->cmid_required));
+  if (NULL == es->cmids || NULL == es->cmid_text || NULL == es->cmid_elsewhere
+      || NULL == es->cmid_required)
     return NO_MEMORY;
   es->model.n_cmids = n;
   if (2 * cap <= old->cmid_mask + 1) {

@@ -65,7 +65,7 @@ int32_t kg_estate_pool_by_id(const struct kg_estate *es, long long id);
 
 /**
  * Sets CMID @a index from row @a row of a CMID result (cmid, last request,
- * count, registered name, renews elsewhere, cached elsewhere).
+ * count, registered name, renews elsewhere, cached elsewhere, required count).
  */
 void kg_estate_cmid_from_row(struct kg_estate *es, size_t index, const PGresult *res, int row);
 

@@ -64,21 +64,6 @@ static const struct kg_stmt stmt_family_lock = {
   "SELECT pg_advisory_xact_lock(1802924359, hashtext(family)) FROM kms_hosts WHERE name = $1"
 };
 
-/* Active desktops whose CMID renews on the host (its newest request of the
-   family is here, in the last 30 days), by pool: which pools lean on it. */
-static const struct kg_stmt stmt_pools_on = {
-  "host_pools_on",
-  "SELECT p.name, count(*) FROM cmids c JOIN kms_hosts h ON h.id = c.kms_host_id"
-  " JOIN desktops d ON d.cmid = c.cmid AND d.state = 'active'"
-  " JOIN kms_hosts dh ON dh.id = d.kms_host_id AND dh.family = h.family"
-  " JOIN pools p ON p.id = d.pool_id"
-  " WHERE c.kms_host_id = $1::bigint AND c.last_request_at > now() - interval '30 days'"
-  " AND NOT EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id"
-  "  WHERE o.cmid = c.cmid AND o.kms_host_id <> c.kms_host_id AND oh.family = h.family"
-  "  AND o.last_request_at > c.last_request_at)"
-  " GROUP BY p.name ORDER BY p.name LIMIT 1000"
-};
-
 static const struct kg_stmt stmt_list = {
   "host_list",
   "SELECT " HOST_COLUMNS " FROM kms_hosts"
@@ -393,24 +378,4 @@ kg_db_host_family_lock(struct kg_db *db, const char *name)
 {
   const char *params[] = { name };
   return kg_db_run(db, &stmt_family_lock, KG_NPARAMS(params), params);
-}
-
-struct pools_on_cb { kg_host_pool_cb cb; void *cls; };
-
-static bool
-each_pool_on(void *cls, const PGresult *res, int row)
-{
-  struct pools_on_cb *c = cls;
-  return c->cb(c->cls, PQgetvalue(res, row, 0), kg_db_int(res, row, 1));
-}
-
-enum kg_qs
-kg_db_host_pools_on(struct kg_db *db, long long host_id, kg_host_pool_cb cb, void *cls)
-{
-  char id[KG_DB_INT_BUFSZ];
-  const char *params[] = { kg_db_param_int(id, host_id) };
-  struct pools_on_cb c = { cb, cls };
-  int rows;
-
-  return kg_db_each_row(db, &stmt_pools_on, KG_NPARAMS(params), params, each_pool_on, &c, &rows);
 }

@@ -215,18 +215,4 @@ enum kg_qs kg_db_host_duplicates(struct kg_db *db, long long host_id,
  */
 enum kg_qs kg_db_host_family_lock(struct kg_db *db, const char *name);
 
-/** Receives a pool and its desktops on a host; false aborts. */
-typedef bool (*kg_host_pool_cb)(void *cls, const char *pool, long long desktops);
-
-/**
- * The pools whose active desktops' CMIDs renew on the host, with how many.
- * @param db connection
- * @param host_id the host
- * @param cb receives each pool
- * @param cls closure for cb
- * @return KG_QS_OK or the failure
- */
-enum kg_qs kg_db_host_pools_on(struct kg_db *db, long long host_id, kg_host_pool_cb cb,
-                               void *cls);
-
 #endif

@@ -27,35 +27,87 @@ live_clear(struct kg_host_live *live)
   memset(live, 0, sizeof(*live));
 }
 
-/** The baseline over the default horizon, reserved plans included. */
+/** The CMIDs in the count (a request in the last 30 days) by required count. */
+static void
+count_in(const struct kg_estate *es, int64_t now, struct kg_in_count *in)
+{
+  memset(in, 0, sizeof(*in));
+  for (size_t c = 0; c < es->model.n_cmids; c++) {
+    int64_t last = es->cmids[c].last_request;
+    if (last > now || last <= now - FC_EXPIRY_SECONDS)
+      continue;
+    if (25 == es->cmid_required[c])
+      in->clients++;
+    else if (5 == es->cmid_required[c])
+      in->servers++;
+    else
+      in->unknown++;
+  }
+}
+
+static int
+compare_pools_on(const void *a, const void *b)
+{
+  return strcmp(((const struct kg_pool_on *) a)->pool, ((const struct kg_pool_on *) b)->pool);
+}
+
+/**
+ * The pools whose active desktops' CMIDs renew on the host (requested here
+ * in the last 30 days, and not as new or newer on another host of the
+ * family: the model's reading), with how many desktops, by name.
+ * @return 0, or -1 without memory
+ */
+static int
+pools_on(const struct kg_estate *es, int64_t now, struct kg_host_live *live)
+{
+  size_t n = es->model.n_pools;
+  long long *count = calloc(n + 1, sizeof(*count));
+  live->pools = calloc(n + 1, sizeof(*live->pools));
+  if (NULL == count || NULL == live->pools) {
+    free(count);
+    return -1;
+  }
+  for (size_t i = 0; i < es->model.n_desktops; i++) {
+    const struct fc_desktop *d = &es->desktops[i];
+    if (FC_ACTIVE == d->state && d->cmid >= 0 && !es->cmids[d->cmid].renews_elsewhere
+        && es->cmids[d->cmid].last_request > now - FC_EXPIRY_SECONDS)
+      count[d->pool]++;
+  }
+  for (size_t p = 0; p < n; p++)
+    if (count[p] > 0)
+      live->pools[live->n_pools++] = (struct kg_pool_on) { strdup(es->pool_names[p]), count[p] };
+  free(count);
+  for (size_t p = 0; p < live->n_pools; p++)
+    if (NULL == live->pools[p].pool)
+      return -1;
+  qsort(live->pools, live->n_pools, sizeof(*live->pools), compare_pools_on);
+  return 0;
+}
+
+/**
+ * The figures that come from the estate: the baseline over the default
+ * horizon (reserved plans included), the CMIDs in the count and the pools
+ * that lean on the host. Computed from the cached estate rather than by
+ * queries over every CMID of the host (which cost 60 ms at 1,000 CMIDs under
+ * load and 500 ms at 100,000).
+ */
 static enum kg_qs
 gather_model(struct kg_db *db, const struct kg_host_row *host, int64_t now,
              struct kg_host_live *live)
 {
   struct kg_estate_use use;
-  enum kg_qs qs = kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
+  enum kg_qs qs = kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now,
+                                    KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
 
-  if (KG_QS_OK == qs && 0 != kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &live->r))
+  if (KG_QS_OK == qs && (0 != kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &live->r)
+                         || 0 != pools_on(&use.view, now, live)))
     qs = KG_QS_INTERNAL_ERROR;
-  if (KG_QS_OK == qs)
+  if (KG_QS_OK == qs) {
     live->n_reserved = use.view.model.n_reserved;
+    count_in(&use.view, now, &live->in_count);
+  }
   kg_estate_release(&use);
   return qs;
-}
-
-static bool
-keep_pool_on(void *cls, const char *pool, long long desktops)
-{
-  struct kg_host_live *live = cls;
-  struct kg_pool_on *grown = realloc(live->pools, (live->n_pools + 1) * sizeof(*grown));
-
-  if (NULL == grown)
-    return false;
-  live->pools = grown;
-  if (NULL == (grown[live->n_pools].pool = strdup(pool)))
-    return false;
-  grown[live->n_pools++].desktops = desktops;
-  return true;
 }
 
 /**
@@ -74,11 +126,7 @@ gather(struct kg_db *db, const struct kg_host_row *host, int64_t now, struct kg_
   if (KG_QS_OK == qs)
     qs = kg_db_last_observation_row(db, host->id, &live->observed, &live->obs);
   if (KG_QS_OK == qs)
-    qs = kg_db_count_by_required(db, host->id, now, &live->in_count);
-  if (KG_QS_OK == qs)
     qs = kg_server_document(db, host->server, &live->server);
-  if (KG_QS_OK == qs)
-    qs = kg_db_host_pools_on(db, host->id, keep_pool_on, live);
   return qs;
 }
 
