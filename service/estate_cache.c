@@ -47,6 +47,7 @@ struct shared_estate {
   struct kg_estate es;
   atomic_int refs;        /**< the cache's reference plus one per view */
   pthread_mutex_t lock;   /**< guards `current` */
+  pthread_mutex_t preparing; /**< held while one request prepares for the others */
   struct prepared *current;
   long long host_id;
   long long version;
@@ -75,6 +76,7 @@ unref(struct shared_estate *se)
   if (NULL != se && 1 == atomic_fetch_sub(&se->refs, 1)) {
     unref_prepared(se->current);
     pthread_mutex_destroy(&se->lock);
+    pthread_mutex_destroy(&se->preparing);
     kg_estate_free(&se->es);
     free(se);
   }
@@ -266,6 +268,7 @@ load(struct kg_db *db, const struct kg_host_row *host, int64_t now, struct share
     return KG_QS_HARD_ERROR;
   atomic_init(&se->refs, 1);
   pthread_mutex_init(&se->lock, NULL);
+  pthread_mutex_init(&se->preparing, NULL);
   se->host_id = host->id;
   se->version = host->estate_version;
   se->renewal_minutes = host->renewal_minutes;
@@ -477,9 +480,9 @@ prepared_fits(const struct prepared *pr, const struct kg_host_row *host, int64_t
          && pr->host_renewal_seconds == 60LL * host->renewal_minutes;
 }
 
-/** The shared estate's model prepared for this second, made when missing. */
+/** The shared estate's current prepared model, referenced, when it fits; else NULL. */
 static struct prepared *
-prepared_for(struct shared_estate *se, const struct kg_host_row *host, int64_t now)
+current_if_fits(struct shared_estate *se, const struct kg_host_row *host, int64_t now)
 {
   struct prepared *pr = NULL;
   pthread_mutex_lock(&se->lock);
@@ -488,16 +491,29 @@ prepared_for(struct shared_estate *se, const struct kg_host_row *host, int64_t n
     atomic_fetch_add(&pr->refs, 1);
   }
   pthread_mutex_unlock(&se->lock);
+  return pr;
+}
+
+/** The shared estate's model prepared for this second, made when missing. */
+static struct prepared *
+prepared_for(struct shared_estate *se, const struct kg_host_row *host, int64_t now)
+{
+  struct prepared *pr = current_if_fits(se, host, now);
   if (NULL != pr)
     return pr;
-  if (NULL == (pr = prepare(se, host, now)))
-    return NULL;
-  atomic_fetch_add(&pr->refs, 1);
-  pthread_mutex_lock(&se->lock);
-  struct prepared *old = se->current;
-  se->current = pr;
-  pthread_mutex_unlock(&se->lock);
-  unref_prepared(old);
+  /* One prepares, the others wait and take it: after a write every request
+     of the host needs the new estate prepared (tens of ms at 100,000 CMIDs),
+     and preparing it once per request multiplied that by the workers. */
+  pthread_mutex_lock(&se->preparing);
+  if (NULL == (pr = current_if_fits(se, host, now)) && NULL != (pr = prepare(se, host, now))) {
+    atomic_fetch_add(&pr->refs, 1);
+    pthread_mutex_lock(&se->lock);
+    struct prepared *old = se->current;
+    se->current = pr;
+    pthread_mutex_unlock(&se->lock);
+    unref_prepared(old);
+  }
+  pthread_mutex_unlock(&se->preparing);
   return pr;
 }
 
