@@ -12,6 +12,32 @@
 
 /* ---------------- request validation ---------------- */
 
+/** decommission.desktops: 1 to KG_MAX_PLAN_DESKTOPS hostnames, normalized here once. */
+static void
+parse_desktop_names(const json_t *desktops, struct gate_input *in, struct kg_errors *e)
+{
+  size_t n = json_array_size(desktops), i;
+  const json_t *item;
+
+  if (0 == n || n > KG_MAX_PLAN_DESKTOPS) {
+    kg_errors_add(e, false, "decommission.desktops", "must list 1 to %d hostnames",
+                  KG_MAX_PLAN_DESKTOPS);
+    return;
+  }
+  in->desktops = calloc(n, sizeof(*in->desktops));
+  if (NULL == in->desktops) {
+    kg_errors_add(e, false, "decommission.desktops", "too many hostnames for this service now");
+    return;
+  }
+  in->n_desktops = n;
+  json_array_foreach(desktops, i, item) {
+    if (!json_is_string(item))
+      kg_errors_add(e, true, "decommission.desktops", "item %zu must be a string", i);
+    else if (!kg_hostname_normalize(json_string_value(item), in->desktops[i]))
+      kg_errors_add(e, false, "decommission.desktops", "item %zu is not a hostname", i);
+  }
+}
+
 static void
 parse_decommission(const json_t *d, struct gate_input *in, struct kg_errors *e)
 {
@@ -35,19 +61,7 @@ parse_decommission(const json_t *d, struct gate_input *in, struct kg_errors *e)
       kg_errors_add(e, true, "decommission.desktops", "must be an array of hostnames");
       return;
     }
-    size_t n = json_array_size(desktops), i;
-    const json_t *item;
-    if (0 == n || n > KG_MAX_PLAN_DESKTOPS)
-      kg_errors_add(e, false, "decommission.desktops", "must list 1 to %d hostnames",
-                    KG_MAX_PLAN_DESKTOPS);
-    json_array_foreach(desktops, i, item) {
-      char name[KG_HOSTNAME_BUFSZ];
-      if (!json_is_string(item))
-        kg_errors_add(e, true, "decommission.desktops", "item %zu must be a string", i);
-      else if (!kg_hostname_normalize(json_string_value(item), name))
-        kg_errors_add(e, false, "decommission.desktops", "item %zu is not a hostname", i);
-    }
-    in->desktops = desktops;
+    parse_desktop_names(desktops, in, e);
     return;
   }
   kg_input_string(d, "pool", true, 128, e, &in->decommission_pool);
@@ -223,5 +237,13 @@ kg_gate_parse_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
     kg_errors_add(&e, false, "kms_host", "is required unless the plan names a pool, desktops "
                   "or a host to retire");
   return !kg_errors_reply(ctx, &e);
+}
+
+void
+kg_gate_input_clear(struct gate_input *in)
+{
+  free(in->desktops);
+  in->desktops = NULL;
+  in->n_desktops = 0;
 }
 

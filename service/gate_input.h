@@ -24,7 +24,8 @@ struct gate_input {
   char kms_host[KG_HOSTNAME_BUFSZ];
   bool has_at;
   int64_t at;                         /**< Unix seconds */
-  const json_t *desktops;             /**< array of hostnames, or NULL */
+  char (*desktops)[KG_HOSTNAME_BUFSZ]; /**< decommission.desktops, normalized; or NULL */
+  size_t n_desktops;
   const char *decommission_pool;      /**< or NULL */
   int decommission_count;
   size_t n_provisions;
@@ -50,5 +51,11 @@ struct gate_input {
  * @return true when valid; false after the error reply
  */
 bool kg_gate_parse_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now);
+
+/**
+ * Frees what kg_gate_parse_input() allocated in @a in (not @a in itself).
+ * @param in the input
+ */
+void kg_gate_input_clear(struct gate_input *in);
 
 #endif

@@ -72,15 +72,10 @@ reply_invalid(struct kg_ctx *ctx, const char *field, const char *fmt, const char
 static enum kg_qs
 resolve_named_desktops(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
 {
-  size_t i;
-  const json_t *item;
-
-  json_array_foreach(tx->in->desktops, i, item) {
-    char field[64], name[KG_HOSTNAME_BUFSZ];
+  for (size_t i = 0; i < tx->in->n_desktops; i++) {
+    char field[64];
+    const char *name = tx->in->desktops[i];   /* normalized by kg_gate_parse_input() */
     snprintf(field, sizeof(field), "decommission.desktops[%zu]", i);
-    if (!json_is_string(item) || !kg_hostname_normalize(json_string_value(item), name))
-      return reply_invalid(tx->ctx, field, "%s is not a hostname",
-                           json_is_string(item) ? json_string_value(item) : "the value");
     int32_t d = kg_estate_desktop_index(es, name);
     if (d < 0 || !es->desktop_here[d] || FC_DECOMMISSIONED == es->desktops[d].state)
       return reply_invalid(tx->ctx, field,
@@ -147,7 +142,7 @@ resolve_provisions(struct gate_tx *tx, const struct kg_estate *es, struct resolv
 static enum kg_qs
 resolve_plan(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
 {
-  size_t cap = NULL != tx->in->desktops ? json_array_size(tx->in->desktops)
+  size_t cap = NULL != tx->in->desktops ? tx->in->n_desktops
                                          : (size_t) tx->in->decommission_count;
   enum kg_qs qs = KG_QS_OK;
 
@@ -394,11 +389,8 @@ infer_host(struct gate_tx *tx, struct kg_db *db)
     field = NULL != tx->in->decommission_pool ? "decommission.pool" : "provision[0].pool";
     qs = kg_db_pool_host_name(db, pool, tx->kms_host, &found);
   } else {
-    char name[KG_HOSTNAME_BUFSZ];
     field = "decommission.desktops[0]";
-    found = kg_hostname_normalize(json_string_value(json_array_get(tx->in->desktops, 0)), name);
-    if (found)
-      qs = kg_db_desktop_host_name(db, name, tx->kms_host, &found);
+    qs = kg_db_desktop_host_name(db, tx->in->desktops[0], tx->kms_host, &found);
   }
   if (KG_QS_OK == qs && !found)
     return reply_invalid(tx->ctx, field, "%s", "names no KMS host (give kms_host)");
@@ -589,6 +581,7 @@ handle_gate(struct kg_ctx *ctx)
   json_decref(tx.response);
   free(tx.response_text);
   free(tx.request_json);
+  kg_gate_input_clear(in);
   free(in);
 }
 
