@@ -34,6 +34,7 @@ struct retire {
   const struct kg_retire_plan *p;
   struct receiver rx[MAX_RECEIVERS];
   size_t n_rx;
+  bool too_many;                    /**< CMIDs move to more hosts than rx holds */
   json_t *stranded;                 /**< pools left with no host */
   /* the remaining hosts of the pool being split */
   char host[MAX_RECEIVERS][254];
@@ -47,8 +48,10 @@ receiver(struct retire *rt, const char *name)
   for (size_t i = 0; i < rt->n_rx; i++)
     if (0 == strcmp(rt->rx[i].name, name))
       return &rt->rx[i];
-  if (rt->n_rx == MAX_RECEIVERS)
+  if (rt->n_rx == MAX_RECEIVERS) {
+    rt->too_many = true;
     return NULL;
+  }
   struct receiver *r = &rt->rx[rt->n_rx++];
   snprintf(r->name, sizeof(r->name), "%s", name);
   return r;
@@ -124,7 +127,8 @@ split_pool(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int3
   for (size_t h = 0; h < rt->n_hosts && KG_QS_OK == qs; h++) {
     struct receiver *r = receiver(rt, rt->host[h]);
     fc_latest_times(times, m, (size_t) share[h], latest);
-    if (NULL == r || !add_arrivals(r, latest, (size_t) share[h]))
+    /* no receiver: one host too many to evaluate, and the answer is no-go */
+    if (NULL != r && !add_arrivals(r, latest, (size_t) share[h]))
       qs = KG_QS_INTERNAL_ERROR;
   }
   free(latest);
@@ -228,6 +232,12 @@ reasons(const struct retire *rt, const struct outcome *o, const char *retired)
   json_t *pool;
   char text[400];
 
+  if (rt->too_many) {
+    snprintf(text, sizeof(text), "retiring %s moves CMIDs to more than %d other KMS hosts of "
+             "its product, more than the gate evaluates at once: retire it in steps (move "
+             "pools first)", retired, MAX_RECEIVERS);
+    json_array_append_new(list, json_string(text));
+  }
   json_array_foreach(rt->stranded, i, pool) {
     snprintf(text, sizeof(text), "pool %s would have no KMS host left: its desktops could "
              "activate nowhere once %s is retired", json_string_value(pool), retired);
@@ -254,15 +264,19 @@ kg_gate_retire(struct kg_db *db, const struct kg_retire_plan *p,
   enum kg_qs qs = (NULL == rt.stranded || NULL == o.hosts) ? KG_QS_INTERNAL_ERROR
                   : plan_moves(db, &rt, &retired->view, t);
 
-  if (KG_QS_OK == qs && 0 != strcmp(p->own, retired->view.host.name) && NULL == receiver(&rt, p->own))
-    qs = KG_QS_INTERNAL_ERROR;
+  /* the request's own host is evaluated too, unless the receivers are full
+     (then the answer is no-go whatever it shows) */
+  if (KG_QS_OK == qs && 0 != strcmp(p->own, retired->view.host.name))
+    (void) receiver(&rt, p->own);
   for (size_t i = 0; i < rt.n_rx && KG_QS_OK == qs; i++)
     if (0 != strcmp(rt.rx[i].name, retired->view.host.name))
       qs = evaluate_receiver(db, p, &rt.rx[i], t, &o);
   if (KG_QS_OK == qs && NULL == o.binding)
     qs = retired_baseline(p, retired, &o);
   if (KG_QS_OK == qs) {
-    *go = o.go && 0 == json_array_size(rt.stranded);
+    *go = o.go && 0 == json_array_size(rt.stranded) && !rt.too_many;
+    if (rt.too_many)
+      o.max_decommission = 0;
     *doc = o.binding;
     o.binding = NULL;
     json_object_update_new(*doc, json_pack(

@@ -213,6 +213,30 @@ def test_a_plan_touching_more_hosts_than_the_gate_evaluates_is_no_go(svc):
            doc["reasons"])
 
 
+def test_a_retirement_moving_cmids_to_more_hosts_than_the_gate_evaluates_is_no_go(svc):
+    """Two pools discover kms-r and nine other hosts each: retiring kms-r
+    moves their CMIDs to 18 hosts, more than the 16 the gate evaluates, so
+    the answer is no-go with a reason (it was a 500)."""
+    c = svc.client()
+    hosts = ["kms-%02d" % i for i in range(1, 19)]
+    now = now_s()
+    create_host(c, "kms-r", threshold=1)
+    for h in hosts:
+        create_host(c, h, threshold=1)
+    for pool, members in (("p1", hosts[:9]), ("p2", hosts[9:])):
+        expect_status(c.post("/v1/pools", {"name": pool, "platform": "horizon",
+                                           "kms_hosts": [{"name": h}
+                                                         for h in ["kms-r"] + members]}), 201)
+        desktops(c, pool, 12, "kms-r", now - 2 * DAY, prefix="vdi-" + pool)
+    r = c.post("/v1/gate", {"retire_kms_host": {"name": "kms-r"}})
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decision"] == "no-go" and doc["max_decommission"] == 0, doc)
+    expect(any("more than 16 other KMS hosts" in reason for reason in doc["reasons"]),
+           doc["reasons"])
+    expect(len(doc["hosts"]) == 16, [h["kms_host"] for h in doc["hosts"]])
+
+
 @no_service
 def test_two_replicas_race_reservations_over_two_hosts():
     """200 reserving gates from two replicas, each taking one desktop of a pool
