@@ -93,26 +93,39 @@ static const struct kg_stmt stmt_ingest = {
      (kms-model.md section 6). Names match as section 5 says: exactly, or by
      first label when one side is a short (NetBIOS) name and exactly one desktop
      of the family has that label. The two ways are two joins: as one OR the
-     planner could use neither index (a scan of every short name per client). */
+     planner could use neither index (a scan of every short name per client).
+     Client names sort in "C" order, which groups them the same way and costs
+     no locale comparisons. */
   " latest AS ("
-  "  SELECT DISTINCT ON (family, client) family, client, cmid, requested_at FROM counted"
-  "  ORDER BY family, client, requested_at DESC),"
+  "  SELECT DISTINCT ON (family, (client COLLATE \"C\")) family, client, cmid, requested_at"
+  "  FROM counted ORDER BY family, (client COLLATE \"C\"), requested_at DESC),"
+  /* The desktop's own CMID and link time come along, so that a renewal of
+     the linked CMID (most of a batch) is dropped before the update joins. */
+  " exact AS ("
+  "  SELECT d.id, d.cmid AS had, d.cmid_seen_at AS seen, l.* FROM latest l"
+  "  JOIN desktops d ON d.hostname = l.client " FAMILY_OF("d", "l.family") "),"
+  /* A client that names a desktop exactly matches nothing else by short name:
+     that desktop has the same first label, so no other one is unique. */
+  " loose AS ("
+  "  SELECT l.* FROM latest l WHERE NOT EXISTS ("
+  "   SELECT 1 FROM exact e WHERE e.family = l.family AND e.client = l.client)),"
   " named AS ("
-  "  SELECT d.id, l.cmid, l.requested_at, l.family FROM latest l"
-  "  JOIN desktops d ON d.hostname = l.client " FAMILY_OF("d", "l.family")
+  "  SELECT id, had, seen, cmid, requested_at, family FROM exact"
   "  UNION ALL"
-  "  SELECT d.id, l.cmid, l.requested_at, l.family FROM latest l"
+  "  SELECT d.id, d.cmid, d.cmid_seen_at, l.cmid, l.requested_at, l.family FROM loose l"
   "  JOIN desktops d ON d.short_name = split_part(l.client, '.', 1)"
   "   AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)"
   "   AND NOT EXISTS (SELECT 1 FROM desktops o " FAMILY_OF("o", "l.family")
   "                   WHERE o.short_name = d.short_name AND o.id <> d.id)"
   "  " FAMILY_OF("d", "l.family") "),"
   " matched AS ("
-  "  SELECT DISTINCT ON (id) id, cmid, requested_at, family FROM named"
-  "  ORDER BY id, requested_at DESC),"
+  "  SELECT DISTINCT ON (id) * FROM named ORDER BY id, requested_at DESC),"
+  /* had/seen are the rows the update reads (one snapshot); the conditions on
+     d are repeated for a row another transaction changed meanwhile. */
   " links AS ("
   "  UPDATE desktops d SET cmid = m.cmid, cmid_seen_at = m.requested_at, updated_at = now()"
-  "  FROM matched m WHERE d.id = m.id"
+  "  FROM matched m WHERE m.had IS DISTINCT FROM m.cmid"
+  "  AND (m.seen IS NULL OR m.seen < m.requested_at) AND d.id = m.id"
   "  AND d.cmid IS DISTINCT FROM m.cmid"
   "  AND (d.cmid_seen_at IS NULL OR d.cmid_seen_at < m.requested_at)"
   "  AND NOT EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id"
@@ -121,12 +134,10 @@ static const struct kg_stmt stmt_ingest = {
   "  RETURNING 1),"
   /* A short name that two or more desktops of the family share links nothing. */
   " ambiguous AS ("
-  "  SELECT DISTINCT l.client FROM latest l"
-  "  WHERE NOT EXISTS (SELECT 1 FROM desktops d " FAMILY_OF("d", "l.family")
-  "                    WHERE d.hostname = l.client)"
-  "  AND (SELECT count(*) FROM desktops d " FAMILY_OF("d", "l.family")
-  "       WHERE d.short_name = split_part(l.client, '.', 1)"
-  "       AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)) > 1"
+  "  SELECT DISTINCT l.client FROM loose l"
+  "  WHERE (SELECT count(*) FROM desktops d " FAMILY_OF("d", "l.family")
+  "         WHERE d.short_name = split_part(l.client, '.', 1)"
+  "         AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)) > 1"
   "  ORDER BY 1 LIMIT 100)"
   " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links),"
   "  (SELECT coalesce(json_object_agg(app, n), '{}') FROM"
