@@ -51,9 +51,10 @@ static const struct kg_stmt stmt_ingest = {
   "  SELECT $1, cmid, timestamptz 'epoch' + at_us * interval '1 microsecond', client, hresult,"
   "   required_count, is_vm, license_status, minutes_to_expiry, activation_id,"
   "   CASE WHEN activation_id IS NULL THEN $2::text END FROM input"
-  /* Key order: concurrent uploads of overlapping events wait on each other
-     in one order instead of deadlocking. */
-  "  ORDER BY cmid, at_us, client"
+  /* Key order (migration 0014): concurrent uploads of overlapping events wait
+     on each other in one order instead of deadlocking, and neighbouring keys
+     go into the same index page one after the other. */
+  "  ORDER BY at_us, cmid, client"
   "  ON CONFLICT DO NOTHING"
   "  RETURNING cmid, requested_at, client, required_count, activation_id),"
   /* Each new request counts on the server's host of its application, if any. */
