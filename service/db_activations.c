@@ -63,13 +63,18 @@ static const struct kg_stmt stmt_ingest = {
   "  LEFT JOIN activation_ids a ON a.activation_id = ins.activation_id"
   "  JOIN kms_hosts h ON h.server = $1"
   "   AND h.family = CASE WHEN ins.activation_id IS NULL THEN $2::text ELSE a.application END),"
+  /* Each CMID's first and last request, count, and the client and required
+     count of its newest request, in one sort (array_agg(... ORDER BY) sorted
+     every CMID's rows again; ties on the time: one of those rows for both). */
   " summary AS ("
   "  INSERT INTO cmids AS c (kms_host_id, cmid, first_request_at, last_request_at, request_count,"
   "   last_client, required_count)"
-  "  SELECT host_id, cmid, min(requested_at), max(requested_at), count(*),"
-  "   (array_agg(client ORDER BY requested_at DESC))[1],"
-  "   (array_agg(required_count ORDER BY requested_at DESC))[1]"
-  "  FROM counted GROUP BY host_id, cmid ORDER BY host_id, cmid"
+  "  SELECT host_id, cmid, first_at, requested_at, n, client, required_count FROM ("
+  "   SELECT DISTINCT ON (host_id, cmid) host_id, cmid, min(requested_at) OVER w AS first_at,"
+  "    requested_at, count(*) OVER w AS n, client, required_count FROM counted"
+  "   WINDOW w AS (PARTITION BY host_id, cmid ORDER BY requested_at DESC ROWS BETWEEN UNBOUNDED"
+  "    PRECEDING AND UNBOUNDED FOLLOWING) ORDER BY host_id, cmid, requested_at DESC) a"
+  "  ORDER BY host_id, cmid"  /* one lock order for concurrent uploads; no second sort */
   "  ON CONFLICT (kms_host_id, cmid) DO UPDATE SET"
   "   first_request_at = least(c.first_request_at, EXCLUDED.first_request_at),"
   "   last_request_at = greatest(c.last_request_at, EXCLUDED.last_request_at),"
