@@ -40,18 +40,22 @@ static const struct kg_stmt stmt_routing_lock = {
 static const struct kg_stmt stmt_ingest = {
   "ingest",
   "WITH input AS (SELECT * FROM " STAGING "),"
+  /* What the batch's events route to, counted by activation ID first: a few
+     IDs to look up instead of every event. */
   " routed AS ("
-  "  SELECT i.*, CASE WHEN i.activation_id IS NULL THEN $2::text ELSE a.application END AS app"
-  "  FROM input i LEFT JOIN activation_ids a ON a.activation_id = i.activation_id),"
+  "  SELECT CASE WHEN i.activation_id IS NULL THEN $2::text ELSE a.application END AS app,"
+  "   i.n FROM (SELECT activation_id, count(*) AS n FROM input GROUP BY activation_id) i"
+  "  LEFT JOIN activation_ids a ON a.activation_id = i.activation_id),"
   " ins AS ("
   "  INSERT INTO activation_requests (server, cmid, requested_at, client, hresult,"
   "   required_count, is_vm, license_status, minutes_to_expiry, activation_id, family_hint)"
   "  SELECT $1, cmid, timestamptz 'epoch' + at_us * interval '1 microsecond', client, hresult,"
   "   required_count, is_vm, license_status, minutes_to_expiry, activation_id,"
   "   CASE WHEN activation_id IS NULL THEN $2::text END FROM input"
-  /* Key order: concurrent uploads of overlapping events wait on each other
-     in one order instead of deadlocking. */
-  "  ORDER BY cmid, at_us, client"
+  /* Key order (migration 0014): concurrent uploads of overlapping events wait
+     on each other in one order instead of deadlocking, and neighbouring keys
+     go into the same index page one after the other. */
+  "  ORDER BY at_us, cmid, client"
   "  ON CONFLICT DO NOTHING"
   "  RETURNING cmid, requested_at, client, required_count, activation_id),"
   /* Each new request counts on the server's host of its application, if any. */
@@ -60,13 +64,18 @@ static const struct kg_stmt stmt_ingest = {
   "  LEFT JOIN activation_ids a ON a.activation_id = ins.activation_id"
   "  JOIN kms_hosts h ON h.server = $1"
   "   AND h.family = CASE WHEN ins.activation_id IS NULL THEN $2::text ELSE a.application END),"
+  /* Each CMID's first and last request, count, and the client and required
+     count of its newest request, in one sort (array_agg(... ORDER BY) sorted
+     every CMID's rows again; ties on the time: one of those rows for both). */
   " summary AS ("
   "  INSERT INTO cmids AS c (kms_host_id, cmid, first_request_at, last_request_at, request_count,"
   "   last_client, required_count)"
-  "  SELECT host_id, cmid, min(requested_at), max(requested_at), count(*),"
-  "   (array_agg(client ORDER BY requested_at DESC))[1],"
-  "   (array_agg(required_count ORDER BY requested_at DESC))[1]"
-  "  FROM counted GROUP BY host_id, cmid ORDER BY host_id, cmid"
+  "  SELECT host_id, cmid, first_at, requested_at, n, client, required_count FROM ("
+  "   SELECT DISTINCT ON (host_id, cmid) host_id, cmid, min(requested_at) OVER w AS first_at,"
+  "    requested_at, count(*) OVER w AS n, client, required_count FROM counted"
+  "   WINDOW w AS (PARTITION BY host_id, cmid ORDER BY requested_at DESC ROWS BETWEEN UNBOUNDED"
+  "    PRECEDING AND UNBOUNDED FOLLOWING) ORDER BY host_id, cmid, requested_at DESC) a"
+  "  ORDER BY host_id, cmid"  /* one lock order for concurrent uploads; no second sort */
   "  ON CONFLICT (kms_host_id, cmid) DO UPDATE SET"
   "   first_request_at = least(c.first_request_at, EXCLUDED.first_request_at),"
   "   last_request_at = greatest(c.last_request_at, EXCLUDED.last_request_at),"
@@ -91,26 +100,39 @@ static const struct kg_stmt stmt_ingest = {
      (kms-model.md section 6). Names match as section 5 says: exactly, or by
      first label when one side is a short (NetBIOS) name and exactly one desktop
      of the family has that label. The two ways are two joins: as one OR the
-     planner could use neither index (a scan of every short name per client). */
+     planner could use neither index (a scan of every short name per client).
+     Client names sort in "C" order, which groups them the same way and costs
+     no locale comparisons. */
   " latest AS ("
-  "  SELECT DISTINCT ON (family, client) family, client, cmid, requested_at FROM counted"
-  "  ORDER BY family, client, requested_at DESC),"
+  "  SELECT DISTINCT ON (family, (client COLLATE \"C\")) family, client, cmid, requested_at"
+  "  FROM counted ORDER BY family, (client COLLATE \"C\"), requested_at DESC),"
+  /* The desktop's own CMID and link time come along, so that a renewal of
+     the linked CMID (most of a batch) is dropped before the update joins. */
+  " exact AS ("
+  "  SELECT d.id, d.cmid AS had, d.cmid_seen_at AS seen, l.* FROM latest l"
+  "  JOIN desktops d ON d.hostname = l.client " FAMILY_OF("d", "l.family") "),"
+  /* A client that names a desktop exactly matches nothing else by short name:
+     that desktop has the same first label, so no other one is unique. */
+  " loose AS ("
+  "  SELECT l.* FROM latest l WHERE NOT EXISTS ("
+  "   SELECT 1 FROM exact e WHERE e.family = l.family AND e.client = l.client)),"
   " named AS ("
-  "  SELECT d.id, l.cmid, l.requested_at, l.family FROM latest l"
-  "  JOIN desktops d ON d.hostname = l.client " FAMILY_OF("d", "l.family")
+  "  SELECT id, had, seen, cmid, requested_at, family FROM exact"
   "  UNION ALL"
-  "  SELECT d.id, l.cmid, l.requested_at, l.family FROM latest l"
+  "  SELECT d.id, d.cmid, d.cmid_seen_at, l.cmid, l.requested_at, l.family FROM loose l"
   "  JOIN desktops d ON d.short_name = split_part(l.client, '.', 1)"
   "   AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)"
   "   AND NOT EXISTS (SELECT 1 FROM desktops o " FAMILY_OF("o", "l.family")
   "                   WHERE o.short_name = d.short_name AND o.id <> d.id)"
   "  " FAMILY_OF("d", "l.family") "),"
   " matched AS ("
-  "  SELECT DISTINCT ON (id) id, cmid, requested_at, family FROM named"
-  "  ORDER BY id, requested_at DESC),"
+  "  SELECT DISTINCT ON (id) * FROM named ORDER BY id, requested_at DESC),"
+  /* had/seen are the rows the update reads (one snapshot); the conditions on
+     d are repeated for a row another transaction changed meanwhile. */
   " links AS ("
   "  UPDATE desktops d SET cmid = m.cmid, cmid_seen_at = m.requested_at, updated_at = now()"
-  "  FROM matched m WHERE d.id = m.id"
+  "  FROM matched m WHERE m.had IS DISTINCT FROM m.cmid"
+  "  AND (m.seen IS NULL OR m.seen < m.requested_at) AND d.id = m.id"
   "  AND d.cmid IS DISTINCT FROM m.cmid"
   "  AND (d.cmid_seen_at IS NULL OR d.cmid_seen_at < m.requested_at)"
   "  AND NOT EXISTS (SELECT 1 FROM cmids o JOIN kms_hosts oh ON oh.id = o.kms_host_id"
@@ -119,17 +141,15 @@ static const struct kg_stmt stmt_ingest = {
   "  RETURNING 1),"
   /* A short name that two or more desktops of the family share links nothing. */
   " ambiguous AS ("
-  "  SELECT DISTINCT l.client FROM latest l"
-  "  WHERE NOT EXISTS (SELECT 1 FROM desktops d " FAMILY_OF("d", "l.family")
-  "                    WHERE d.hostname = l.client)"
-  "  AND (SELECT count(*) FROM desktops d " FAMILY_OF("d", "l.family")
-  "       WHERE d.short_name = split_part(l.client, '.', 1)"
-  "       AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)) > 1"
+  "  SELECT DISTINCT l.client FROM loose l"
+  "  WHERE (SELECT count(*) FROM desktops d " FAMILY_OF("d", "l.family")
+  "         WHERE d.short_name = split_part(l.client, '.', 1)"
+  "         AND (strpos(l.client, '.') = 0 OR strpos(d.hostname, '.') = 0)) > 1"
   "  ORDER BY 1 LIMIT 100)"
   " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM links),"
   "  (SELECT coalesce(json_object_agg(app, n), '{}') FROM"
-  "    (SELECT app, count(*) AS n FROM routed WHERE app IS NOT NULL GROUP BY app) f),"
-  "  (SELECT count(*) FROM routed WHERE app IS NULL),"
+  "    (SELECT app, sum(n)::bigint AS n FROM routed WHERE app IS NOT NULL GROUP BY app) f),"
+  "  (SELECT coalesce(sum(n), 0)::bigint FROM routed WHERE app IS NULL),"
   "  (SELECT coalesce(json_agg(client), '[]') FROM ambiguous),"
   "  (SELECT coalesce(json_agg(totals), '[]') FROM totals)"
 };

@@ -17,14 +17,24 @@ static const struct kg_stmt stmt_unlock = {
   "prune_unlock", "SELECT pg_advisory_unlock(" KG_PRUNE_LOCK ")"
 };
 
-/* The oldest rows first, through the time index, a batch at a time: short
-   transactions that never hold many row locks against ingest. */
+/* The oldest rows first, a batch at a time: short transactions that never
+   hold many row locks against ingest. The primary key leads with (server,
+   requested_at) (migration 0014): each server's oldest rows start its part
+   of the key, the servers are found by skipping along the key (one probe per
+   server, not a scan), and a batch is the oldest of their oldest. */
 static const struct kg_stmt stmt_batch = {
   "prune_batch",
   "DELETE FROM activation_requests WHERE ctid = ANY (ARRAY("
-  " SELECT ctid FROM activation_requests"
-  " WHERE requested_at < now() - make_interval(days => $1::int)"
-  " ORDER BY requested_at LIMIT $2::bigint))"
+  " WITH RECURSIVE servers AS ("
+  "  SELECT min(server) AS server FROM activation_requests"
+  "  UNION ALL"
+  "  SELECT (SELECT min(r.server) FROM activation_requests r WHERE r.server > s.server)"
+  "  FROM servers s WHERE s.server IS NOT NULL)"
+  " SELECT o.ctid FROM servers s CROSS JOIN LATERAL ("
+  "  SELECT r.ctid, r.requested_at FROM activation_requests r"
+  "  WHERE r.server = s.server AND r.requested_at < now() - make_interval(days => $1::int)"
+  "  ORDER BY r.requested_at LIMIT $2::bigint) o"
+  " ORDER BY o.requested_at LIMIT $2::bigint))"
 };
 
 enum kg_qs
