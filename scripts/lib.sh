@@ -12,7 +12,7 @@ KG_PG_USER=kmsgate-pg
 
 KG_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq-dev
   libmicrohttpd-dev libgnutls28-dev libxml2-dev libcmocka-dev libcurl4-gnutls-dev
-  postgresql-15 postgresql-client-15 wrk curl python3 python3-yaml clang libclang-rt-14-dev
+  postgresql-15 postgresql-client-15 wrk curl python3 python3-yaml clang clang-format libclang-rt-14-dev
   openssl chromium chromium-driver prometheus python3-requests)
 
 kg_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -88,9 +88,12 @@ if [ "$quick" -eq 0 ]; then
   run_counted "$KG_ROOT/scripts/fuzz.sh" "${KG_FUZZ_SECONDS:-10}"
 fi
 
-# The house rules: files and functions of service/ stay short.
+# The house rules: files and functions of service/ stay short, and every C
+# file is as clang-format lays it out (scripts/format-apply.sh).
 kg_say "checking the structure of service/"
 run_counted /usr/bin/python3 "$KG_ROOT/scripts/check-structure.py"
+kg_say "checking the C formatting (clang-format)"
+run_counted "$KG_ROOT/scripts/check-format.sh"
 
 # The OpenAPI document must lint clean (pinned Redocly, recommended rules).
 kg_say "linting openapi/kmsgate.yaml"

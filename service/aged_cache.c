@@ -14,8 +14,8 @@ struct aged_entry {
   struct aged_entry *next;
   char *key;
   long long version;
-  time_t at;                      /**< when it was made */
-  bool ok;                        /**< made without a failure */
+  time_t at; /**< when it was made */
+  bool ok;   /**< made without a failure */
   char *text;
 };
 
@@ -86,8 +86,8 @@ kg_aged_get(struct kg_aged_cache *c, const char *key, long long version, time_t 
   pthread_mutex_lock(&c->lock);
   sweep(c, now);
   struct aged_entry *e = entry_of(c, key);
-  if (NULL != e && (NULL == e->text || version != e->version || now - e->at >= c->max_age
-                    || !e->ok)) {
+  if (NULL != e
+      && (NULL == e->text || version != e->version || now - e->at >= c->max_age || !e->ok)) {
     bool made_ok = false;
     char *text = fill(cls, &made_ok);
     if (NULL != text) {

@@ -23,13 +23,15 @@ struct aged_entry;
 /** A cache; define it with KG_AGED_CACHE_INIT, one per kind of figure. */
 struct kg_aged_cache {
   pthread_mutex_t lock;
-  time_t max_age;                 /**< seconds an entry is used for */
-  time_t swept_at;                /**< when entries too old were last dropped */
+  time_t max_age;  /**< seconds an entry is used for */
+  time_t swept_at; /**< when entries too old were last dropped */
   struct aged_entry *buckets[KG_AGED_BUCKETS];
 };
 
 /** Initializer of a cache whose entries are used for @a max_age seconds. */
+/* clang-format off */
 #define KG_AGED_CACHE_INIT(max_age) { PTHREAD_MUTEX_INITIALIZER, (max_age), 0, { NULL } }
+/* clang-format on */
 
 /**
  * Makes an entry's text.

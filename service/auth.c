@@ -14,10 +14,12 @@
 #include "db_tokens.h"
 #include "idutil.h"
 
+/* clang-format off */
 static const char *const role_names[] = {
   [KG_ROLE_NONE] = "none", [KG_ROLE_READER] = "reader",
   [KG_ROLE_HOOK] = "hook", [KG_ROLE_ADMIN] = "admin",
 };
+/* clang-format on */
 
 enum kg_role
 kg_auth_role_parse(const char *name)
@@ -37,8 +39,7 @@ kg_auth_role_name(enum kg_role role)
 int
 kg_auth_token_generate(char out[KG_TOKEN_BUFSZ])
 {
-  static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   unsigned char raw[32];
 
   if (sizeof(raw) != getrandom(raw, sizeof(raw), 0))
@@ -71,8 +72,8 @@ kg_auth_token_hash(const char *token, size_t len, char out[KG_TOKEN_HASH_BUFSZ])
 }
 
 enum kg_qs
-kg_auth_authenticate(struct kg_db *db, const char *authorization,
-                     struct kg_principal *who, bool *found)
+kg_auth_authenticate(struct kg_db *db, const char *authorization, struct kg_principal *who,
+                     bool *found)
 {
   *found = false;
   if (NULL == authorization || 0 != strncasecmp(authorization, "Bearer ", 7))

@@ -19,10 +19,13 @@
 #define BOTTOM 36
 
 /** Output buffer; once an allocation fails it stays failed. */
-struct svg { char *buf; size_t len, cap; int failed; };
+struct svg {
+  char *buf;
+  size_t len, cap;
+  int failed;
+};
 
-static void
-out(struct svg *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(struct svg *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 out(struct svg *s, const char *fmt, ...)
@@ -56,18 +59,32 @@ out_escaped(struct svg *s, const char *text)
 {
   for (const char *p = text ? text : ""; '\0' != *p; p++) {
     switch (*p) {
-    case '<': out(s, "&lt;"); break;
-    case '>': out(s, "&gt;"); break;
-    case '&': out(s, "&amp;"); break;
-    case '"': out(s, "&quot;"); break;
-    case '\'': out(s, "&apos;"); break;
-    default: out(s, "%c", *p);
+      case '<':
+        out(s, "&lt;");
+        break;
+      case '>':
+        out(s, "&gt;");
+        break;
+      case '&':
+        out(s, "&amp;");
+        break;
+      case '"':
+        out(s, "&quot;");
+        break;
+      case '\'':
+        out(s, "&apos;");
+        break;
+      default:
+        out(s, "%c", *p);
     }
   }
 }
 
 /** The plotting area's geometry. */
-struct frame { int64_t t0, t1; int32_t ymax; };
+struct frame {
+  int64_t t0, t1;
+  int32_t ymax;
+};
 
 static double
 x_of(const struct frame *f, int64_t t)
@@ -101,15 +118,15 @@ draw_axes(struct svg *s, const struct frame *f, const struct kg_chart *c)
   char a[16], b[16];
   day_label(f->t0, a, sizeof(a));
   day_label(f->t1, b, sizeof(b));
-  out(s, "<rect x='%d' y='%d' width='%d' height='%d' fill='#fafafa' stroke='#ccc'/>",
-      LEFT, TOP, WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+  out(s, "<rect x='%d' y='%d' width='%d' height='%d' fill='#fafafa' stroke='#ccc'/>", LEFT, TOP,
+      WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
   out(s, "<text x='%d' y='%d' font-size='11' fill='#555'>%s</text>", LEFT, HEIGHT - 14, a);
   out(s, "<text x='%d' y='%d' font-size='11' fill='#555' text-anchor='end'>%s</text>",
       WIDTH - RIGHT, HEIGHT - 14, b);
-  out(s, "<text x='%d' y='%.1f' font-size='11' fill='#555' text-anchor='end'>%d</text>",
-      LEFT - 6, y_of(f, f->ymax) + 4, f->ymax);
-  out(s, "<text x='%d' y='%.1f' font-size='11' fill='#555' text-anchor='end'>0</text>",
-      LEFT - 6, y_of(f, 0) + 4);
+  out(s, "<text x='%d' y='%.1f' font-size='11' fill='#555' text-anchor='end'>%d</text>", LEFT - 6,
+      y_of(f, f->ymax) + 4, f->ymax);
+  out(s, "<text x='%d' y='%.1f' font-size='11' fill='#555' text-anchor='end'>0</text>", LEFT - 6,
+      y_of(f, 0) + 4);
   out(s, "<text x='%d' y='18' font-size='13' font-weight='bold'>", LEFT);
   out_escaped(s, c->title);
   out(s, "</text>");
@@ -119,20 +136,26 @@ static void
 draw_floor_and_markers(struct svg *s, const struct frame *f, const struct kg_chart *c)
 {
   double fy = y_of(f, c->floor);
+  /* clang-format off */
   out(s, "<line class='floor' x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#d33' "
          "stroke-dasharray='6 4' stroke-width='1.5'/>", LEFT, fy, WIDTH - RIGHT, fy);
+  /* clang-format on */
   out(s, "<text x='%d' y='%.1f' font-size='11' fill='#d33' text-anchor='end'>floor %d</text>",
       WIDTH - RIGHT - 4, fy - 4, c->floor);
   double nx = x_of(f, c->now);
+  /* clang-format off */
   out(s, "<line class='today' x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#888'/>"
          "<text x='%.1f' y='%d' font-size='11' fill='#555'>today</text>",
+      /* clang-format on */
       nx, TOP, nx, HEIGHT - BOTTOM, nx + 3, TOP + 12);
   if (0 != c->breach_at) {
     char day[16];
     double bx = x_of(f, c->breach_at);
     day_label(c->breach_at, day, sizeof(day));
+    /* clang-format off */
     out(s, "<circle class='breach' cx='%.1f' cy='%.1f' r='5' fill='#d33'/>"
            "<text x='%.1f' y='%.1f' font-size='11' fill='#d33'>below floor %s</text>",
+        /* clang-format on */
         bx, fy, bx + 7, fy + 14, day);
   }
 }
@@ -165,8 +188,10 @@ kg_chart_svg(const struct kg_chart *c)
   for (size_t i = 0; i < c->n_steps; i++)
     top = c->steps[i].count > top ? c->steps[i].count : top;
   f.ymax = (top + top / 5 + 1 < c->capacity || c->capacity <= 0) ? top + top / 5 + 1 : c->capacity;
+  /* clang-format off */
   out(&s, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d' "
           "font-family='sans-serif' role='img'><title>", WIDTH, HEIGHT, WIDTH, HEIGHT);
+  /* clang-format on */
   out_escaped(&s, c->title);
   out(&s, " forecast</title>");
   draw_axes(&s, &f, c);

@@ -14,14 +14,14 @@
 
 /** What one chart shows. */
 struct kg_chart {
-  const char *title;              /**< e.g. the KMS host's name (escaped for XML here) */
-  int64_t now;                    /**< "today" marker, Unix seconds */
-  int64_t start, end;             /**< the time axis */
-  int32_t floor;                  /**< threshold + margin: the red line */
-  int32_t capacity;               /**< the count cannot exceed it: top of the y axis */
+  const char *title;  /**< e.g. the KMS host's name (escaped for XML here) */
+  int64_t now;        /**< "today" marker, Unix seconds */
+  int64_t start, end; /**< the time axis */
+  int32_t floor;      /**< threshold + margin: the red line */
+  int32_t capacity;   /**< the count cannot exceed it: top of the y axis */
   size_t n_steps;
-  const struct fc_step *steps;    /**< count from each step's time to the next */
-  int64_t breach_at;              /**< first time below the floor, or 0 for none */
+  const struct fc_step *steps; /**< count from each step's time to the next */
+  int64_t breach_at;           /**< first time below the floor, or 0 for none */
 };
 
 /**

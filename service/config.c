@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+/* clang-format off */
 const char kg_config_usage[] =
   "Usage: kmsgate [OPTIONS] COMMAND\n"
   "\n"
@@ -39,6 +40,7 @@ const char kg_config_usage[] =
   "\n"
   "Logs are JSON lines on stderr. Exit status: 0 success, 1 runtime failure, 2 usage error,\n"
   "3 (token create) a live token already has that name.\n";
+/* clang-format on */
 
 int
 kg_config_parse_listen(const char *text, struct kg_config *cfg)
@@ -129,11 +131,14 @@ apply_setting(struct kg_config *cfg, const char *name, const char *value)
   else if (0 == strcmp(name, "data-dir"))
     cfg->data_dir = value;
   else
-    return 1;  /* not a configuration setting */
+    return 1; /* not a configuration setting */
   return 0;
 }
 
-static const struct { const char *env; const char *name; } env_settings[] = {
+static const struct {
+  const char *env;
+  const char *name;
+} env_settings[] = {
   { "KMSGATE_DATABASE_URL", "database-url" },
   { "KMSGATE_LISTEN", "listen" },
   { "KMSGATE_THREADS", "threads" },

@@ -12,17 +12,17 @@
 
 /** Everything the process can be told; immutable once loaded. */
 struct kg_config {
-  const char *database_url;     /**< libpq connection string or URI (KMSGATE_DATABASE_URL) */
-  char listen_host[256];        /**< numeric address to bind (KMSGATE_LISTEN host part) */
-  uint16_t listen_port;         /**< port to bind (KMSGATE_LISTEN port part) */
-  unsigned int threads;         /**< worker threads, each with its own DB connection */
-  enum kg_log_level log_level;  /**< KMSGATE_LOG_LEVEL */
-  const char *tls_cert;         /**< PEM certificate file, enables HTTPS with tls_key */
-  const char *tls_key;          /**< PEM private key file */
-  const char *data_dir;         /**< folder with migrations/ and openapi/ (KMSGATE_DATA_DIR) */
-  unsigned int retention_days;  /**< raw requests kept this long (KMSGATE_RETENTION_DAYS) */
-  unsigned int prune_seconds;   /**< pause between prunes in serve (KMSGATE_PRUNE_INTERVAL) */
-  bool estate_refresh;          /**< refresh cached estates by changed rows (KMSGATE_ESTATE_REFRESH) */
+  const char *database_url;    /**< libpq connection string or URI (KMSGATE_DATABASE_URL) */
+  char listen_host[256];       /**< numeric address to bind (KMSGATE_LISTEN host part) */
+  uint16_t listen_port;        /**< port to bind (KMSGATE_LISTEN port part) */
+  unsigned int threads;        /**< worker threads, each with its own DB connection */
+  enum kg_log_level log_level; /**< KMSGATE_LOG_LEVEL */
+  const char *tls_cert;        /**< PEM certificate file, enables HTTPS with tls_key */
+  const char *tls_key;         /**< PEM private key file */
+  const char *data_dir;        /**< folder with migrations/ and openapi/ (KMSGATE_DATA_DIR) */
+  unsigned int retention_days; /**< raw requests kept this long (KMSGATE_RETENTION_DAYS) */
+  unsigned int prune_seconds;  /**< pause between prunes in serve (KMSGATE_PRUNE_INTERVAL) */
+  bool estate_refresh; /**< refresh cached estates by changed rows (KMSGATE_ESTATE_REFRESH) */
 };
 
 /**

@@ -17,7 +17,7 @@
 
 struct kg_db {
   PGconn *conn;
-  const struct kg_stmt *prepared[KG_MAX_STMTS];  /* prepared on this connection */
+  const struct kg_stmt *prepared[KG_MAX_STMTS]; /* prepared on this connection */
   size_t n_prepared;
   char sqlstate[6];
   struct kg_db *next_in_registry;
@@ -55,9 +55,11 @@ open_connection(void)
      workers cost more than the scan they share (the estate's CMID query
      planned a Gather with 2 workers: 65 ms for 1,400 rows). */
   const char *keys[] = { "dbname", "connect_timeout", "application_name", "options", NULL };
+  /* clang-format off */
   const char *vals[] = { db_url ? db_url : "", "3", "kmsgate",
                          "-c statement_timeout=15000 -c lock_timeout=10000 -c TimeZone=UTC"
                          " -c max_parallel_workers_per_gather=0", NULL };
+  /* clang-format on */
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
   if (NULL != conn && CONNECTION_OK != PQstatus(conn)) {
@@ -78,7 +80,7 @@ kg_db_thread(void)
     return thread_db;
   struct kg_db *db = calloc(1, sizeof(*db));
   if (NULL == db)
-    abort();  /* a few hundred bytes once per thread: nothing sensible to do without them */
+    abort(); /* a few hundred bytes once per thread: nothing sensible to do without them */
   pthread_mutex_lock(&registry_lock);
   db->next_in_registry = registry;
   registry = db;
@@ -94,7 +96,7 @@ kg_db_connected(struct kg_db *db)
     return true;
   if (NULL != db->conn)
     PQfinish(db->conn);
-  db->n_prepared = 0;  /* prepared statements died with the old session */
+  db->n_prepared = 0; /* prepared statements died with the old session */
   db->conn = open_connection();
   return NULL != db->conn;
 }
@@ -158,7 +160,7 @@ prepare(struct kg_db *db, const struct kg_stmt *stmt)
   if (is_prepared(db, stmt))
     return KG_QS_OK;
   if (db->n_prepared == KG_MAX_STMTS)
-    abort();  /* a programming error: raise KG_MAX_STMTS */
+    abort(); /* a programming error: raise KG_MAX_STMTS */
   PGresult *res = PQprepare(db->conn, stmt->name, stmt->sql, 0, NULL);
   enum kg_qs qs = KG_QS_OK;
   if (NULL == res || PGRES_COMMAND_OK != PQresultStatus(res))
@@ -193,8 +195,8 @@ reconnect(struct kg_db *db)
 }
 
 static PGresult *
-exec_once(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
-          const char *const *params, enum kg_qs *qs)
+exec_once(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+          enum kg_qs *qs)
 {
   *qs = prepare(db, stmt);
   if (KG_QS_OK != *qs)
@@ -209,8 +211,8 @@ exec_once(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
 }
 
 PGresult *
-kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
-           int nparams, const char *const *params, enum kg_qs *qs)
+kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+           enum kg_qs *qs)
 {
   db->sqlstate[0] = '\0';
   if (NULL == db->conn && !kg_db_connected(db)) {
@@ -227,8 +229,7 @@ kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
 }
 
 enum kg_qs
-kg_db_run(struct kg_db *db, const struct kg_stmt *stmt,
-          int nparams, const char *const *params)
+kg_db_run(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params)
 {
   enum kg_qs qs;
   PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
@@ -261,11 +262,13 @@ kg_db_simple(struct kg_db *db, const char *sql)
   return qs;
 }
 
+/* clang-format off */
 static const char *const begin_sql[] = {
   [KG_READ_COMMITTED] = "BEGIN ISOLATION LEVEL READ COMMITTED",
   [KG_REPEATABLE_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
   [KG_SERIALIZABLE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
 };
+/* clang-format on */
 
 /** One attempt: BEGIN, callback, COMMIT; rolls back on anything but success. */
 static enum kg_qs
@@ -283,8 +286,8 @@ attempt_transaction(struct kg_db *db, enum kg_isolation isolation, kg_tx_fn fn, 
 }
 
 enum kg_qs
-kg_db_run_transaction(struct kg_db *db, const char *what,
-                      enum kg_isolation isolation, kg_tx_fn fn, void *cls)
+kg_db_run_transaction(struct kg_db *db, const char *what, enum kg_isolation isolation, kg_tx_fn fn,
+                      void *cls)
 {
   enum kg_qs qs = KG_QS_HARD_ERROR;
 
@@ -345,8 +348,8 @@ kg_db_bool(const PGresult *res, int row, int col)
 }
 
 enum kg_qs
-kg_db_each_row(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
-               const char *const *params, kg_db_row_fn each, void *cls, int *rows)
+kg_db_each_row(struct kg_db *db, const struct kg_stmt *stmt, int nparams, const char *const *params,
+               kg_db_row_fn each, void *cls, int *rows)
 {
   enum kg_qs qs;
   PGresult *res = kg_db_exec(db, stmt, nparams, params, &qs);
@@ -378,7 +381,7 @@ copy_send(PGconn *conn, const char *data, size_t len)
 enum kg_qs
 kg_db_copy_in(struct kg_db *db, const struct kg_stmt *stmt, const char *data, size_t len)
 {
-  const char *sql = stmt->sql;  /* COPY cannot be prepared: sent as text */
+  const char *sql = stmt->sql; /* COPY cannot be prepared: sent as text */
 
   db->sqlstate[0] = '\0';
   if (NULL == db->conn)

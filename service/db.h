@@ -15,16 +15,16 @@
 /** Outcome of a query or transaction step, in the spirit of Taler's QueryStatus. */
 enum kg_qs {
   KG_QS_INTERNAL_ERROR = -4, /**< not the database: out of memory, a model error: 500 */
-  KG_QS_HARD_ERROR = -3,  /**< the database failed or is unreachable: 503 */
-  KG_QS_SOFT_ERROR = -2,  /**< serialization failure or deadlock: retry */
-  KG_QS_REPLIED = -1,     /**< the callback already queued a 4xx reply: roll back */
-  KG_QS_OK = 0,           /**< success */
+  KG_QS_HARD_ERROR = -3,     /**< the database failed or is unreachable: 503 */
+  KG_QS_SOFT_ERROR = -2,     /**< serialization failure or deadlock: retry */
+  KG_QS_REPLIED = -1,        /**< the callback already queued a 4xx reply: roll back */
+  KG_QS_OK = 0,              /**< success */
 };
 
 /** A named SQL statement; the pointer is its identity on each connection. */
 struct kg_stmt {
-  const char *name;  /**< unique name for PQprepare */
-  const char *sql;   /**< text with $1.. parameters (never built from input) */
+  const char *name; /**< unique name for PQprepare */
+  const char *sql;  /**< text with $1.. parameters (never built from input) */
 };
 
 struct kg_db;
@@ -63,8 +63,8 @@ void kg_db_close_all(void);
  * @param[out] qs KG_QS_OK, or the kind of failure
  * @return the result (caller PQclear()s) or NULL on failure
  */
-PGresult *kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt,
-                     int nparams, const char *const *params, enum kg_qs *qs);
+PGresult *kg_db_exec(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
+                     const char *const *params, enum kg_qs *qs);
 
 /**
  * Receives one row of a result.
@@ -93,8 +93,8 @@ enum kg_qs kg_db_each_row(struct kg_db *db, const struct kg_stmt *stmt, int npar
  * Like kg_db_exec() for statements whose rows are not needed.
  * @return KG_QS_OK or the failure kind
  */
-enum kg_qs kg_db_run(struct kg_db *db, const struct kg_stmt *stmt,
-                     int nparams, const char *const *params);
+enum kg_qs kg_db_run(struct kg_db *db, const struct kg_stmt *stmt, int nparams,
+                     const char *const *params);
 
 /**
  * Runs plain SQL without parameters (migrations, BEGIN/COMMIT).
@@ -120,7 +120,11 @@ PGconn *kg_db_conn(struct kg_db *db);
 enum kg_qs kg_db_classify_failure(struct kg_db *db, const PGresult *res);
 
 /** Isolation level requested for a transaction. */
-enum kg_isolation { KG_READ_COMMITTED, KG_REPEATABLE_READ, KG_SERIALIZABLE };
+enum kg_isolation {
+  KG_READ_COMMITTED,
+  KG_REPEATABLE_READ,
+  KG_SERIALIZABLE
+};
 
 /** A unit of work run inside a transaction by kg_db_run_transaction(). */
 typedef enum kg_qs (*kg_tx_fn)(struct kg_db *db, void *cls);
@@ -136,8 +140,8 @@ typedef enum kg_qs (*kg_tx_fn)(struct kg_db *db, void *cls);
  * @return KG_QS_OK when committed, KG_QS_REPLIED when fn replied,
  *         or KG_QS_HARD_ERROR/KG_QS_SOFT_ERROR when it could not be done
  */
-enum kg_qs kg_db_run_transaction(struct kg_db *db, const char *what,
-                                 enum kg_isolation isolation, kg_tx_fn fn, void *cls);
+enum kg_qs kg_db_run_transaction(struct kg_db *db, const char *what, enum kg_isolation isolation,
+                                 kg_tx_fn fn, void *cls);
 
 /**
  * Whole Unix seconds of a timestamptz expression, rounded down: the one
@@ -160,10 +164,12 @@ enum kg_qs kg_db_run_transaction(struct kg_db *db, const char *what,
  * sites never keep a count beside the list. An argument that is a pointer,
  * not an array, does not compile.
  */
+/* clang-format off */
 #define KG_NPARAMS(a)                                                          \
   ((int) (sizeof(a) / sizeof((a)[0])                                          \
           + 0 * sizeof(struct { int array_expected : __builtin_types_compatible_p( \
                                     __typeof__(a), __typeof__(&(a)[0])) ? -1 : 1; })))
+/* clang-format on */
 
 /** Room for any long long in decimal, sign and NUL included. */
 #define KG_DB_INT_BUFSZ 24
@@ -204,8 +210,8 @@ enum kg_qs kg_db_copy_in(struct kg_db *db, const struct kg_stmt *stmt, const cha
 /**
  * Small helpers for reading result cells.
  */
-const char *kg_db_text(const PGresult *res, int row, int col);   /**< NULL for SQL NULL */
-long long kg_db_int(const PGresult *res, int row, int col);      /**< 0 for SQL NULL */
-bool kg_db_bool(const PGresult *res, int row, int col);          /**< 't' is true */
+const char *kg_db_text(const PGresult *res, int row, int col); /**< NULL for SQL NULL */
+long long kg_db_int(const PGresult *res, int row, int col);    /**< 0 for SQL NULL */
+bool kg_db_bool(const PGresult *res, int row, int col);        /**< 't' is true */
 
 #endif

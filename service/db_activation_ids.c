@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+/* clang-format off */
 #define ID_COLUMNS                                                              \
   "activation_id, application, builtin, product_group, coalesce(n_policy, 0),"  \
   " description, " KG_SQL_EPOCH("updated_at")
@@ -48,19 +49,25 @@ static const struct kg_stmt stmt_recount = {
   " AND h.server IN (SELECT server FROM server_activation_ids WHERE activation_id = $1::uuid)"
   " ORDER BY h.id"
 };
+/* clang-format on */
 
-struct id_cb { kg_activation_id_cb cb; void *cls; };
+struct id_cb {
+  kg_activation_id_cb cb;
+  void *cls;
+};
 
 static bool
 each_id(void *cls, const PGresult *res, int i)
 {
   struct id_cb *c = cls;
+  /* clang-format off */
   struct kg_activation_id a = {
     .activation_id = PQgetvalue(res, i, 0), .application = PQgetvalue(res, i, 1),
     .builtin = kg_db_bool(res, i, 2), .product_group = PQgetvalue(res, i, 3),
     .n_policy = (int) kg_db_int(res, i, 4), .description = PQgetvalue(res, i, 5),
     .updated_at = kg_db_text(res, i, 6),
   };
+  /* clang-format on */
   return c->cb(c->cls, &a);
 }
 
@@ -109,7 +116,8 @@ kg_db_activation_id_set(struct kg_db *db, const char *id, const char *applicatio
   const char *id_only[] = { id };
   char before[16] = "";
   enum kg_qs qs = kg_db_simple(db, "SELECT pg_advisory_xact_lock(" KG_SQL_ROUTING_LOCK ")");
-  PGresult *res = KG_QS_OK == qs ? kg_db_exec(db, &stmt_lock, KG_NPARAMS(id_only), id_only, &qs) : NULL;
+  PGresult *res =
+    KG_QS_OK == qs ? kg_db_exec(db, &stmt_lock, KG_NPARAMS(id_only), id_only, &qs) : NULL;
 
   if (NULL == res)
     return qs;
@@ -126,9 +134,10 @@ kg_db_activation_id_set(struct kg_db *db, const char *id, const char *applicatio
     return KG_QS_OK;
   }
   *outcome = NULL == application ? KG_MAPPING_DELETED
-             : exists ? KG_MAPPING_UPDATED : KG_MAPPING_CREATED;
+             : exists            ? KG_MAPPING_UPDATED
+                                 : KG_MAPPING_CREATED;
   qs = NULL == application ? kg_db_run(db, &stmt_delete, KG_NPARAMS(id_only), id_only)
-       : kg_db_run(db, &stmt_upsert, KG_NPARAMS(params), params);
+                           : kg_db_run(db, &stmt_upsert, KG_NPARAMS(params), params);
   if (KG_QS_OK != qs)
     return qs;
   return recount(db, id, exists ? before : NULL, application);

@@ -13,13 +13,13 @@
 
 /** One row of activation_ids. */
 struct kg_activation_id {
-  const char *activation_id;  /**< lowercase GUID */
-  const char *application;    /**< "windows" | "office2010" | "office" */
+  const char *activation_id; /**< lowercase GUID */
+  const char *application;   /**< "windows" | "office2010" | "office" */
   bool builtin;
-  const char *product_group;  /**< "" for admin mappings */
-  int n_policy;               /**< 25, 5, or 0 when unknown */
+  const char *product_group; /**< "" for admin mappings */
+  int n_policy;              /**< 25, 5, or 0 when unknown */
   const char *description;
-  const char *updated_at;     /**< epoch seconds text */
+  const char *updated_at; /**< epoch seconds text */
 };
 
 /** Receives a row; false aborts (KG_QS_HARD_ERROR). */
@@ -56,7 +56,7 @@ enum kg_mapping_outcome {
   KG_MAPPING_UPDATED,
   KG_MAPPING_DELETED,
   KG_MAPPING_NOT_FOUND,
-  KG_MAPPING_BUILTIN          /**< built-in rows are read-only */
+  KG_MAPPING_BUILTIN /**< built-in rows are read-only */
 };
 
 /**

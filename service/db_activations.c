@@ -13,6 +13,7 @@
 /* The batch travels by COPY into a temporary table of this session (no WAL,
    no array literals to build and parse), emptied at every commit. */
 #define STAGING "kg_ingest_input"
+/* clang-format off */
 #define STAGING_COLUMNS                                                         \
   "cmid uuid, at_us bigint, client text, hresult bigint, required_count smallint," \
   " is_vm boolean, license_status smallint, minutes_to_expiry bigint, activation_id uuid"
@@ -22,10 +23,12 @@ static const struct kg_stmt stmt_copy_staging = {
   "COPY " STAGING " (cmid, at_us, client, hresult, required_count, is_vm, license_status,"
   " minutes_to_expiry, activation_id) FROM STDIN"
 };
+/* clang-format on */
 
 /* Taken before the statement (see KG_SQL_ROUTING_LOCK). Custom plans: the
    batch size (1 to 10,000 rows) decides the joins, and a generic plan made
    for one size was 40 times slower for the other. */
+/* clang-format off */
 static const struct kg_stmt stmt_routing_lock = {
   "ingest_routing_lock",
   "SELECT pg_advisory_xact_lock_shared(" KG_SQL_ROUTING_LOCK "),"
@@ -183,9 +186,14 @@ static const struct kg_stmt stmt_last_observation = {
   "SELECT count, " KG_SQL_EPOCH("observed_at") ", modelled_count FROM count_observations"
   " WHERE kms_host_id = $1 ORDER BY observed_at DESC, id DESC LIMIT 1"
 };
+/* clang-format on */
 
 /** The batch as COPY text: one line per event, tab-separated, \N for NULL. */
-struct copy_text { char *buf; size_t len, cap; bool failed; };
+struct copy_text {
+  char *buf;
+  size_t len, cap;
+  bool failed;
+};
 
 static void
 copy_reserve(struct copy_text *c, size_t more)
@@ -274,10 +282,12 @@ kg_db_ingest(struct kg_db *db, const char *server, const char *family_hint,
   enum kg_qs qs = kg_db_run(db, &stmt_routing_lock, 0, NULL);
   /* The staging table, once per session; a DO block, as CREATE ... IF NOT
      EXISTS would log a notice for every batch. */
+  /* clang-format off */
   if (KG_QS_OK == qs)
     qs = kg_db_simple(db, "DO $$ BEGIN IF to_regclass('pg_temp." STAGING "') IS NULL THEN"
                           " CREATE TEMP TABLE " STAGING " (" STAGING_COLUMNS ")"
                           " ON COMMIT DELETE ROWS; END IF; END $$");
+  /* clang-format on */
   if (KG_QS_OK == qs && n > 0)
     qs = kg_db_copy_in(db, &stmt_copy_staging, rows.buf, rows.len);
   free(rows.buf);
@@ -304,13 +314,15 @@ kg_ingest_result_clear(struct kg_ingest_result *r)
 }
 
 enum kg_qs
-kg_db_observation_insert(struct kg_db *db, long long host_id, long long count,
-                         int64_t at_seconds, long long *modelled)
+kg_db_observation_insert(struct kg_db *db, long long host_id, long long count, int64_t at_seconds,
+                         long long *modelled)
 {
   char host[KG_DB_INT_BUFSZ], cnt[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
+  /* clang-format off */
   const char *params[] = { kg_db_param_int(host, host_id), kg_db_param_int(cnt, count),
                            kg_db_param_int(at, at_seconds) };
+  /* clang-format on */
   PGresult *res = kg_db_exec(db, &stmt_observation_insert, 3, params, &qs);
   if (NULL == res)
     return qs;

@@ -13,11 +13,11 @@
 
 /** What one ingest stored; release with kg_ingest_result_clear(). */
 struct kg_ingest_result {
-  long long inserted;       /**< new activation requests */
-  long long desktops_linked;/**< desktops whose CMID was set or changed */
-  json_t *by_family;        /**< {family: records}, duplicates included */
-  long long unmapped;       /**< records whose activation ID maps to no application */
-  json_t *ambiguous_clients;/**< short client names two or more desktops share */
+  long long inserted;        /**< new activation requests */
+  long long desktops_linked; /**< desktops whose CMID was set or changed */
+  json_t *by_family;         /**< {family: records}, duplicates included */
+  long long unmapped;        /**< records whose activation ID maps to no application */
+  json_t *ambiguous_clients; /**< short client names two or more desktops share */
 };
 
 /**
@@ -61,7 +61,7 @@ enum kg_qs kg_db_observation_insert(struct kg_db *db, long long host_id, long lo
 struct kg_observation {
   long long count;
   long long modelled;
-  int64_t at;                       /**< Unix seconds */
+  int64_t at; /**< Unix seconds */
 };
 
 /**
@@ -77,9 +77,9 @@ enum kg_qs kg_db_last_observation_row(struct kg_db *db, long long host_id, bool 
 
 /** CMIDs in a host's count, by the required count of their latest request. */
 struct kg_in_count {
-  long long clients;                /**< required count 25 */
-  long long servers;                /**< required count 5 */
-  long long unknown;                /**< none or another */
+  long long clients; /**< required count 25 */
+  long long servers; /**< required count 5 */
+  long long unknown; /**< none or another */
 };
 
 #endif

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* A desktop with its CMID facts, by the rules of the model (forecast.c): its
    CMID is renewing when an active desktop of the host carries it and the CMID's
    last request is within the smallest renewal interval of those desktops' pools
@@ -17,6 +16,7 @@
    no CMID or the host never logged it. It expires E = 30 d = 720 h after its
    last request, a request dated after now counting as now (a renewal due
    before now is never credited). */
+/* clang-format off */
 #define DESKTOP_SELECT                                                                     \
   "SELECT d.hostname, p.name, h.name, d.cmid, d.state,"                                    \
   " " KG_SQL_EPOCH("d.last_activation_at") ", " KG_SQL_EPOCH("d.decommissioned_at") ","    \
@@ -56,10 +56,12 @@ static const struct kg_stmt stmt_list = {
   " AND ($5::text IS NULL OR d.hostname > $5::text)"
   " ORDER BY d.hostname LIMIT $6::bigint"
 };
+/* clang-format on */
 
 /* $1 hostname, $2 pool id, $3 host id, $4 cmid given, $5 cmid, $6 state (NULL keep),
    $7 last_activation_at given, $8 its Unix microseconds. A row of another host is
    left alone (WHERE), which returns no row: its CMID lives in that host's cache. */
+/* clang-format off */
 static const struct kg_stmt stmt_upsert = {
   "desktop_upsert",
   "INSERT INTO desktops AS d (hostname, pool_id, kms_host_id, cmid, cmid_seen_at, state,"
@@ -100,6 +102,7 @@ static const struct kg_stmt stmt_decommission = {
   " updated_at = CASE WHEN state = 'decommissioned' THEN updated_at ELSE now() END"
   " WHERE hostname = $1 RETURNING id"
 };
+/* clang-format on */
 
 static void
 read_desktop(const PGresult *res, int row, struct kg_desktop_record *d)
@@ -123,7 +126,10 @@ read_desktop(const PGresult *res, int row, struct kg_desktop_record *d)
   d->name_ambiguous = kg_db_bool(res, row, 14);
 }
 
-struct desktop_cb { kg_desktop_cb cb; void *cls; };
+struct desktop_cb {
+  kg_desktop_cb cb;
+  void *cls;
+};
 
 static bool
 desktop_row(void *cls, const PGresult *res, int row)
@@ -152,12 +158,14 @@ kg_db_desktop_upsert(struct kg_db *db, const struct kg_desktop_put *put,
   char pool[KG_DB_INT_BUFSZ], host[KG_DB_INT_BUFSZ], lat[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
   bool lat_value = put->has_last_activation && !put->last_activation_null;
+  /* clang-format off */
   const char *params[] = {
     put->hostname, kg_db_param_int(pool, put->pool_id), kg_db_param_int(host, put->kms_host_id),
     put->has_cmid ? "true" : "false", put->has_cmid ? put->cmid : NULL, put->state,
     put->has_last_activation ? "true" : "false",
     lat_value ? kg_db_param_int(lat, put->last_activation_us) : NULL,
   };
+  /* clang-format on */
   PGresult *res = kg_db_exec(db, &stmt_upsert, KG_NPARAMS(params), params, &qs);
   if (NULL == res)
     return qs;
@@ -186,8 +194,7 @@ kg_db_desktop_host(struct kg_db *db, const char *hostname, char kms_host[254])
 }
 
 enum kg_qs
-kg_db_desktop_get(struct kg_db *db, const char *hostname, kg_desktop_cb cb, void *cls,
-                  bool *found)
+kg_db_desktop_get(struct kg_db *db, const char *hostname, kg_desktop_cb cb, void *cls, bool *found)
 {
   const char *params[] = { hostname };
   int rows;
@@ -203,8 +210,10 @@ kg_db_desktop_list(struct kg_db *db, const struct kg_desktop_filter *f, const ch
 {
   char lim[KG_DB_INT_BUFSZ];
   int rows;
+  /* clang-format off */
   const char *params[] = { f->pool, f->state, f->cmid, f->kms_host, after,
                            kg_db_param_int(lim, limit) };
+  /* clang-format on */
   return each_desktop(db, &stmt_list, KG_NPARAMS(params), params, cb, cls, &rows);
 }
 
@@ -235,7 +244,8 @@ kg_db_desktop_host_name(struct kg_db *db, const char *hostname, char host[254], 
 {
   const char *params[] = { hostname };
   int rows;
-  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, KG_NPARAMS(params), params, copy_name, host, &rows);
+  enum kg_qs qs =
+    kg_db_each_row(db, &stmt_host_name, KG_NPARAMS(params), params, copy_name, host, &rows);
 
   *found = rows > 0;
   return qs;

@@ -15,23 +15,23 @@
 
 /** One desktop with the facts its host's CMID summary holds for its CMID. */
 struct kg_desktop_record {
-  const char *hostname;            /**< lowercase FQDN */
+  const char *hostname; /**< lowercase FQDN */
   const char *pool;
   const char *kms_host;
-  const char *cmid;                /**< lowercase GUID or NULL */
-  const char *state;               /**< active | powered_off | decommissioned */
-  const char *last_activation_at;  /**< epoch text or NULL */
-  const char *decommissioned_at;   /**< epoch text or NULL */
+  const char *cmid;               /**< lowercase GUID or NULL */
+  const char *state;              /**< active | powered_off | decommissioned */
+  const char *last_activation_at; /**< epoch text or NULL */
+  const char *decommissioned_at;  /**< epoch text or NULL */
   const char *created_at;
   const char *updated_at;
-  const char *cmid_status;         /**< renewing | lapsing | unseen */
-  const char *last_request_at;     /**< epoch text or NULL (unseen) */
+  const char *cmid_status;     /**< renewing | lapsing | unseen */
+  const char *last_request_at; /**< epoch text or NULL (unseen) */
   bool has_request_count;
   long long request_count;
-  const char *expires_at;          /**< last_request_at + 30 days, or NULL */
+  const char *expires_at; /**< last_request_at + 30 days, or NULL */
   bool has_required_count;
-  int required_count;              /**< 25 or 5 */
-  bool name_ambiguous;             /**< another desktop of its host has its first label */
+  int required_count;  /**< 25 or 5 */
+  bool name_ambiguous; /**< another desktop of its host has its first label */
 };
 
 /**
@@ -44,22 +44,22 @@ typedef bool (*kg_desktop_cb)(void *cls, const struct kg_desktop_record *d);
 
 /** Values of PUT /v1/desktops/{hostname}; absent members keep the stored value. */
 struct kg_desktop_put {
-  const char *hostname;            /**< lowercase */
+  const char *hostname; /**< lowercase */
   long long pool_id;
-  long long kms_host_id;           /**< the pool's host */
-  bool has_cmid;                   /**< cmid given (NULL clears) */
-  const char *cmid;                /**< lowercase GUID or NULL */
-  const char *state;               /**< NULL: keep (active for a new desktop) */
-  bool has_last_activation;        /**< last_activation_at given */
-  bool last_activation_null;       /**< ... as null */
-  int64_t last_activation_us;      /**< ... else this, Unix microseconds */
+  long long kms_host_id;      /**< the pool's host */
+  bool has_cmid;              /**< cmid given (NULL clears) */
+  const char *cmid;           /**< lowercase GUID or NULL */
+  const char *state;          /**< NULL: keep (active for a new desktop) */
+  bool has_last_activation;   /**< last_activation_at given */
+  bool last_activation_null;  /**< ... as null */
+  int64_t last_activation_us; /**< ... else this, Unix microseconds */
 };
 
 /** Outcome of an upsert. */
 enum kg_desktop_upsert {
   KG_DESKTOP_CREATED,
   KG_DESKTOP_UPDATED,
-  KG_DESKTOP_OTHER_HOST   /**< exists on another KMS host: nothing changed */
+  KG_DESKTOP_OTHER_HOST /**< exists on another KMS host: nothing changed */
 };
 
 /**
@@ -92,15 +92,15 @@ enum kg_qs kg_db_desktop_host(struct kg_db *db, const char *hostname, char kms_h
  * @param[out] found whether it exists
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_desktop_get(struct kg_db *db, const char *hostname, kg_desktop_cb cb,
-                             void *cls, bool *found);
+enum kg_qs kg_db_desktop_get(struct kg_db *db, const char *hostname, kg_desktop_cb cb, void *cls,
+                             bool *found);
 
 /** Filters of GET /v1/desktops; NULL members do not filter. */
 struct kg_desktop_filter {
   const char *pool;
   const char *state;
-  const char *cmid;       /**< lowercase GUID */
-  const char *kms_host;   /**< lowercase */
+  const char *cmid;     /**< lowercase GUID */
+  const char *kms_host; /**< lowercase */
 };
 
 /**

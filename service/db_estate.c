@@ -14,14 +14,17 @@
 /* Desktops of other hosts of the family whose CMID this host caches: their
    decommission touches this host too (kms-model.md section 6). Scans only the
    desktops of the family's other hosts, none for a host alone in its family. */
+/* clang-format off */
 #define FOREIGN_DESKTOPS                                                       \
   " SELECT d.id FROM desktops d JOIN kms_hosts dh ON dh.id = d.kms_host_id"    \
   " JOIN kms_hosts h ON h.id = $1 AND h.family = dh.family AND h.id <> dh.id"   \
   " WHERE EXISTS (SELECT 1 FROM cmids c WHERE c.kms_host_id = $1 AND c.cmid = d.cmid)"
+/* clang-format on */
 
 /* Whether the pool is this host's (pinned to it, or discovering it): only such
    pools may be named in this host's plans; and this host's weight among the
    pool's hosts (a pinned pool: 1 of 1 here, 0 elsewhere). */
+/* clang-format off */
 static const struct kg_stmt stmt_pools = {
   "estate_pools",
   "SELECT p.id, p.name, coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes),"
@@ -37,6 +40,7 @@ static const struct kg_stmt stmt_pools = {
   " OR p.id IN (SELECT pool_id FROM desktops WHERE id IN (" FOREIGN_DESKTOPS "))"
   " ORDER BY p.id"
 };
+/* clang-format on */
 /* The fourth column says whether the CMID's latest request came from the name
    of a desktop registered on this host, matched as ingest matches names (the
    full name, or a short name against a desktop's first label; ambiguous short
@@ -49,6 +53,7 @@ static const struct kg_stmt stmt_pools = {
    EXISTS it was an index probe per CMID (490 of 580 ms at 100,000 CMIDs);
    as IN lists it was hashed only while the names fitted in work_mem, and
    scanned them per CMID beyond (over 15 s at 240,000). */
+/* clang-format off */
 #define CMID_COLUMNS                                                          \
   " SELECT c.cmid, " KG_SQL_EPOCH("c.last_request_at") ","                    \
   " least(c.request_count, 2147483647),"                                      \
@@ -103,8 +108,15 @@ static const struct kg_stmt stmt_family = {
   "estate_family",
   "SELECT count(*) FROM kms_hosts o JOIN kms_hosts h ON h.id = $1 AND o.family = h.family"
 };
+/* clang-format on */
 
-enum { RES_POOLS, RES_CMIDS, RES_DESKTOPS, RES_RESERVED, RES_FAMILY };
+enum {
+  RES_POOLS,
+  RES_CMIDS,
+  RES_DESKTOPS,
+  RES_RESERVED,
+  RES_FAMILY
+};
 
 /* ---- CMID text -> index: open addressing, at most half full ---- */
 
@@ -127,7 +139,7 @@ kg_estate_cmid_map_build(struct kg_estate *es, size_t capacity)
   es->cmid_slots = malloc(size * sizeof(int32_t));
   if (NULL == es->cmid_slots)
     return -1;
-  memset(es->cmid_slots, 0xff, size * sizeof(int32_t));  /* -1 = empty */
+  memset(es->cmid_slots, 0xff, size * sizeof(int32_t)); /* -1 = empty */
   es->cmid_mask = size - 1;
   for (size_t i = 0; i < es->model.n_cmids; i++)
     kg_estate_cmid_map_add(es, (int32_t) i);
@@ -302,7 +314,10 @@ kg_estate_desktop_from_row(struct kg_estate *es, size_t i, const PGresult *res, 
 }
 
 /** A desktop row's hostname with its row number, for sorting. */
-struct named_row { char *hostname; int row; };
+struct named_row {
+  char *hostname;
+  int row;
+};
 
 static int
 compare_named_rows(const void *a, const void *b)
@@ -318,7 +333,7 @@ rows_by_hostname(const PGresult *res, size_t n)
   if (NULL == order)
     return NULL;
   for (size_t i = 0; i < n; i++)
-    order[i] = (struct named_row) { PQgetvalue(res, (int) i, 1), (int) i };
+    order[i] = (struct named_row){ PQgetvalue(res, (int) i, 1), (int) i };
   qsort(order, n, sizeof(*order), compare_named_rows);
   return order;
 }
@@ -351,7 +366,10 @@ fill_desktops(struct kg_estate *es, const PGresult *res)
 }
 
 /** (desktop id, index) pairs sorted by id, to resolve plan entries in O(log n). */
-struct id_index { long long id; int32_t index; };
+struct id_index {
+  long long id;
+  int32_t index;
+};
 
 static int
 compare_id_index(const void *a, const void *b)
@@ -367,7 +385,7 @@ desktop_id_table(const struct kg_estate *es)
   if (NULL == t)
     return NULL;
   for (size_t i = 0; i < es->model.n_desktops; i++)
-    t[i] = (struct id_index) { es->desktop_ids[i], (int32_t) i };
+    t[i] = (struct id_index){ es->desktop_ids[i], (int32_t) i };
   qsort(t, es->model.n_desktops, sizeof(*t), compare_id_index);
   return t;
 }
@@ -413,7 +431,7 @@ fill_one_plan(struct kg_estate *es, const struct id_index *ids, struct fc_plan *
     else
       count = 0;
     if (pool >= 0 && count > 0)
-      dst_prov[plan->n_provision++] = (struct fc_provision) { pool, (int32_t) count };
+      dst_prov[plan->n_provision++] = (struct fc_provision){ pool, (int32_t) count };
   }
 }
 
@@ -441,10 +459,12 @@ fill_reserved(struct kg_estate *es, const PGresult *res)
   struct fc_provision *prov = es->reserved_provisions;
   for (size_t i = 0; i < n; i++) {
     struct fc_plan *plan = &es->reserved[i];
-    snprintf(es->reserved_ids[i].id, sizeof(es->reserved_ids[i].id), "%s", PQgetvalue(res, (int) i, 0));
+    snprintf(es->reserved_ids[i].id, sizeof(es->reserved_ids[i].id), "%s",
+             PQgetvalue(res, (int) i, 0));
     plan->at = kg_db_int(res, (int) i, 1);
     es->reserved_ids[i].expires_at = kg_db_int(res, (int) i, 2);
-    fill_one_plan(es, ids, plan, PQgetvalue(res, (int) i, 3), PQgetvalue(res, (int) i, 4), desk, prov);
+    fill_one_plan(es, ids, plan, PQgetvalue(res, (int) i, 3), PQgetvalue(res, (int) i, 4), desk,
+                  prov);
     desk += plan->n_decommission;
     prov += plan->n_provision;
   }
@@ -472,8 +492,11 @@ enum kg_qs
 kg_estate_load(struct kg_db *db, const struct kg_host_row *host, int64_t now,
                int64_t horizon_seconds, struct kg_estate *es)
 {
-  static const struct { const struct kg_stmt *stmt; int nparams; } stmts[] = {
-    [RES_POOLS] = { &stmt_pools, 1 }, [RES_CMIDS] = { &stmt_cmids, 2 },
+  static const struct {
+    const struct kg_stmt *stmt;
+    int nparams;
+  } stmts[] = {
+    [RES_POOLS] = { &stmt_pools, 1 },       [RES_CMIDS] = { &stmt_cmids, 2 },
     [RES_DESKTOPS] = { &stmt_desktops, 2 }, [RES_RESERVED] = { &stmt_reserved, 2 },
     [RES_FAMILY] = { &stmt_family, 1 },
   };
@@ -536,7 +559,7 @@ int32_t
 kg_estate_desktop_index(const struct kg_estate *es, const char *hostname)
 {
   size_t lo = 0, hi = es->model.n_desktops;
-  while (lo < hi) {   /* desktops are in strcmp order of hostname */
+  while (lo < hi) { /* desktops are in strcmp order of hostname */
     size_t mid = (lo + hi) / 2;
     int c = strcmp(es->desktop_hostnames[mid], hostname);
     if (0 == c)

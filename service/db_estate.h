@@ -13,12 +13,12 @@
 #include "db_hosts.h"
 #include "forecast.h"
 
-struct kg_estate_strings;          /* db_estate_internal.h */
+struct kg_estate_strings; /* db_estate_internal.h */
 
 /** A reserved plan of the estate with its identifiers. */
 struct kg_reserved_plan {
   char id[40];
-  int64_t expires_at;               /**< Unix seconds: it stops counting then */
+  int64_t expires_at; /**< Unix seconds: it stops counting then */
 };
 
 /**
@@ -29,29 +29,29 @@ struct kg_estate {
   struct kg_host_row host;
   struct fc_estate model;
   struct fc_cmid *cmids;
-  char (*cmid_text)[37];            /**< per CMID index */
-  bool *cmid_elsewhere;             /**< per CMID: another host of the family caches it */
-  int8_t *cmid_required;            /**< per CMID: its latest request's required count
+  char (*cmid_text)[37]; /**< per CMID index */
+  bool *cmid_elsewhere;  /**< per CMID: another host of the family caches it */
+  int8_t *cmid_required; /**< per CMID: its latest request's required count
                                          (25 clients, 5 servers, 0 unknown) */
   struct fc_pool *pools;
   long long *pool_ids;
   char **pool_names;
-  bool *pool_here;                  /**< pinned to this host, or discovering it */
-  int32_t *pool_weight;             /**< this host's weight among the pool's hosts (0: none) */
-  int32_t *pool_total_weight;       /**< the sum over the pool's hosts (>= 1) */
-  struct fc_desktop *desktops;      /**< sorted by hostname */
+  bool *pool_here;             /**< pinned to this host, or discovering it */
+  int32_t *pool_weight;        /**< this host's weight among the pool's hosts (0: none) */
+  int32_t *pool_total_weight;  /**< the sum over the pool's hosts (>= 1) */
+  struct fc_desktop *desktops; /**< sorted by hostname */
   long long *desktop_ids;
   char **desktop_hostnames;
-  bool *desktop_here;               /**< registered on this host (the others are there because
+  bool *desktop_here;      /**< registered on this host (the others are there because
                                          this host caches their CMIDs) */
-  bool *desktop_cmid_away;          /**< its CMID is one this host does not cache */
+  bool *desktop_cmid_away; /**< its CMID is one this host does not cache */
   struct fc_plan *reserved;
   struct kg_reserved_plan *reserved_ids;
-  int32_t *reserved_desktops;       /**< storage for every reserved plan's decommission list */
+  int32_t *reserved_desktops; /**< storage for every reserved plan's decommission list */
   struct fc_provision *reserved_provisions;
-  int family_hosts;                 /**< hosts of this host's family, itself included */
-  int32_t *cmid_slots;              /**< CMID text -> index, open addressing (-1: empty) */
-  size_t cmid_mask;                 /**< slots - 1 (a power of two) */
+  int family_hosts;                  /**< hosts of this host's family, itself included */
+  int32_t *cmid_slots;               /**< CMID text -> index, open addressing (-1: empty) */
+  size_t cmid_mask;                  /**< slots - 1 (a power of two) */
   struct kg_estate_strings *strings; /**< where pool and desktop names point */
 };
 

@@ -27,6 +27,7 @@
 
 /* How many versions in (since, target] have a log row, and how many rows they
    name. $1 host, $2 since, $3 target. */
+/* clang-format off */
 static const struct kg_stmt stmt_check = {
   "estate_delta_check",
   "SELECT count(*), coalesce(sum(cardinality(cmids) + cardinality(desktops)), 0)"
@@ -37,12 +38,14 @@ static const struct kg_stmt stmt_check = {
 #define DELTA_LOG                                                              \
   "WITH log AS (SELECT cmids, desktops FROM estate_changes"                    \
   " WHERE kms_host_id = $1 AND version > $3 AND version <= $4)"
+/* clang-format on */
 
 /* The CMIDs written, and the host's CMIDs whose last client has the first
    label of a desktop written (their registered-name flag may have changed),
    with the full load's columns. The flag is phrased as three correlated
    probes here (a few rows) and as three outer joins in the full load (every
    row): the same three ways a name matches. */
+/* clang-format off */
 static const struct kg_stmt stmt_cmids = {
   "estate_delta_cmids",
   DELTA_LOG ","
@@ -64,10 +67,12 @@ static const struct kg_stmt stmt_cmids = {
   " OR EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = c.kms_host_id"
   "            AND d.cmid = c.cmid AND d.state = 'active')"
 };
+/* clang-format on */
 
 /* The desktops written, and those carrying a CMID written (one may have
    become this host's to count, or its CMID known here), with the full load's
    columns and whether the full load would hold them now. */
+/* clang-format off */
 static const struct kg_stmt stmt_desktops = {
   "estate_delta_desktops",
   DELTA_LOG ","
@@ -82,9 +87,14 @@ static const struct kg_stmt stmt_desktops = {
   "  OR d.decommissioned_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days')"
   " FROM desktops d JOIN ids USING (id)"
 };
+/* clang-format on */
 
 /** What a merge found: done, or the log's rows need a full load. */
-enum merge_result { MERGED, NEEDS_LOAD, NO_MEMORY };
+enum merge_result {
+  MERGED,
+  NEEDS_LOAD,
+  NO_MEMORY
+};
 
 /** @return a copy of @a n items of @a size with room for @a capacity (+1), or NULL */
 static void *
@@ -129,8 +139,8 @@ merge_cmids(struct kg_estate *es, const struct kg_estate *old, const PGresult *r
     return NO_MEMORY;
   es->model.n_cmids = n;
   if (2 * cap <= old->cmid_mask + 1) {
-    es->cmid_slots = copy_array(old->cmid_slots, old->cmid_mask + 1, old->cmid_mask + 1,
-                                sizeof(*es->cmid_slots));
+    es->cmid_slots =
+      copy_array(old->cmid_slots, old->cmid_mask + 1, old->cmid_mask + 1, sizeof(*es->cmid_slots));
     es->cmid_mask = old->cmid_mask;
     if (NULL == es->cmid_slots)
       return NO_MEMORY;
@@ -153,8 +163,8 @@ merge_cmids(struct kg_estate *es, const struct kg_estate *old, const PGresult *r
 
 /** A desktop row of the refresh: an existing desktop's, or a new one's. */
 struct desktop_row {
-  int32_t old_index;      /**< in the old estate; -1 for a new desktop */
-  int row;                /**< in the result; -1: the desktop leaves the estate */
+  int32_t old_index; /**< in the old estate; -1 for a new desktop */
+  int row;           /**< in the result; -1: the desktop leaves the estate */
   const char *hostname;
 };
 
@@ -193,10 +203,10 @@ split_desktop_rows(const struct kg_estate *old, const PGresult *res, struct desk
     int32_t at = kg_estate_desktop_index(old, hostname);
     bool member = kg_db_bool(res, r, 6);
     if (at >= 0) {
-      dr->changed[dr->n_changed++] = (struct desktop_row) { at, member ? r : -1, hostname };
+      dr->changed[dr->n_changed++] = (struct desktop_row){ at, member ? r : -1, hostname };
       dr->n_leaving += !member;
     } else if (member) {
-      dr->added[dr->n_added++] = (struct desktop_row) { -1, r, hostname };
+      dr->added[dr->n_added++] = (struct desktop_row){ -1, r, hostname };
       dr->added_bytes += strlen(hostname) + 1;
     }
   }
@@ -216,7 +226,9 @@ alloc_desktops(struct kg_estate *es, size_t n)
   es->model.n_desktops = n;
   es->model.desktops = es->desktops;
   return (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
-          || NULL == es->desktop_here || NULL == es->desktop_cmid_away) ? -1 : 0;
+          || NULL == es->desktop_here || NULL == es->desktop_cmid_away)
+           ? -1
+           : 0;
 }
 
 static void
@@ -301,15 +313,15 @@ copy_reserved(struct kg_estate *es, const struct kg_estate *old, const int32_t *
   es->reserved = copy_array(old->reserved, n, n, sizeof(*es->reserved));
   es->reserved_ids = copy_array(old->reserved_ids, n, n, sizeof(*es->reserved_ids));
   es->reserved_desktops = calloc(n_desk + 1, sizeof(*es->reserved_desktops));
-  es->reserved_provisions = copy_array(old->reserved_provisions, n_prov, n_prov,
-                                       sizeof(*es->reserved_provisions));
+  es->reserved_provisions =
+    copy_array(old->reserved_provisions, n_prov, n_prov, sizeof(*es->reserved_provisions));
   if (NULL == es->reserved || NULL == es->reserved_ids || NULL == es->reserved_desktops
       || NULL == es->reserved_provisions)
     return NO_MEMORY;
   for (size_t d = 0; d < n_desk; d++) {
     es->reserved_desktops[d] = remap[old->reserved_desktops[d]];
     if (es->reserved_desktops[d] < 0)
-      return NEEDS_LOAD;    /* a reserved desktop left the estate */
+      return NEEDS_LOAD; /* a reserved desktop left the estate */
   }
   for (size_t p = 0; p < n; p++) {
     es->reserved[p].decommission =
@@ -371,9 +383,11 @@ query(struct kg_db *db, const struct kg_stmt *stmt, const struct kg_host_row *ho
       long long since, enum kg_qs *qs)
 {
   char id[KG_DB_INT_BUFSZ], at[KG_DB_INT_BUFSZ], from[KG_DB_INT_BUFSZ], to[KG_DB_INT_BUFSZ];
+  /* clang-format off */
   const char *params[] = { kg_db_param_int(id, host->id), kg_db_param_int(at, now),
                            kg_db_param_int(from, since),
                            kg_db_param_int(to, host->estate_version) };
+  /* clang-format on */
   return kg_db_exec(db, stmt, KG_NPARAMS(params), params, qs);
 }
 
@@ -382,8 +396,10 @@ static enum kg_qs
 log_covers(struct kg_db *db, const struct kg_host_row *host, long long since, bool *covers)
 {
   char id[KG_DB_INT_BUFSZ], from[KG_DB_INT_BUFSZ], to[KG_DB_INT_BUFSZ];
+  /* clang-format off */
   const char *params[] = { kg_db_param_int(id, host->id), kg_db_param_int(from, since),
                            kg_db_param_int(to, host->estate_version) };
+  /* clang-format on */
   enum kg_qs qs;
   PGresult *res = kg_db_exec(db, &stmt_check, KG_NPARAMS(params), params, &qs);
 
@@ -411,7 +427,8 @@ kg_estate_refresh(struct kg_db *db, const struct kg_estate *old, long long old_v
   if (KG_QS_OK != (qs = log_covers(db, host, old_version, &covers)) || !covers)
     return qs;
   PGresult *cmids = query(db, &stmt_cmids, host, now, old_version, &qs);
-  PGresult *desktops = (NULL == cmids) ? NULL : query(db, &stmt_desktops, host, now, old_version, &qs);
+  PGresult *desktops =
+    (NULL == cmids) ? NULL : query(db, &stmt_desktops, host, now, old_version, &qs);
   if (NULL != desktops) {
     enum merge_result mr = merge(es, old, cmids, desktops);
     if (NO_MEMORY == mr)

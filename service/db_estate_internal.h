@@ -22,10 +22,10 @@
 struct kg_estate_strings {
   atomic_int refs;
   struct kg_estate_strings *parent;
-  int depth;                      /**< nodes above this one */
-  PGresult *pools, *desktops;     /**< a full load's results, else NULL */
+  int depth;                  /**< nodes above this one */
+  PGresult *pools, *desktops; /**< a full load's results, else NULL */
   size_t used, size;
-  char data[];                    /**< a refresh's new hostnames */
+  char data[]; /**< a refresh's new hostnames */
 };
 
 /** Empties @a es and sets its host row and the model's host fields. */

@@ -14,6 +14,7 @@
 /* Whether another host of the family has a request of the CMID as new or newer:
    it renews there and lapses here (a tie lapses on both, the stricter reading).
    Looked up only when the family has another host. */
+/* clang-format off */
 #define RENEWS_ELSEWHERE                                                         \
   " CASE WHEN (SELECT count(*) FROM kms_hosts o, kms_hosts h WHERE h.id = $1"    \
   "             AND o.family = h.family) > 1"                                    \
@@ -29,5 +30,6 @@
   "  JOIN kms_hosts h ON h.id = c.kms_host_id AND h.family = oh.family"          \
   "  WHERE o.cmid = c.cmid AND o.kms_host_id <> c.kms_host_id"                   \
   "  AND o.last_request_at > to_timestamp($2) - interval '30 days') ELSE false END"
+/* clang-format on */
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-
+/* clang-format off */
 #define HOST_COLUMNS                                                              \
   "id, name, family, threshold, capacity, margin, renewal_interval_minutes,"      \
   " description, " KG_SQL_EPOCH("created_at") ", " KG_SQL_EPOCH("updated_at") ", estate_version," \
@@ -29,10 +29,12 @@ static const struct kg_stmt stmt_insert = {
 static const struct kg_stmt stmt_rebuild = {
   "host_rebuild_cmids", "SELECT kg_rebuild_cmids($1::bigint)"
 };
+/* clang-format on */
 
 /* Every read of one host by name, whatever lock it takes. */
 #define HOST_BY_NAME "SELECT " HOST_COLUMNS " FROM kms_hosts WHERE name = $1"
 
+/* clang-format off */
 static const struct kg_stmt stmt_get = {
   "host_get", HOST_BY_NAME
 };
@@ -55,10 +57,12 @@ static const struct kg_stmt stmt_lock_update = {
 static const struct kg_stmt stmt_lock_share = {
   "host_lock_share", HOST_BY_NAME " FOR KEY SHARE"
 };
+/* clang-format on */
 
 /* Reservations of one family are evaluated one after another (across every
    replica): a plan may hold several hosts of its family, and taking this lock
    before any host row keeps two of them from waiting on each other. */
+/* clang-format off */
 static const struct kg_stmt stmt_family_lock = {
   "host_family_lock",
   "SELECT pg_advisory_xact_lock(1802924359, hashtext(family)) FROM kms_hosts WHERE name = $1"
@@ -102,6 +106,7 @@ static const struct kg_stmt stmt_duplicates = {
   " WHERE d.kms_host_id = $1::bigint AND d.cmid IS NOT NULL AND d.state <> 'decommissioned'"
   " GROUP BY d.cmid HAVING count(*) > 1 ORDER BY count(*) DESC, d.cmid"
 };
+/* clang-format on */
 
 /** Fills a record from row @a row of a HOST_COLUMNS result. */
 static void
@@ -121,7 +126,10 @@ read_host(const PGresult *res, int row, struct kg_host_record *h)
   h->server = PQgetvalue(res, row, 11);
 }
 
-struct host_cb { kg_host_cb cb; void *cls; };
+struct host_cb {
+  kg_host_cb cb;
+  void *cls;
+};
 
 static bool
 host_row(void *cls, const PGresult *res, int row)
@@ -178,17 +186,19 @@ kg_db_host_get_by_id(struct kg_db *db, long long id, kg_host_cb cb, void *cls)
 }
 
 enum kg_qs
-kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
-                  kg_host_cb cb, void *cls, bool *duplicate)
+kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h, kg_host_cb cb, void *cls,
+                  bool *duplicate)
 {
   char threshold[KG_DB_INT_BUFSZ], capacity[KG_DB_INT_BUFSZ], margin[KG_DB_INT_BUFSZ];
   char renewal[KG_DB_INT_BUFSZ];
   int rows;
+  /* clang-format off */
   const char *params[] = {
     h->name, h->family, kg_db_param_int(threshold, h->threshold),
     kg_db_param_int(capacity, h->capacity), kg_db_param_int(margin, h->margin),
     kg_db_param_int(renewal, h->renewal_minutes), h->description, h->server,
   };
+  /* clang-format on */
   long long id = 0;
   enum kg_qs qs = each_host(db, &stmt_insert, KG_NPARAMS(params), params, keep_id, &id, &rows);
   *duplicate = (KG_QS_OK == qs && 0 == rows);
@@ -231,13 +241,12 @@ keep_row(void *cls, const struct kg_host_record *h)
 }
 
 enum kg_qs
-kg_db_host_row(struct kg_db *db, const char *name, bool lock,
-               struct kg_host_row *host, bool *found)
+kg_db_host_row(struct kg_db *db, const char *name, bool lock, struct kg_host_row *host, bool *found)
 {
   const char *params[] = { name };
   int rows;
-  enum kg_qs qs = each_host(db, lock ? &stmt_get_lock : &stmt_get, KG_NPARAMS(params), params, keep_row, host,
-                            &rows);
+  enum kg_qs qs = each_host(db, lock ? &stmt_get_lock : &stmt_get, KG_NPARAMS(params), params,
+                            keep_row, host, &rows);
 
   *found = rows > 0;
   return qs;
@@ -246,7 +255,7 @@ kg_db_host_row(struct kg_db *db, const char *name, bool lock,
 enum kg_qs
 kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n)
 {
-  const char *params[] = { NULL, NULL };  /* the list from its start, without LIMIT */
+  const char *params[] = { NULL, NULL }; /* the list from its start, without LIMIT */
   enum kg_qs qs;
   PGresult *res = kg_db_exec(db, &stmt_list, KG_NPARAMS(params), params, &qs);
 
@@ -269,8 +278,7 @@ kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t *n)
 }
 
 enum kg_qs
-kg_db_host_list(struct kg_db *db, const char *after, long long limit,
-                kg_host_cb cb, void *cls)
+kg_db_host_list(struct kg_db *db, const char *after, long long limit, kg_host_cb cb, void *cls)
 {
   char lim[KG_DB_INT_BUFSZ];
   int rows;
@@ -279,12 +287,13 @@ kg_db_host_list(struct kg_db *db, const char *after, long long limit,
 }
 
 enum kg_qs
-kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch *p,
-                  kg_host_cb cb, void *cls, bool *found)
+kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch *p, kg_host_cb cb,
+                  void *cls, bool *found)
 {
   char threshold[KG_DB_INT_BUFSZ], capacity[KG_DB_INT_BUFSZ], margin[KG_DB_INT_BUFSZ];
   char renewal[KG_DB_INT_BUFSZ];
   int rows;
+  /* clang-format off */
   const char *params[] = {  /* NULL (SQL NULL) keeps the column */
     name,
     p->has_threshold ? kg_db_param_int(threshold, p->threshold) : NULL,
@@ -294,6 +303,7 @@ kg_db_host_update(struct kg_db *db, const char *name, const struct kg_host_patch
     p->has_description ? p->description : NULL,
     p->server,
   };
+  /* clang-format on */
   long long id = 0;
   enum kg_qs qs = each_host(db, &stmt_update, KG_NPARAMS(params), params, keep_id, &id, &rows);
 
@@ -310,8 +320,7 @@ kg_db_host_lock(struct kg_db *db, const char *name, bool exclusive, long long *i
 {
   const char *params[] = { name };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, exclusive ? &stmt_lock_update : &stmt_lock_share, 1,
-                             params, &qs);
+  PGresult *res = kg_db_exec(db, exclusive ? &stmt_lock_update : &stmt_lock_share, 1, params, &qs);
 
   *id = 0;
   if (NULL == res)
@@ -323,8 +332,8 @@ kg_db_host_lock(struct kg_db *db, const char *name, bool exclusive, long long *i
 }
 
 enum kg_qs
-kg_db_host_pools(struct kg_db *db, long long host_id,
-                 bool (*cb)(void *cls, const char *pool), void *cls, long long *total)
+kg_db_host_pools(struct kg_db *db, long long host_id, bool (*cb)(void *cls, const char *pool),
+                 void *cls, long long *total)
 {
   char id[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
@@ -362,10 +371,12 @@ kg_db_host_duplicates(struct kg_db *db, long long host_id,
   if (NULL == res)
     return qs;
   for (int i = 0; i < PQntuples(res) && KG_QS_OK == qs; i++) {
+    /* clang-format off */
     struct kg_duplicate_record d = {
       .cmid = PQgetvalue(res, i, 0), .desktops_json = PQgetvalue(res, i, 1),
       .pools_json = PQgetvalue(res, i, 2), .count = kg_db_int(res, i, 3),
     };
+    /* clang-format on */
     if (!cb(cls, &d))
       qs = KG_QS_INTERNAL_ERROR;
   }

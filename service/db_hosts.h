@@ -17,8 +17,8 @@
 /** One row of kms_hosts. */
 struct kg_host_record {
   long long id;
-  const char *name;         /**< lowercase hostname */
-  const char *family;       /**< "windows" | "office2010" | "office" */
+  const char *name;   /**< lowercase hostname */
+  const char *family; /**< "windows" | "office2010" | "office" */
   int threshold;
   int capacity;
   int margin;
@@ -39,9 +39,9 @@ struct kg_host_record {
  */
 struct kg_host_row {
   long long id;
-  char name[254];           /**< lowercase hostname (at most 253 characters) */
-  char family[11];          /**< "windows" | "office2010" | "office" */
-  char server[254];         /**< the KMS machine whose events it counts */
+  char name[254];   /**< lowercase hostname (at most 253 characters) */
+  char family[11];  /**< "windows" | "office2010" | "office" */
+  char server[254]; /**< the KMS machine whose events it counts */
   int threshold, capacity, margin;
   int renewal_minutes;
   long long estate_version; /**< bumped by every write the forecast reads (migration 0002) */
@@ -76,7 +76,7 @@ struct kg_host_patch {
   bool has_threshold, has_capacity, has_margin, has_renewal, has_description;
   long long threshold, capacity, margin, renewal_minutes;
   const char *description;
-  const char *server;       /**< NULL keeps it */
+  const char *server; /**< NULL keeps it */
 };
 
 /**
@@ -89,8 +89,8 @@ struct kg_host_patch {
  *             server already has a host of that family
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h,
-                             kg_host_cb cb, void *cls, bool *duplicate);
+enum kg_qs kg_db_host_insert(struct kg_db *db, const struct kg_host_new *h, kg_host_cb cb,
+                             void *cls, bool *duplicate);
 
 /**
  * Reads one host.
@@ -115,8 +115,8 @@ enum kg_qs kg_db_host_get(struct kg_db *db, const char *name, kg_host_cb cb, voi
  * @param[out] found whether it exists
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_host_row(struct kg_db *db, const char *name, bool lock,
-                          struct kg_host_row *host, bool *found);
+enum kg_qs kg_db_host_row(struct kg_db *db, const char *name, bool lock, struct kg_host_row *host,
+                          bool *found);
 
 /**
  * Every host, by name, as rows of their own (for the metrics).
@@ -136,8 +136,8 @@ enum kg_qs kg_db_host_rows(struct kg_db *db, struct kg_host_row **hosts, size_t 
  * @param cls closure for cb
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_host_list(struct kg_db *db, const char *after, long long limit,
-                           kg_host_cb cb, void *cls);
+enum kg_qs kg_db_host_list(struct kg_db *db, const char *after, long long limit, kg_host_cb cb,
+                           void *cls);
 
 /**
  * Applies a PATCH and returns the changed row.
@@ -174,8 +174,7 @@ enum kg_qs kg_db_host_lock(struct kg_db *db, const char *name, bool exclusive, l
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_db_host_pools(struct kg_db *db, long long host_id,
-                            bool (*cb)(void *cls, const char *pool), void *cls,
-                            long long *total);
+                            bool (*cb)(void *cls, const char *pool), void *cls, long long *total);
 
 /**
  * Deletes a host (its CMID summaries, requests, observations and plans go with it).
@@ -187,10 +186,10 @@ enum kg_qs kg_db_host_delete(struct kg_db *db, long long host_id);
 
 /** One CMID shared by several desktops of a host. */
 struct kg_duplicate_record {
-  const char *cmid;            /**< lowercase GUID */
-  const char *desktops_json;   /**< JSON array of hostnames, sorted */
-  const char *pools_json;      /**< JSON array of pool names, sorted */
-  long long count;             /**< number of desktops */
+  const char *cmid;          /**< lowercase GUID */
+  const char *desktops_json; /**< JSON array of hostnames, sorted */
+  const char *pools_json;    /**< JSON array of pool names, sorted */
+  long long count;           /**< number of desktops */
 };
 
 /**

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* clang-format off */
 static const struct kg_stmt stmt_other_hosts = {
   "plan_other_hosts",
   "SELECT h.name FROM kms_hosts h JOIN kms_hosts own ON own.id = $1::bigint"
@@ -18,6 +19,7 @@ static const struct kg_stmt stmt_other_hosts = {
   "             AND x.kms_host_id = h.id))"
   " ORDER BY h.name LIMIT 17"  /* KG_MAX_OTHER_HOSTS + 1: whether there are more */
 };
+/* clang-format on */
 
 /** "{1,2,3}": an array literal of ids; NULL when out of memory. */
 static char *
@@ -60,8 +62,10 @@ kg_db_plan_other_hosts(struct kg_db *db, long long host_id, const long long *des
   out->n = 0;
   out->more = false;
   if (NULL != desktops && NULL != pools) {
+    /* clang-format off */
     const char *params[] = { kg_db_param_int(host, host_id), desktops, pools,
                              kg_db_param_int(at, now) };
+    /* clang-format on */
     qs = kg_db_each_row(db, &stmt_other_hosts, KG_NPARAMS(params), params, keep_name, out, &rows);
   }
   free(desktops);

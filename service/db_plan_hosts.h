@@ -37,9 +37,8 @@ struct kg_host_names {
  * @param[out] out the names
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_plan_other_hosts(struct kg_db *db, long long host_id,
-                                  const long long *desktop_ids, size_t n_desktops,
-                                  const long long *pool_ids, size_t n_pools, int64_t now,
-                                  struct kg_host_names *out);
+enum kg_qs kg_db_plan_other_hosts(struct kg_db *db, long long host_id, const long long *desktop_ids,
+                                  size_t n_desktops, const long long *pool_ids, size_t n_pools,
+                                  int64_t now, struct kg_host_names *out);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+/* clang-format off */
 static const struct kg_stmt stmt_plan_insert = {
   "plan_insert",
   /* One round trip: data-modifying CTEs all run, and the foreign keys of the
@@ -37,6 +38,7 @@ static const struct kg_stmt stmt_decision_insert = {
   "decision_insert",
   DECISION_INSERT " VALUES (" DECISION_VALUES ")"
 };
+/* clang-format on */
 
 /* The audit record of an evaluation that reserved nothing, in a statement of its
    own: committed without waiting for the WAL flush. set_config(..., true) is
@@ -45,16 +47,19 @@ static const struct kg_stmt stmt_decision_insert = {
    insert nothing (a subquery to call it cost a join). A database crash can
    lose the last moments of such records, never a plan; the gate's hot path
    saves the flush. */
+/* clang-format off */
 static const struct kg_stmt stmt_decision_insert_async = {
   "decision_insert_async",
   DECISION_INSERT " VALUES (" DECISION_VALUES ")"
   " RETURNING set_config('synchronous_commit', 'off', true)"
 };
+/* clang-format on */
 
 /* The same, written only while the host's estate is still the version the
    evaluation used, which may have come from this process's cache: the check
    and the write are one statement, so no decision is stored for an estate
    that had changed, and the gate needs no read of the host first. */
+/* clang-format off */
 static const struct kg_stmt stmt_decision_insert_if_current = {
   "decision_insert_if_current",
   DECISION_INSERT " SELECT " DECISION_VALUES
@@ -67,6 +72,7 @@ static const struct kg_stmt stmt_decision_find = {
   "SELECT http_status, response::text, request_hash FROM decisions"
   " WHERE token_id = $1::uuid AND idempotency_key = $2"
 };
+/* clang-format on */
 
 /** Writes "{1,2,3}" for a bigint[] or int[] parameter. */
 static char *
@@ -95,11 +101,13 @@ kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan)
   enum kg_qs qs = KG_QS_HARD_ERROR;
 
   if (NULL != desktops && NULL != pools && NULL != counts && NULL != others) {
+    /* clang-format off */
     const char *params[] = {
       plan->id, kg_db_param_int(host, plan->kms_host_id), kg_db_param_int(at, plan->at),
       kg_db_param_int(expires, plan->expires_at), plan->request_json, plan->caller,
       desktops, pools, counts, others,
     };
+    /* clang-format on */
     qs = kg_db_run(db, &stmt_plan_insert, KG_NPARAMS(params), params);
   }
   free(desktops);
@@ -116,11 +124,13 @@ static void
 decision_params(const struct kg_new_decision *d, char status[KG_DB_INT_BUFSZ],
                 const char *params[DECISION_PARAMS])
 {
+  /* clang-format off */
   const char *values[DECISION_PARAMS] = {
     d->id, d->kms_host, d->decision, kg_db_param_int(status, d->http_status),
     d->request_json, d->response_json, d->caller, d->token_id, d->plan_id,
     d->idempotency_key, d->request_hash,
   };
+  /* clang-format on */
   memcpy(params, values, sizeof(values));
 }
 
@@ -134,7 +144,7 @@ kg_db_decision_insert(struct kg_db *db, const struct kg_new_decision *d)
   enum kg_qs qs = kg_db_run(db, d->durable ? &stmt_decision_insert : &stmt_decision_insert_async,
                             DECISION_PARAMS, params);
   if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505"))
-    return KG_QS_SOFT_ERROR;  /* a concurrent retry with the same key won: rerun and replay it */
+    return KG_QS_SOFT_ERROR; /* a concurrent retry with the same key won: rerun and replay it */
   return qs;
 }
 
@@ -149,17 +159,16 @@ kg_db_decision_insert_if_current(struct kg_db *db, const struct kg_new_decision 
   decision_params(d, status, params);
   params[DECISION_PARAMS] = kg_db_param_int(host, host_id);
   params[DECISION_PARAMS + 1] = kg_db_param_int(version, estate_version);
-  PGresult *res = kg_db_exec(db, &stmt_decision_insert_if_current, DECISION_PARAMS + 2,
-                             params, &qs);
+  PGresult *res =
+    kg_db_exec(db, &stmt_decision_insert_if_current, DECISION_PARAMS + 2, params, &qs);
   *inserted = NULL != res && 1 == PQntuples(res);
   PQclear(res);
   return qs;
 }
 
 enum kg_qs
-kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key,
-                    bool *found, unsigned int *http_status, json_t **response,
-                    char request_hash[65])
+kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key, bool *found,
+                    unsigned int *http_status, json_t **response, char request_hash[65])
 {
   const char *params[] = { token_id, key };
   enum kg_qs qs;
@@ -181,6 +190,7 @@ kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key,
 
 /* ---------------- listing, commit, release ---------------- */
 
+/* clang-format off */
 #define PLAN_COLUMNS \
   "SELECT p.id, h.name," \
   " CASE WHEN p.state = 'reserved' AND p.expires_at <= to_timestamp($1) THEN 'expired'" \
@@ -243,14 +253,19 @@ static const struct kg_stmt stmt_decisions_list = {
   " AND ($3::bigint IS NULL OR (evaluated_at, id) < (to_timestamp($3::double precision / 1000000), $4::uuid))"
   " ORDER BY evaluated_at DESC, id DESC LIMIT $5"
 };
+/* clang-format on */
 
 /** A plan's row as a record; @a cls is the caller's callback and closure. */
-struct plan_cb { kg_plan_cb cb; void *cls; };
+struct plan_cb {
+  kg_plan_cb cb;
+  void *cls;
+};
 
 static bool
 plan_row(void *cls, const PGresult *res, int row)
 {
   const struct plan_cb *c = cls;
+  /* clang-format off */
   const struct kg_plan_record p = {
     .id = PQgetvalue(res, row, 0), .kms_host = PQgetvalue(res, row, 1),
     .state = PQgetvalue(res, row, 2), .at = kg_db_text(res, row, 3),
@@ -259,6 +274,7 @@ plan_row(void *cls, const PGresult *res, int row)
     .caller = PQgetvalue(res, row, 8), .decommission_json = kg_db_text(res, row, 9),
     .provision_json = kg_db_text(res, row, 10), .sort_key = PQgetvalue(res, row, 11),
   };
+  /* clang-format on */
   return c->cb(c->cls, &p);
 }
 
@@ -267,8 +283,10 @@ kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f, const char *a
                  const char *after_id, long long limit, kg_plan_cb cb, void *cls)
 {
   char now[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
+  /* clang-format off */
   const char *params[] = { kg_db_param_int(now, f->now), f->kms_host, f->state, after_us,
                            after_id, kg_db_param_int(lim, limit) };
+  /* clang-format on */
   struct plan_cb c = { cb, cls };
   int rows;
 
@@ -276,15 +294,14 @@ kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f, const char *a
 }
 
 enum kg_qs
-kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, kg_plan_cb cb, void *cls,
-               bool *found)
+kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, kg_plan_cb cb, void *cls, bool *found)
 {
   char at[KG_DB_INT_BUFSZ];
   const char *params[] = { kg_db_param_int(at, now), id };
   struct plan_cb c = { cb, cls };
   int rows;
-  enum kg_qs qs = kg_db_each_row(db, &stmt_plan_get, KG_NPARAMS(params), params, plan_row, &c,
-                                 &rows);
+  enum kg_qs qs =
+    kg_db_each_row(db, &stmt_plan_get, KG_NPARAMS(params), params, plan_row, &c, &rows);
 
   *found = rows > 0;
   return qs;
@@ -330,12 +347,16 @@ kg_db_plan_release(struct kg_db *db, const char *id, int64_t now)
 }
 
 /** A decision's row as a record; @a cls is the caller's callback and closure. */
-struct decision_cb { kg_decision_cb cb; void *cls; };
+struct decision_cb {
+  kg_decision_cb cb;
+  void *cls;
+};
 
 static bool
 decision_row(void *cls, const PGresult *res, int row)
 {
   const struct decision_cb *c = cls;
+  /* clang-format off */
   const struct kg_decision_record d = {
     .id = PQgetvalue(res, row, 0), .kms_host = PQgetvalue(res, row, 1),
     .evaluated_at = kg_db_text(res, row, 2), .decision = PQgetvalue(res, row, 3),
@@ -343,6 +364,7 @@ decision_row(void *cls, const PGresult *res, int row)
     .plan_id = kg_db_text(res, row, 6), .request_json = kg_db_text(res, row, 7),
     .response_json = kg_db_text(res, row, 8), .sort_key = PQgetvalue(res, row, 9),
   };
+  /* clang-format on */
   return c->cb(c->cls, &d);
 }
 
@@ -351,8 +373,10 @@ kg_db_decisions_list(struct kg_db *db, const struct kg_decision_filter *f, const
                      const char *after_id, long long limit, kg_decision_cb cb, void *cls)
 {
   char since[KG_DB_INT_BUFSZ], lim[KG_DB_INT_BUFSZ];
+  /* clang-format off */
   const char *params[] = { f->kms_host, f->has_since ? kg_db_param_int(since, f->since_us) : NULL,
                            after_us, after_id, kg_db_param_int(lim, limit) };
+  /* clang-format on */
   struct decision_cb c = { cb, cls };
   int rows;
 

@@ -14,18 +14,18 @@
 
 /** A new reserved plan. */
 struct kg_new_plan {
-  const char *id;               /**< uuid made by the caller */
+  const char *id; /**< uuid made by the caller */
   long long kms_host_id;
-  int64_t at;                   /**< Unix seconds */
-  int64_t expires_at;           /**< Unix seconds */
-  const char *request_json;     /**< the gate request */
-  const char *caller;           /**< token name */
+  int64_t at;               /**< Unix seconds */
+  int64_t expires_at;       /**< Unix seconds */
+  const char *request_json; /**< the gate request */
+  const char *caller;       /**< token name */
   size_t n_desktops;
   const long long *desktop_ids;
   size_t n_provisions;
   const long long *pool_ids;
   const int *counts;
-  size_t n_other_hosts;         /**< other hosts it touches (kms-model.md section 6) */
+  size_t n_other_hosts; /**< other hosts it touches (kms-model.md section 6) */
   const long long *other_host_ids;
 };
 
@@ -39,18 +39,18 @@ enum kg_qs kg_db_plan_insert(struct kg_db *db, const struct kg_new_plan *plan);
 
 /** A gate evaluation to record. */
 struct kg_new_decision {
-  const char *id;               /**< uuid made by the caller */
+  const char *id; /**< uuid made by the caller */
   const char *kms_host;
-  const char *decision;         /**< "go" or "no-go" */
+  const char *decision; /**< "go" or "no-go" */
   unsigned int http_status;
   const char *request_json;
   const char *response_json;
   const char *caller;
-  const char *token_id;         /**< or NULL */
-  const char *plan_id;          /**< or NULL */
-  const char *idempotency_key;  /**< or NULL */
-  const char *request_hash;     /**< or NULL */
-  bool durable;                 /**< false: a plain evaluation's record, inserted outside any
+  const char *token_id;        /**< or NULL */
+  const char *plan_id;         /**< or NULL */
+  const char *idempotency_key; /**< or NULL */
+  const char *request_hash;    /**< or NULL */
+  bool durable;                /**< false: a plain evaluation's record, inserted outside any
                                      transaction, committed without waiting for the flush */
 };
 
@@ -89,31 +89,30 @@ enum kg_qs kg_db_decision_insert_if_current(struct kg_db *db, const struct kg_ne
  * @param[out] request_hash hash of its request body (65 bytes)
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key,
-                               bool *found, unsigned int *http_status, json_t **response,
-                               char request_hash[65]);
+enum kg_qs kg_db_decision_find(struct kg_db *db, const char *token_id, const char *key, bool *found,
+                               unsigned int *http_status, json_t **response, char request_hash[65]);
 
 /** Filters of GET /v1/plans. */
 struct kg_plan_filter {
-  const char *kms_host;   /**< lowercase name or NULL */
-  const char *state;      /**< reserved|expired|committed|released or NULL */
+  const char *kms_host; /**< lowercase name or NULL */
+  const char *state;    /**< reserved|expired|committed|released or NULL */
   int64_t now;
 };
 
 /** One plan as stored; times are the text of whole Unix seconds (NULL for none). */
 struct kg_plan_record {
-  const char *id;                 /**< uuid */
+  const char *id; /**< uuid */
   const char *kms_host;
-  const char *state;              /**< reserved|expired|committed|released */
+  const char *state; /**< reserved|expired|committed|released */
   const char *at;
   const char *expires_at;
   const char *created_at;
-  const char *committed_at;       /**< or NULL */
-  const char *released_at;        /**< or NULL */
+  const char *committed_at; /**< or NULL */
+  const char *released_at;  /**< or NULL */
   const char *caller;
-  const char *decommission_json;  /**< JSON array of its desktops' hostnames, sorted */
-  const char *provision_json;     /**< JSON array of {pool, count}, by pool */
-  const char *sort_key;           /**< "<created_at µs>,<id>": the list cursor key */
+  const char *decommission_json; /**< JSON array of its desktops' hostnames, sorted */
+  const char *provision_json;    /**< JSON array of {pool, count}, by pool */
+  const char *sort_key;          /**< "<created_at µs>,<id>": the list cursor key */
 };
 
 /**
@@ -135,9 +134,8 @@ typedef bool (*kg_plan_cb)(void *cls, const struct kg_plan_record *p);
  * @param cls closure for cb
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f,
-                            const char *after_us, const char *after_id, long long limit,
-                            kg_plan_cb cb, void *cls);
+enum kg_qs kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f, const char *after_us,
+                            const char *after_id, long long limit, kg_plan_cb cb, void *cls);
 
 /**
  * Reads one plan.
@@ -149,13 +147,13 @@ enum kg_qs kg_db_plans_list(struct kg_db *db, const struct kg_plan_filter *f,
  * @param[out] found whether it exists
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, kg_plan_cb cb,
-                          void *cls, bool *found);
+enum kg_qs kg_db_plan_get(struct kg_db *db, const char *id, int64_t now, kg_plan_cb cb, void *cls,
+                          bool *found);
 
 /** A plan's state for commit/release, read under a row lock. */
 struct kg_plan_lock {
   bool found;
-  char state[16];      /**< reserved|expired|committed|released */
+  char state[16]; /**< reserved|expired|committed|released */
   long long kms_host_id;
 };
 
@@ -167,7 +165,8 @@ struct kg_plan_lock {
  * @param[out] lock what was found
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_plan_lock(struct kg_db *db, const char *id, int64_t now, struct kg_plan_lock *lock);
+enum kg_qs kg_db_plan_lock(struct kg_db *db, const char *id, int64_t now,
+                           struct kg_plan_lock *lock);
 
 /**
  * Marks a reserved plan committed and decommissions its desktops at @a now.
@@ -183,23 +182,23 @@ enum kg_qs kg_db_plan_release(struct kg_db *db, const char *id, int64_t now);
 
 /** Filters of GET /v1/decisions. */
 struct kg_decision_filter {
-  const char *kms_host;   /**< lowercase name or NULL */
+  const char *kms_host; /**< lowercase name or NULL */
   bool has_since;
   int64_t since_us;
 };
 
 /** One recorded evaluation; request and response are the stored JSON text. */
 struct kg_decision_record {
-  const char *id;                 /**< uuid */
+  const char *id; /**< uuid */
   const char *kms_host;
-  const char *evaluated_at;       /**< text of whole Unix seconds */
-  const char *decision;           /**< "go" or "no-go" */
+  const char *evaluated_at; /**< text of whole Unix seconds */
+  const char *decision;     /**< "go" or "no-go" */
   int http_status;
   const char *caller;
-  const char *plan_id;            /**< or NULL */
-  const char *request_json;       /**< or NULL */
-  const char *response_json;      /**< or NULL */
-  const char *sort_key;           /**< "<evaluated_at µs>,<id>": the list cursor key */
+  const char *plan_id;       /**< or NULL */
+  const char *request_json;  /**< or NULL */
+  const char *response_json; /**< or NULL */
+  const char *sort_key;      /**< "<evaluated_at µs>,<id>": the list cursor key */
 };
 
 /**

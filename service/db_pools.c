@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* One pool with its host and its desktops counted by state (index desktops_pool_state). */
+/* clang-format off */
 #define POOL_SELECT                                                                    \
   "SELECT p.id, p.name, h.name, p.platform, p.renewal_interval_minutes,"               \
   " coalesce(p.renewal_interval_minutes, h.renewal_interval_minutes), p.unique_cmids," \
@@ -107,6 +107,7 @@ static const struct kg_stmt stmt_delete = {
   "pool_delete",
   "DELETE FROM pools WHERE id = $1::bigint"
 };
+/* clang-format on */
 
 static void
 read_pool(const PGresult *res, int row, struct kg_pool_record *p)
@@ -128,7 +129,10 @@ read_pool(const PGresult *res, int row, struct kg_pool_record *p)
   p->desktops_by_host_json = PQgetvalue(res, row, 13);
 }
 
-struct pool_cb { kg_pool_cb cb; void *cls; };
+struct pool_cb {
+  kg_pool_cb cb;
+  void *cls;
+};
 
 static bool
 pool_row(void *cls, const PGresult *res, int row)
@@ -155,11 +159,13 @@ kg_db_pool_insert(struct kg_db *db, const struct kg_pool_new *p, bool *duplicate
 {
   char host[KG_DB_INT_BUFSZ], renewal[KG_DB_INT_BUFSZ];
   enum kg_qs qs;
+  /* clang-format off */
   const char *params[] = {
     p->name, kg_db_param_int(host, p->kms_host_id), p->platform,
     p->has_renewal ? kg_db_param_int(renewal, p->renewal_minutes) : NULL,
     p->unique_cmids ? "true" : "false",
   };
+  /* clang-format on */
   PGresult *res = kg_db_exec(db, &stmt_insert, KG_NPARAMS(params), params, &qs);
   *duplicate = false;
   if (NULL == res)
@@ -191,13 +197,12 @@ kg_db_pool_list(struct kg_db *db, const char *kms_host, const char *after, long 
 }
 
 enum kg_qs
-kg_db_pool_ref(struct kg_db *db, const char *name, bool exclusive,
-               struct kg_pool_ref *ref, bool *found)
+kg_db_pool_ref(struct kg_db *db, const char *name, bool exclusive, struct kg_pool_ref *ref,
+               bool *found)
 {
   const char *params[] = { name };
   enum kg_qs qs;
-  PGresult *res = kg_db_exec(db, exclusive ? &stmt_ref_update : &stmt_ref_share, 1,
-                             params, &qs);
+  PGresult *res = kg_db_exec(db, exclusive ? &stmt_ref_update : &stmt_ref_share, 1, params, &qs);
 
   *found = false;
   if (NULL == res)
@@ -233,12 +238,14 @@ enum kg_qs
 kg_db_pool_update(struct kg_db *db, long long pool_id, const struct kg_pool_patch *p)
 {
   char id[KG_DB_INT_BUFSZ], renewal[KG_DB_INT_BUFSZ], host[KG_DB_INT_BUFSZ];
+  /* clang-format off */
   const char *params[] = {
     kg_db_param_int(id, pool_id), p->platform, p->set_renewal ? "true" : "false",
     (p->set_renewal && !p->renewal_null) ? kg_db_param_int(renewal, p->renewal_minutes) : NULL,
     p->has_unique_cmids ? (p->unique_cmids ? "true" : "false") : NULL,
     0 != p->kms_host_id ? kg_db_param_int(host, p->kms_host_id) : NULL,
   };
+  /* clang-format on */
   return kg_db_run(db, &stmt_update, KG_NPARAMS(params), params);
 }
 
@@ -266,7 +273,10 @@ kg_db_pool_add_host(struct kg_db *db, const char *pool, const char *host, int we
   return KG_QS_OK;
 }
 
-struct host_cb { kg_pool_host_cb cb; void *cls; };
+struct host_cb {
+  kg_pool_host_cb cb;
+  void *cls;
+};
 
 static bool
 each_host(void *cls, const PGresult *res, int row)
@@ -299,7 +309,8 @@ kg_db_pool_host_name(struct kg_db *db, const char *pool, char host[254], bool *f
 {
   const char *params[] = { pool };
   int rows;
-  enum kg_qs qs = kg_db_each_row(db, &stmt_host_name, KG_NPARAMS(params), params, copy_name, host, &rows);
+  enum kg_qs qs =
+    kg_db_each_row(db, &stmt_host_name, KG_NPARAMS(params), params, copy_name, host, &rows);
 
   *found = rows > 0;
   return qs;

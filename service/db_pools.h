@@ -17,16 +17,16 @@
 struct kg_pool_record {
   long long id;
   const char *name;
-  const char *kms_host;            /**< the host's name */
-  const char *platform;            /**< "horizon" | "citrix" | "other" */
-  bool has_renewal;                /**< false: the host's interval applies */
-  int renewal_minutes;             /**< the pool's own interval when has_renewal */
-  int effective_renewal_minutes;   /**< the pool's, else the host's */
+  const char *kms_host;          /**< the host's name */
+  const char *platform;          /**< "horizon" | "citrix" | "other" */
+  bool has_renewal;              /**< false: the host's interval applies */
+  int renewal_minutes;           /**< the pool's own interval when has_renewal */
+  int effective_renewal_minutes; /**< the pool's, else the host's */
   bool unique_cmids;
-  long long active, powered_off, decommissioned;  /**< desktops by state */
-  const char *created_at;          /**< epoch seconds text */
-  const char *updated_at;          /**< epoch seconds text */
-  const char *kms_hosts_json;      /**< [{name, weight}] of a discovering pool, [] pinned */
+  long long active, powered_off, decommissioned; /**< desktops by state */
+  const char *created_at;                        /**< epoch seconds text */
+  const char *updated_at;                        /**< epoch seconds text */
+  const char *kms_hosts_json;        /**< [{name, weight}] of a discovering pool, [] pinned */
   const char *desktops_by_host_json; /**< {host: active desktops whose CMID renews there} */
 };
 
@@ -43,7 +43,7 @@ struct kg_pool_new {
   const char *name;
   long long kms_host_id;
   const char *platform;
-  bool has_renewal;                /**< false: NULL, the host's interval */
+  bool has_renewal; /**< false: NULL, the host's interval */
   long long renewal_minutes;
   bool unique_cmids;
 };
@@ -86,7 +86,7 @@ enum kg_qs kg_db_pool_list(struct kg_db *db, const char *kms_host, const char *a
 struct kg_pool_ref {
   long long id;
   long long kms_host_id;
-  char kms_host[254];   /**< the host's name */
+  char kms_host[254]; /**< the host's name */
 };
 
 /**
@@ -116,13 +116,13 @@ enum kg_qs kg_db_pool_usage(struct kg_db *db, long long pool_id, long long *desk
 
 /** Changes of PATCH; NULL / false members are kept. */
 struct kg_pool_patch {
-  const char *platform;            /**< NULL: keep */
-  bool set_renewal;                /**< change renewal_interval_minutes */
-  bool renewal_null;               /**< ... to NULL (the host's interval) */
-  long long renewal_minutes;       /**< ... else to this */
+  const char *platform;      /**< NULL: keep */
+  bool set_renewal;          /**< change renewal_interval_minutes */
+  bool renewal_null;         /**< ... to NULL (the host's interval) */
+  long long renewal_minutes; /**< ... else to this */
   bool has_unique_cmids;
   bool unique_cmids;
-  long long kms_host_id;           /**< 0: keep */
+  long long kms_host_id; /**< 0: keep */
 };
 
 /**

@@ -9,6 +9,7 @@
 /* Any replica may prune; two at once would only contend for the same rows. */
 #define KG_PRUNE_LOCK "7021794190251950431"
 
+/* clang-format off */
 static const struct kg_stmt stmt_lock = {
   "prune_lock", "SELECT pg_try_advisory_lock(" KG_PRUNE_LOCK ")"
 };
@@ -16,12 +17,14 @@ static const struct kg_stmt stmt_lock = {
 static const struct kg_stmt stmt_unlock = {
   "prune_unlock", "SELECT pg_advisory_unlock(" KG_PRUNE_LOCK ")"
 };
+/* clang-format on */
 
 /* The oldest rows first, a batch at a time: short transactions that never
    hold many row locks against ingest. The primary key leads with (server,
    requested_at) (migration 0014): each server's oldest rows start its part
    of the key, the servers are found by skipping along the key (one probe per
    server, not a scan), and a batch is the oldest of their oldest. */
+/* clang-format off */
 static const struct kg_stmt stmt_batch = {
   "prune_batch",
   "DELETE FROM activation_requests WHERE ctid = ANY (ARRAY("
@@ -36,6 +39,7 @@ static const struct kg_stmt stmt_batch = {
   "  ORDER BY r.requested_at LIMIT $2::bigint) o"
   " ORDER BY o.requested_at LIMIT $2::bigint))"
 };
+/* clang-format on */
 
 enum kg_qs
 kg_db_prune_lock(struct kg_db *db, bool *taken)

@@ -5,6 +5,7 @@
  */
 #include "db_servers.h"
 
+/* clang-format off */
 static const struct kg_stmt stmt_exists = {
   "server_exists", "SELECT 1 FROM kms_hosts WHERE server = $1 LIMIT 1"
 };
@@ -34,6 +35,7 @@ static const struct kg_stmt stmt_unmapped = {
   " (WHERE kg_route(activation_id, family_hint) IS NULL), 0)"
   " FROM server_activation_ids GROUP BY server ORDER BY server LIMIT 10000"
 };
+/* clang-format on */
 
 enum kg_qs
 kg_db_server_exists(struct kg_db *db, const char *server, bool *found)
@@ -50,7 +52,10 @@ kg_db_server_exists(struct kg_db *db, const char *server, bool *found)
   return KG_QS_OK;
 }
 
-struct server_cb { kg_server_cb cb; void *cls; };
+struct server_cb {
+  kg_server_cb cb;
+  void *cls;
+};
 
 static bool
 each_server(void *cls, const PGresult *res, int row)
@@ -60,8 +65,7 @@ each_server(void *cls, const PGresult *res, int row)
 }
 
 enum kg_qs
-kg_db_server_list(struct kg_db *db, const char *after, long long limit, kg_server_cb cb,
-                  void *cls)
+kg_db_server_list(struct kg_db *db, const char *after, long long limit, kg_server_cb cb, void *cls)
 {
   char lim[KG_DB_INT_BUFSZ];
   const char *params[] = { after, kg_db_param_int(lim, limit) };
@@ -71,7 +75,10 @@ kg_db_server_list(struct kg_db *db, const char *after, long long limit, kg_serve
   return kg_db_each_row(db, &stmt_list, KG_NPARAMS(params), params, each_server, &c, &n);
 }
 
-struct host_cb { kg_server_host_cb cb; void *cls; };
+struct host_cb {
+  kg_server_host_cb cb;
+  void *cls;
+};
 
 static bool
 each_host(void *cls, const PGresult *res, int row)
@@ -81,8 +88,7 @@ each_host(void *cls, const PGresult *res, int row)
 }
 
 enum kg_qs
-kg_db_server_hosts(struct kg_db *db, const char *server, kg_server_host_cb cb, void *cls,
-                   int *n)
+kg_db_server_hosts(struct kg_db *db, const char *server, kg_server_host_cb cb, void *cls, int *n)
 {
   const char *params[] = { server };
   struct host_cb c = { cb, cls };
@@ -90,22 +96,26 @@ kg_db_server_hosts(struct kg_db *db, const char *server, kg_server_host_cb cb, v
   return kg_db_each_row(db, &stmt_hosts, KG_NPARAMS(params), params, each_host, &c, n);
 }
 
-struct total_cb { kg_server_total_cb cb; void *cls; };
+struct total_cb {
+  kg_server_total_cb cb;
+  void *cls;
+};
 
 static bool
 each_total(void *cls, const PGresult *res, int row)
 {
   struct total_cb *c = cls;
+  /* clang-format off */
   struct kg_server_total t = {
     .activation_id = kg_db_text(res, row, 0), .application = kg_db_text(res, row, 1),
     .requests = kg_db_int(res, row, 2), .last_at = kg_db_text(res, row, 3),
   };
+  /* clang-format on */
   return c->cb(c->cls, &t);
 }
 
 enum kg_qs
-kg_db_server_totals(struct kg_db *db, const char *server, kg_server_total_cb cb, void *cls,
-                    int *n)
+kg_db_server_totals(struct kg_db *db, const char *server, kg_server_total_cb cb, void *cls, int *n)
 {
   const char *params[] = { server };
   struct total_cb c = { cb, cls };
@@ -113,7 +123,10 @@ kg_db_server_totals(struct kg_db *db, const char *server, kg_server_total_cb cb,
   return kg_db_each_row(db, &stmt_totals, KG_NPARAMS(params), params, each_total, &c, n);
 }
 
-struct unmapped_cb { kg_server_unmapped_cb cb; void *cls; };
+struct unmapped_cb {
+  kg_server_unmapped_cb cb;
+  void *cls;
+};
 
 static bool
 each_unmapped(void *cls, const PGresult *res, int row)

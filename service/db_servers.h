@@ -13,10 +13,10 @@
 
 /** Requests of one server with one activation ID (or none, by upload family). */
 struct kg_server_total {
-  const char *activation_id;  /**< NULL: events without one */
-  const char *application;    /**< where they count; NULL: unmapped (nowhere) */
+  const char *activation_id; /**< NULL: events without one */
+  const char *application;   /**< where they count; NULL: unmapped (nowhere) */
   long long requests;
-  const char *last_at;        /**< epoch seconds text */
+  const char *last_at; /**< epoch seconds text */
 };
 
 /** Receives a server name; false aborts (KG_QS_HARD_ERROR). */
@@ -46,8 +46,8 @@ enum kg_qs kg_db_server_exists(struct kg_db *db, const char *server, bool *found
  * @param cls closure for cb
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_server_list(struct kg_db *db, const char *after, long long limit,
-                             kg_server_cb cb, void *cls);
+enum kg_qs kg_db_server_list(struct kg_db *db, const char *after, long long limit, kg_server_cb cb,
+                             void *cls);
 
 /**
  * The hosts of a server, by family.
@@ -58,8 +58,8 @@ enum kg_qs kg_db_server_list(struct kg_db *db, const char *after, long long limi
  * @param[out] n number of hosts
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_db_server_hosts(struct kg_db *db, const char *server, kg_server_host_cb cb,
-                              void *cls, int *n);
+enum kg_qs kg_db_server_hosts(struct kg_db *db, const char *server, kg_server_host_cb cb, void *cls,
+                              int *n);
 
 /**
  * The server's requests by activation ID, most requests first.

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-
+/* clang-format off */
 #define TOKEN_COLUMNS                                                          \
   "id, name, role, " KG_SQL_EPOCH("created_at") ", " KG_SQL_EPOCH("revoked_at") ","          \
   " (extract(epoch FROM created_at) * 1000000)::bigint || ',' || id"
@@ -40,18 +40,24 @@ static const struct kg_stmt stmt_revoke = {
   "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
   " WHERE id = $1::uuid RETURNING id"
 };
+/* clang-format on */
 
-struct token_cb { kg_token_cb cb; void *cls; };
+struct token_cb {
+  kg_token_cb cb;
+  void *cls;
+};
 
 static bool
 token_row(void *cls, const PGresult *res, int row)
 {
   struct token_cb *c = cls;
+  /* clang-format off */
   struct kg_token_record r = {
     .id = PQgetvalue(res, row, 0), .name = PQgetvalue(res, row, 1),
     .role = PQgetvalue(res, row, 2), .created_at = kg_db_text(res, row, 3),
     .revoked_at = kg_db_text(res, row, 4), .sort_key = PQgetvalue(res, row, 5),
   };
+  /* clang-format on */
   return c->cb(c->cls, &r);
 }
 
@@ -77,8 +83,8 @@ kg_db_token_get(struct kg_db *db, const char *id, kg_token_cb cb, void *cls, boo
 }
 
 enum kg_qs
-kg_db_token_list(struct kg_db *db, const char *after_us, const char *after_id,
-                 long long limit, kg_token_cb cb, void *cls)
+kg_db_token_list(struct kg_db *db, const char *after_us, const char *after_id, long long limit,
+                 kg_token_cb cb, void *cls)
 {
   char lim[KG_DB_INT_BUFSZ];
   int rows;

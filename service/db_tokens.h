@@ -12,12 +12,12 @@
 
 /** One token as the API shows it. */
 struct kg_token_record {
-  const char *id;          /**< uuid */
+  const char *id; /**< uuid */
   const char *name;
   const char *role;
-  const char *created_at;  /**< epoch seconds text */
-  const char *revoked_at;  /**< epoch seconds text or NULL */
-  const char *sort_key;    /**< "<created_at µs>,<id>": the list cursor key */
+  const char *created_at; /**< epoch seconds text */
+  const char *revoked_at; /**< epoch seconds text or NULL */
+  const char *sort_key;   /**< "<created_at µs>,<id>": the list cursor key */
 };
 
 /**
@@ -66,7 +66,7 @@ enum kg_qs kg_db_token_revoke(struct kg_db *db, const char *id, bool *found);
 struct kg_token_match {
   char id[40];
   char name[129];
-  char role[16];               /**< "reader" | "hook" | "admin" */
+  char role[16]; /**< "reader" | "hook" | "admin" */
 };
 
 /**

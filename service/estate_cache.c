@@ -37,7 +37,7 @@ struct prepared {
   int64_t now;
   int32_t capacity, threshold;
   int64_t host_renewal_seconds;
-  struct fc_plan *reserved;               /**< unexpired at now (the model borrows them) */
+  struct fc_plan *reserved; /**< unexpired at now (the model borrows them) */
   struct kg_reserved_plan *reserved_ids;
   size_t n_reserved;
 };
@@ -45,18 +45,18 @@ struct prepared {
 /** A loaded estate shared by the requests that use it. */
 struct shared_estate {
   struct kg_estate es;
-  atomic_int refs;        /**< the cache's reference plus one per view */
-  pthread_mutex_t lock;   /**< guards `current` */
+  atomic_int refs;           /**< the cache's reference plus one per view */
+  pthread_mutex_t lock;      /**< guards `current` */
   pthread_mutex_t preparing; /**< held while one request prepares for the others */
   struct prepared *current;
   long long host_id;
   long long version;
-  int renewal_minutes;    /**< pools without their own interval use the host's */
+  int renewal_minutes; /**< pools without their own interval use the host's */
   int64_t loaded_at;
 };
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool refresh_enabled = true;   /* set before the workers start */
+static bool refresh_enabled = true; /* set before the workers start */
 static struct shared_estate *slots[CACHE_SLOTS];
 
 static void
@@ -140,8 +140,7 @@ kg_estate_cached_host(const char *name, int64_t now, struct kg_host_row *host)
   pthread_mutex_lock(&cache_lock);
   for (size_t i = 0; i < CACHE_SLOTS && !hit; i++) {
     const struct shared_estate *se = slots[i];
-    if (NULL != se && se->version >= 0 && young(se, now)
-        && 0 == strcmp(se->es.host.name, name)) {
+    if (NULL != se && se->version >= 0 && young(se, now) && 0 == strcmp(se->es.host.name, name)) {
       *host = se->es.host;
       host->estate_version = se->version;
       hit = true;
@@ -306,8 +305,8 @@ struct flight {
   long long host_id;
   pthread_cond_t landed;
   bool done;
-  struct shared_estate *result;   /**< referenced by the flight; NULL when the load failed */
-  int refs;                       /**< the loader and every waiter */
+  struct shared_estate *result; /**< referenced by the flight; NULL when the load failed */
+  int refs;                     /**< the loader and every waiter */
   struct flight *next;
 };
 
@@ -412,7 +411,7 @@ load_single_flight(struct kg_db *db, const struct kg_host_row *host, int64_t now
       return KG_QS_OK;
     }
     pthread_mutex_unlock(&cache_lock);
-    unref(se);  /* older than the caller's row (it started before), or failed */
+    unref(se); /* older than the caller's row (it started before), or failed */
     pthread_mutex_lock(&cache_lock);
   }
   pthread_mutex_unlock(&cache_lock);
@@ -551,8 +550,8 @@ kg_estate_evaluate(const struct kg_estate_use *use, int32_t margin, const struct
                    int32_t max_decommission_pool, struct fc_result *out)
 {
   const struct prepared *pr = use->prepared;
-  return fc_evaluate_prepared(pr->model, margin, use->view.model.horizon_seconds,
-                              plan, max_decommission_pool, out);
+  return fc_evaluate_prepared(pr->model, margin, use->view.model.horizon_seconds, plan,
+                              max_decommission_pool, out);
 }
 
 int32_t

@@ -18,8 +18,8 @@
  */
 struct kg_estate_use {
   struct kg_estate view;
-  struct shared_estate *shared;     /**< the cache entry this view borrows from */
-  struct prepared *prepared;        /**< the model prepared for this second */
+  struct shared_estate *shared; /**< the cache entry this view borrows from */
+  struct prepared *prepared;    /**< the model prepared for this second */
 };
 
 /** Which estate versions may answer a caller. */
@@ -108,8 +108,8 @@ int32_t kg_estate_margin(const struct kg_estate_use *use, bool has_margin, int m
  * @param n capacity of @a out
  * @return number of indices written
  */
-size_t kg_estate_pick_decommission(const struct kg_estate_use *use, int32_t pool,
-                                   int32_t *out, size_t n);
+size_t kg_estate_pick_decommission(const struct kg_estate_use *use, int32_t pool, int32_t *out,
+                                   size_t n);
 
 /**
  * Gives a view back.

@@ -29,8 +29,7 @@ const char KG_EV_SKIP[] = "not event 12290";
 void
 kg_ev_trim(const char **s, size_t *len)
 {
-  while (*len > 0 && kg_ev_is_blank((*s)[0]))
-  {
+  while (*len > 0 && kg_ev_is_blank((*s)[0])) {
     (*s)++;
     (*len)--;
   }
@@ -42,12 +41,14 @@ kg_ev_trim(const char **s, size_t *len)
  * Lowercase hex digit of each byte, or 0 for a non-hex byte.  A table:
  * GUIDs make up a third of every record, and this is their hot loop.
  */
+/* clang-format off */
 static const char hex_lower[256] = {
   ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
   ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
   ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f',
   ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
 };
+/* clang-format on */
 
 static int
 hex_value(char c)
@@ -66,8 +67,7 @@ kg_ev_parse_hresult(const char *s, size_t len, uint32_t *out)
 
   if (len < 3 || len > 10 || '0' != s[0] || ('x' != s[1] && 'X' != s[1]))
     return false;
-  for (size_t i = 2; i < len; i++)
-  {
+  for (size_t i = 2; i < len; i++) {
     int h = hex_value(s[i]);
 
     if (h < 0)
@@ -86,8 +86,7 @@ parse_decimal(const char *s, size_t len, int64_t max, int64_t *out)
 
   if (0 == len)
     return false;
-  for (size_t i = 0; i < len; i++)
-  {
+  for (size_t i = 0; i < len; i++) {
     int d;
 
     if (s[i] < '0' || s[i] > '9')
@@ -106,14 +105,12 @@ parse_decimal(const char *s, size_t len, int64_t max, int64_t *out)
  * @return false if there is no digit there
  */
 static bool
-read_number(const char *s, size_t len, size_t *pos, unsigned int max_digits,
-            int *out)
+read_number(const char *s, size_t len, size_t *pos, unsigned int max_digits, int *out)
 {
   int v = 0;
   unsigned int n = 0;
 
-  while (*pos < len && n < max_digits && s[*pos] >= '0' && s[*pos] <= '9')
-  {
+  while (*pos < len && n < max_digits && s[*pos] >= '0' && s[*pos] <= '9') {
     v = v * 10 + (s[*pos] - '0');
     (*pos)++;
     n++;
@@ -141,7 +138,11 @@ days_in_month(int y, int m)
 }
 
 /** Outcome of checking the client timestamp "yyyy/m/d h:mm". */
-enum stamp_check { STAMP_OK, STAMP_FORMAT, STAMP_RANGE };
+enum stamp_check {
+  STAMP_OK,
+  STAMP_FORMAT,
+  STAMP_RANGE
+};
 
 /**
  * Checks the client's own timestamp.  The KMS host writes it with the
@@ -156,31 +157,31 @@ check_client_stamp(const char *s, size_t len)
   int year, month, day, hour, minute;
 
   before = pos;
-  if (! read_number(s, len, &pos, 4, &year) || 4 != pos - before)
+  if (!read_number(s, len, &pos, 4, &year) || 4 != pos - before)
     return STAMP_FORMAT;
   if (pos >= len || '/' != s[pos++])
     return STAMP_FORMAT;
-  if (! read_number(s, len, &pos, 2, &month))
+  if (!read_number(s, len, &pos, 2, &month))
     return STAMP_FORMAT;
   if (pos >= len || '/' != s[pos++])
     return STAMP_FORMAT;
-  if (! read_number(s, len, &pos, 2, &day))
+  if (!read_number(s, len, &pos, 2, &day))
     return STAMP_FORMAT;
-  if (pos >= len || ! kg_ev_is_blank(s[pos]))
+  if (pos >= len || !kg_ev_is_blank(s[pos]))
     return STAMP_FORMAT;
   while (pos < len && kg_ev_is_blank(s[pos]))
     pos++;
-  if (! read_number(s, len, &pos, 2, &hour))
+  if (!read_number(s, len, &pos, 2, &hour))
     return STAMP_FORMAT;
   if (pos >= len || ':' != s[pos++])
     return STAMP_FORMAT;
   before = pos;
-  if (! read_number(s, len, &pos, 2, &minute) || 2 != pos - before)
+  if (!read_number(s, len, &pos, 2, &minute) || 2 != pos - before)
     return STAMP_FORMAT;
   if (pos != len)
     return STAMP_FORMAT;
-  if (0 == year || month < 1 || month > 12 || day < 1
-      || day > days_in_month(year, month) || hour > 23 || minute > 59)
+  if (0 == year || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)
+      || hour > 23 || minute > 59)
     return STAMP_RANGE;
   return STAMP_OK;
 }
@@ -198,8 +199,7 @@ kg_ev_check_client(const char *s, size_t len)
     return KG_CLIENT_EMPTY;
   if (len > KG_EVENTS_CLIENT_MAX)
     return KG_CLIENT_LONG;
-  for (size_t i = 0; i < len; i++)
-  {
+  for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char) s[i];
 
     if (c <= 0x20 || c >= 0x7f || ',' == c)
@@ -231,8 +231,7 @@ kg_guid_normalize(const char *s, size_t len, char out[37])
 
   if (NULL == s)
     return false;
-  if (38 == len && '{' == s[0] && '}' == s[37])
-  {
+  if (38 == len && '{' == s[0] && '}' == s[37]) {
     s++;
     len = 36;
   }
@@ -240,12 +239,10 @@ kg_guid_normalize(const char *s, size_t len, char out[37])
     return false;
   if ('-' != s[8] || '-' != s[13] || '-' != s[18] || '-' != s[23])
     return false;
-  for (size_t i = 0; i < 36; i++)
-  {
+  for (size_t i = 0; i < 36; i++) {
     char h = hex_lower[(unsigned char) s[i]];
 
-    if (0 == h)
-    {
+    if (0 == h) {
       if (8 == i || 13 == i || 18 == i || 23 == i)
         h = '-';
       else
@@ -268,6 +265,7 @@ kg_event_clear(struct kg_event *ev)
 }
 
 /** Static texts for a wrong field count: the message must be static and say N. */
+/* clang-format off */
 static const char *const info_count_errors[] = {
   "info string: expected 9 fields, got 0",
   "info string: expected 9 fields, got 1",
@@ -287,6 +285,7 @@ static const char *const info_count_errors[] = {
   "info string: expected 9 fields, got 15",
   "info string: expected 9 fields, got 16",
 };
+/* clang-format on */
 
 const char *
 kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
@@ -299,16 +298,14 @@ kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
 
   if (NULL == ev)
     return "info string: no event to fill";
-  if (NULL == s)
-  {
+  if (NULL == s) {
     s = "";
     len = 0;
   }
   end = s + len;
   for (p = s; NULL != (p = memchr(p, ',', (size_t) (end - p))); p++)
     nfields++;
-  if (KG_INFO_FIELDS != nfields)
-  {
+  if (KG_INFO_FIELDS != nfields) {
     int64_t requested_at_us = ev->requested_at_us;
 
     memset(ev, 0, sizeof *ev);
@@ -318,8 +315,7 @@ kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
     return "info string: expected 9 fields, got more than 16";
   }
   p = s;
-  for (size_t i = 0; i < KG_INFO_FIELDS; i++)
-  {
+  for (size_t i = 0; i < KG_INFO_FIELDS; i++) {
     const char *comma = memchr(p, ',', (size_t) (end - p));
     const char *stop = (NULL == comma) ? end : comma;
 
@@ -331,8 +327,8 @@ kg_events_parse_info(const char *s, size_t len, struct kg_event *ev)
 }
 
 const char *
-kg_ev_info_fields(const char *const in_field[KG_INFO_FIELDS],
-                  const size_t in_flen[KG_INFO_FIELDS], struct kg_event *ev)
+kg_ev_info_fields(const char *const in_field[KG_INFO_FIELDS], const size_t in_flen[KG_INFO_FIELDS],
+                  struct kg_event *ev)
 {
   const char *field[KG_INFO_FIELDS];
   size_t flen[KG_INFO_FIELDS];
@@ -341,15 +337,14 @@ kg_ev_info_fields(const char *const in_field[KG_INFO_FIELDS],
 
   memset(ev, 0, sizeof *ev);
   ev->requested_at_us = requested_at_us;
-  for (size_t i = 0; i < KG_INFO_FIELDS; i++)
-  {
+  for (size_t i = 0; i < KG_INFO_FIELDS; i++) {
     field[i] = (NULL == in_field[i]) ? "" : in_field[i];
     flen[i] = (NULL == in_field[i]) ? 0 : in_flen[i];
     kg_ev_trim(&field[i], &flen[i]);
   }
   /* Every check below returns before the only allocation, the client name. */
 
-  if (! kg_ev_parse_hresult(field[0], flen[0], &ev->hresult))
+  if (!kg_ev_parse_hresult(field[0], flen[0], &ev->hresult))
     return "info string: hresult is not 0x and 1 to 8 hex digits";
   ev->has_hresult = true;
 
@@ -361,29 +356,27 @@ kg_ev_info_fields(const char *const in_field[KG_INFO_FIELDS],
     return "info string: required count is not 25 or 5";
   ev->has_required_count = true;
 
-  switch (kg_ev_check_client(field[2], flen[2]))
-  {
-  case KG_CLIENT_OK:
-    break;
-  case KG_CLIENT_EMPTY:
-    return "info string: client name is empty";
-  case KG_CLIENT_LONG:
-    return "info string: client name is longer than 253 characters";
-  default:
-    return "info string: client name has a space, control or non-ASCII character";
+  switch (kg_ev_check_client(field[2], flen[2])) {
+    case KG_CLIENT_OK:
+      break;
+    case KG_CLIENT_EMPTY:
+      return "info string: client name is empty";
+    case KG_CLIENT_LONG:
+      return "info string: client name is longer than 253 characters";
+    default:
+      return "info string: client name has a space, control or non-ASCII character";
   }
 
-  if (! kg_guid_normalize(field[3], flen[3], ev->cmid))
+  if (!kg_guid_normalize(field[3], flen[3], ev->cmid))
     return "info string: cmid is not a GUID";
 
-  switch (check_client_stamp(field[4], flen[4]))
-  {
-  case STAMP_OK:
-    break;
-  case STAMP_RANGE:
-    return "info string: client timestamp is not a valid date and time";
-  default:
-    return "info string: client timestamp is not yyyy/m/d h:mm";
+  switch (check_client_stamp(field[4], flen[4])) {
+    case STAMP_OK:
+      break;
+    case STAMP_RANGE:
+      return "info string: client timestamp is not a valid date and time";
+    default:
+      return "info string: client timestamp is not yyyy/m/d h:mm";
   }
 
   if (1 != flen[5] || ('0' != field[5][0] && '1' != field[5][0]))
@@ -396,12 +389,12 @@ kg_ev_info_fields(const char *const in_field[KG_INFO_FIELDS],
   ev->license_status = field[6][0] - '0';
   ev->has_license_status = true;
 
-  if (! parse_decimal(field[7], flen[7], INT64_MAX, &v))
+  if (!parse_decimal(field[7], flen[7], INT64_MAX, &v))
     return "info string: minutes until expiry is not a non-negative integer";
   ev->minutes_to_expiry = v;
   ev->has_minutes_to_expiry = true;
 
-  if (! kg_guid_normalize(field[8], flen[8], ev->activation_id))
+  if (!kg_guid_normalize(field[8], flen[8], ev->activation_id))
     return "info string: activation ID is not a GUID";
   ev->has_activation_id = true;
 
@@ -453,8 +446,7 @@ add_event(struct kg_ev_builder *bd, struct kg_event *ev)
 {
   void *arr = bd->b.events;
 
-  if (! grow(&arr, &bd->cap_events, bd->b.n_events, sizeof *ev))
-  {
+  if (!grow(&arr, &bd->cap_events, bd->b.n_events, sizeof *ev)) {
     kg_event_clear(ev);
     return KG_STEP_NOMEM;
   }
@@ -471,8 +463,7 @@ kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg)
 
   if (KG_EVENTS_ENOMEM == msg)
     return KG_STEP_NOMEM;
-  if (! grow(&arr, &bd->cap_rejected, bd->b.n_rejected,
-             sizeof (struct kg_event_rejection)))
+  if (!grow(&arr, &bd->cap_rejected, bd->b.n_rejected, sizeof(struct kg_event_rejection)))
     return KG_STEP_NOMEM;
   bd->b.rejected = arr;
   copy = kg_ev_dup(msg, strlen(msg));
@@ -516,8 +507,8 @@ kg_events_batch_free(struct kg_events_batch *b)
 
 /** Merges rejections @a a and @a b (each ordered by index) into a new array. */
 static struct kg_event_rejection *
-merge_rejections(const struct kg_event_rejection *a, size_t na,
-                 const struct kg_event_rejection *b, size_t nb)
+merge_rejections(const struct kg_event_rejection *a, size_t na, const struct kg_event_rejection *b,
+                 size_t nb)
 {
   struct kg_event_rejection *out = calloc(na + nb + 1, sizeof *out);
   size_t i = 0, j = 0;
@@ -555,20 +546,22 @@ kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
       b->events[kept++] = *ev;
       continue;
     }
+    /* clang-format off */
     snprintf(msg, sizeof msg, "requested_at: %lld s ahead of the service's clock "
              "(more than %lld s of clock skew: check the KMS host's time)",
+             /* clang-format on */
              (long long) (ahead / 1000000), (long long) (KG_EVENTS_MAX_AHEAD_US / 1000000));
     late[n_late].index = ev->index;
     late[n_late].error = kg_ev_dup(msg, strlen(msg));
     if (NULL == late[n_late].error) {
       failed = true;
-      b->events[kept++] = *ev;    /* stays owned by the batch */
+      b->events[kept++] = *ev; /* stays owned by the batch */
       continue;
     }
     n_late++;
     kg_event_clear(ev);
   }
-  b->n_events = kept;             /* entries past it are moved or cleared */
+  b->n_events = kept; /* entries past it are moved or cleared */
   merged = merge_rejections(b->rejected, b->n_rejected, late, n_late);
   if (NULL == merged) {
     for (size_t i = 0; i < n_late; i++)
@@ -583,14 +576,13 @@ kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
   return failed ? -1 : 0;
 }
 
-
 const char *
 kg_ev_check_event_id(const char *s, size_t len, const char *bad)
 {
   int64_t id;
 
   kg_ev_trim(&s, &len);
-  if (! parse_decimal(s, len, 65535, &id))
+  if (!parse_decimal(s, len, 65535, &id))
     return bad;
   return (KG_EVENT_ID_ACTIVATION == id) ? NULL : KG_EV_SKIP;
 }
@@ -614,14 +606,13 @@ parse_dotnet_date(const char *s, size_t len, int64_t *unix_us)
   len -= 2;
   while (pos < len && s[pos] >= '0' && s[pos] <= '9')
     pos++;
-  if (! parse_decimal(s + 6, pos - 6, MAX_DOTNET_MS, &ms))
+  if (!parse_decimal(s + 6, pos - 6, MAX_DOTNET_MS, &ms))
     return false;
-  if (pos < len)
-  {
+  if (pos < len) {
     int64_t offset;
 
     if (('+' != s[pos] && '-' != s[pos]) || 5 != len - pos
-        || ! parse_decimal(s + pos + 1, 4, 2359, &offset))
+        || !parse_decimal(s + pos + 1, 4, 2359, &offset))
       return false;
   }
   *unix_us = ms * 1000;
@@ -650,15 +641,12 @@ kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us)
     pos++;
   if (pos == len)
     buf[n++] = 'Z';
-  else if (5 == len - pos && ('+' == s[pos] || '-' == s[pos]))
-  {
+  else if (5 == len - pos && ('+' == s[pos] || '-' == s[pos])) {
     memcpy(buf + n, s + pos, 3);
     buf[n + 3] = ':';
     memcpy(buf + n + 4, s + pos + 3, 2);
     n += 6;
-  }
-  else
-  {
+  } else {
     memcpy(buf + n, s + pos, len - pos);
     n += len - pos;
   }
@@ -686,8 +674,7 @@ last_line(const char *s, size_t len, const char **line, size_t *line_len)
 }
 
 const char *
-kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
-                        struct kg_event *ev)
+kg_ev_info_from_message(const char *msg, size_t len, const char *empty, struct kg_event *ev)
 {
   const char *info;
   size_t info_len;
@@ -703,9 +690,8 @@ kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
 /* ------------------------------------------------------------------ */
 
 int
-kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
-                size_t max_records, struct kg_events_batch *out,
-                const char **error)
+kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t max_records,
+                struct kg_events_batch *out, const char **error)
 {
   struct kg_ev_builder bd;
   const char *dummy;
@@ -715,8 +701,7 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
   if (NULL == error)
     error = &dummy;
   *error = NULL;
-  if (NULL == out)
-  {
+  if (NULL == out) {
     *error = "no output batch given";
     return -1;
   }
@@ -726,39 +711,35 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
   if (NULL == body)
     len = 0;
   /* Windows tools (PowerShell 5's -Encoding UTF8 above all) write a BOM. */
-  if (len >= 3 && 0 == memcmp(body, "\xEF\xBB\xBF", 3))
-  {
+  if (len >= 3 && 0 == memcmp(body, "\xEF\xBB\xBF", 3)) {
     body += 3;
     len -= 3;
   }
   if (NULL == body)
     body = "";
   /* PowerShell 5's Out-File and ">" write UTF-16: say so rather than "not JSON". */
-  if (len >= 2 && (0 == memcmp(body, "\xFF\xFE", 2) || 0 == memcmp(body, "\xFE\xFF", 2)))
-  {
+  if (len >= 2 && (0 == memcmp(body, "\xFF\xFE", 2) || 0 == memcmp(body, "\xFE\xFF", 2))) {
     *error = "body is UTF-16: send UTF-8 (PowerShell: -Encoding UTF8)";
     return -1;
   }
-  switch (fmt)
-  {
-  case KG_EVENTS_JSON:
-    st = kg_ev_parse_json(&bd, body, len, &msg);
-    break;
-  case KG_EVENTS_NDJSON:
-    st = kg_ev_parse_ndjson(&bd, body, len);
-    break;
-  case KG_EVENTS_CSV:
-    st = kg_ev_parse_csv(&bd, body, len, &msg);
-    break;
-  case KG_EVENTS_XML:
-    st = kg_ev_parse_xml(&bd, body, len, &msg);
-    break;
-  default:
-    *error = "unknown body format";
-    return -1;
+  switch (fmt) {
+    case KG_EVENTS_JSON:
+      st = kg_ev_parse_json(&bd, body, len, &msg);
+      break;
+    case KG_EVENTS_NDJSON:
+      st = kg_ev_parse_ndjson(&bd, body, len);
+      break;
+    case KG_EVENTS_CSV:
+      st = kg_ev_parse_csv(&bd, body, len, &msg);
+      break;
+    case KG_EVENTS_XML:
+      st = kg_ev_parse_xml(&bd, body, len, &msg);
+      break;
+    default:
+      *error = "unknown body format";
+      return -1;
   }
-  if (KG_STEP_OK == st)
-  {
+  if (KG_STEP_OK == st) {
     *out = bd.b;
     return 0;
   }
@@ -766,9 +747,8 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
   if (NULL != msg)
     *error = msg;
   else if (KG_STEP_TOO_MANY == st)
-    *error = (KG_EVENTS_MAX_RECORDS == max_records)
-             ? "more than 10000 records"
-             : "too many records";
+    *error =
+      (KG_EVENTS_MAX_RECORDS == max_records) ? "more than 10000 records" : "too many records";
   else
     *error = "out of memory";
   return -1;

@@ -31,11 +31,12 @@ enum kg_events_format {
 
 /** One activation request, as the KMS host logged it. */
 struct kg_event {
-  char cmid[37];          /**< lowercase GUID 8-4-4-4-12 */
-  char *client;           /**< client DNS name as given (1..253 printable ASCII, no space or comma); owned */
-  int64_t requested_at_us; /**< request time, Unix microseconds (JSON requested_at, or CSV TimeCreated) */
+  char cmid[37]; /**< lowercase GUID 8-4-4-4-12 */
+  char *client;  /**< client DNS name as given (1..253 printable ASCII, no space or comma); owned */
+  int64_t
+    requested_at_us; /**< request time, Unix microseconds (JSON requested_at, or CSV TimeCreated) */
   bool has_hresult;
-  uint32_t hresult;       /**< HRESULT answered: 0 success, 0xC004F038 count too low */
+  uint32_t hresult; /**< HRESULT answered: 0 success, 0xC004F038 count too low */
   bool has_required_count;
   int32_t required_count; /**< 25 or 5 only */
   bool has_is_vm;
@@ -52,17 +53,18 @@ struct kg_event {
 /** A record that was not accepted. */
 struct kg_event_rejection {
   size_t index; /**< 0-based position among the body's records */
-  char *error;  /**< short English naming the field and the reason, e.g. "cmid: not a GUID"; owned, printable ASCII */
+  char *
+    error; /**< short English naming the field and the reason, e.g. "cmid: not a GUID"; owned, printable ASCII */
 };
 
 /** Result of kg_events_parse(); release with kg_events_batch_free(). */
 struct kg_events_batch {
   size_t n_events;
-  struct kg_event *events;            /**< accepted records, in body order */
+  struct kg_event *events; /**< accepted records, in body order */
   size_t n_rejected;
   struct kg_event_rejection *rejected; /**< rejected records, by increasing index */
-  size_t n_skipped;                   /**< records of another event than 12290: not stored, not rejected */
-  size_t n_records;                   /**< records seen (accepted + rejected + skipped) */
+  size_t n_skipped; /**< records of another event than 12290: not stored, not rejected */
+  size_t n_records; /**< records seen (accepted + rejected + skipped) */
 };
 
 /**
@@ -85,17 +87,14 @@ struct kg_events_batch {
  *         TimeCreated/Message header, more than @a max_records records,
  *         out of memory)
  */
-int
-kg_events_parse(enum kg_events_format fmt, const char *body, size_t len,
-                size_t max_records, struct kg_events_batch *out,
-                const char **error);
+int kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t max_records,
+                    struct kg_events_batch *out, const char **error);
 
 /**
  * Releases everything a batch owns and zeroes it.
  * @param b the batch; NULL is allowed
  */
-void
-kg_events_batch_free(struct kg_events_batch *b);
+void kg_events_batch_free(struct kg_events_batch *b);
 
 /**
  * Parses one 9-field info string of event 12290, e.g.
@@ -114,8 +113,7 @@ kg_events_batch_free(struct kg_events_batch *b);
  *         ("info string: cmid is not a GUID"); the message is
  *         #KG_EVENTS_ENOMEM when memory ran out
  */
-const char *
-kg_events_parse_info(const char *s, size_t len, struct kg_event *ev);
+const char *kg_events_parse_info(const char *s, size_t len, struct kg_event *ev);
 
 /** The message kg_events_parse_info() returns when out of memory; compare pointers. */
 extern const char KG_EVENTS_ENOMEM[];
@@ -132,15 +130,13 @@ extern const char KG_EVENTS_ENOMEM[];
  * @param now_us the service's clock, Unix microseconds
  * @return 0 on success, -1 when out of memory (the batch stays freeable)
  */
-int
-kg_events_reject_future(struct kg_events_batch *b, int64_t now_us);
+int kg_events_reject_future(struct kg_events_batch *b, int64_t now_us);
 
 /**
  * Releases what one event owns (its client name) and zeroes it.
  * @param ev the event; NULL is allowed
  */
-void
-kg_event_clear(struct kg_event *ev);
+void kg_event_clear(struct kg_event *ev);
 
 /**
  * Normalizes a GUID to lowercase "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
@@ -152,7 +148,6 @@ kg_event_clear(struct kg_event *ev);
  * @param[out] out receives the NUL-terminated lowercase GUID; untouched on failure
  * @return true on success
  */
-bool
-kg_guid_normalize(const char *s, size_t len, char out[37]);
+bool kg_guid_normalize(const char *s, size_t len, char out[37]);
 
 #endif

@@ -14,27 +14,26 @@
 #include "events_internal.h"
 #include "timeutil.h"
 
-
 /**
  * One CSV row, unescaped.  The buffers are reused from row to row and grow
  * by doubling, so a body costs O(length) however its rows are shaped.
  */
 struct csv_row {
-  char *buf;          /**< field bytes, back to back */
+  char *buf; /**< field bytes, back to back */
   size_t used;
   size_t cap;
-  size_t *start;      /**< offset of each field in buf */
-  size_t *flen;       /**< length of each field */
-  size_t n;           /**< fields in this row */
+  size_t *start; /**< offset of each field in buf */
+  size_t *flen;  /**< length of each field */
+  size_t n;      /**< fields in this row */
   size_t fcap;
-  bool unterminated;  /**< input ended inside a quoted field */
-  bool after_quote;   /**< bytes between a closing quote and the separator */
+  bool unterminated; /**< input ended inside a quoted field */
+  bool after_quote;  /**< bytes between a closing quote and the separator */
 };
 
 struct csv_cursor {
   const char *p;
   const char *end;
-  char sep;           /**< ',' or ';' (Export-Csv -UseCulture in many locales) */
+  char sep; /**< ',' or ';' (Export-Csv -UseCulture in many locales) */
 };
 
 static bool
@@ -42,12 +41,10 @@ row_append(struct csv_row *row, const char *s, size_t len)
 {
   if (0 == len)
     return true;
-  if (len > row->cap - row->used)
-  {
+  if (len > row->cap - row->used) {
     size_t ncap = (0 == row->cap) ? 256 : row->cap;
 
-    while (len > ncap - row->used)
-    {
+    while (len > ncap - row->used) {
       if (ncap > SIZE_MAX / 2)
         return false;
       ncap *= 2;
@@ -69,19 +66,18 @@ row_append(struct csv_row *row, const char *s, size_t len)
 static bool
 row_push_field(struct csv_row *row, size_t start)
 {
-  if (row->n == row->fcap)
-  {
+  if (row->n == row->fcap) {
     size_t ncap = (0 == row->fcap) ? 8 : row->fcap * 2;
     size_t *ns;
     size_t *nl;
 
-    if (ncap > SIZE_MAX / sizeof (size_t))
+    if (ncap > SIZE_MAX / sizeof(size_t))
       return false;
-    ns = realloc(row->start, ncap * sizeof (size_t));
+    ns = realloc(row->start, ncap * sizeof(size_t));
     if (NULL == ns)
       return false;
     row->start = ns;
-    nl = realloc(row->flen, ncap * sizeof (size_t));
+    nl = realloc(row->flen, ncap * sizeof(size_t));
     if (NULL == nl)
       return false;
     row->flen = nl;
@@ -105,15 +101,13 @@ row_free(struct csv_row *row)
 static bool
 skip_line_end(struct csv_cursor *c)
 {
-  if (c->p < c->end && '\r' == *c->p)
-  {
+  if (c->p < c->end && '\r' == *c->p) {
     c->p++;
     if (c->p < c->end && '\n' == *c->p)
       c->p++;
     return true;
   }
-  if (c->p < c->end && '\n' == *c->p)
-  {
+  if (c->p < c->end && '\n' == *c->p) {
     c->p++;
     return true;
   }
@@ -134,56 +128,47 @@ csv_read_row(struct csv_cursor *c, struct csv_row *row)
   row->after_quote = false;
   if (c->p >= c->end)
     return 0;
-  for (;;)
-  {
+  for (;;) {
     size_t start = row->used;
 
-    if (c->p < c->end && '"' == *c->p)
-    {
+    if (c->p < c->end && '"' == *c->p) {
       c->p++;
-      for (;;)
-      {
+      for (;;) {
         const char *q = memchr(c->p, '"', (size_t) (c->end - c->p));
 
-        if (NULL == q)
-        {
-          if (! row_append(row, c->p, (size_t) (c->end - c->p)))
+        if (NULL == q) {
+          if (!row_append(row, c->p, (size_t) (c->end - c->p)))
             return -1;
           c->p = c->end;
           row->unterminated = true;
           return row_push_field(row, start) ? 1 : -1;
         }
-        if (! row_append(row, c->p, (size_t) (q - c->p)))
+        if (!row_append(row, c->p, (size_t) (q - c->p)))
           return -1;
         c->p = q + 1;
-        if (c->p < c->end && '"' == *c->p)
-        {
-          if (! row_append(row, "\"", 1))
+        if (c->p < c->end && '"' == *c->p) {
+          if (!row_append(row, "\"", 1))
             return -1;
           c->p++;
           continue;
         }
         break;
       }
-      while (c->p < c->end && c->sep != *c->p && '\r' != *c->p && '\n' != *c->p)
-      {
+      while (c->p < c->end && c->sep != *c->p && '\r' != *c->p && '\n' != *c->p) {
         row->after_quote = true;
         c->p++;
       }
-    }
-    else
-    {
+    } else {
       const char *s = c->p;
 
       while (c->p < c->end && c->sep != *c->p && '\r' != *c->p && '\n' != *c->p)
         c->p++;
-      if (! row_append(row, s, (size_t) (c->p - s)))
+      if (!row_append(row, s, (size_t) (c->p - s)))
         return -1;
     }
-    if (! row_push_field(row, start))
+    if (!row_push_field(row, start))
       return -1;
-    if (c->p < c->end && c->sep == *c->p)
-    {
+    if (c->p < c->end && c->sep == *c->p) {
       c->p++;
       continue;
     }
@@ -201,8 +186,7 @@ header_is(const char *s, size_t len, const char *name)
   kg_ev_trim(&s, &len);
   if (len != nlen)
     return false;
-  for (size_t i = 0; i < len; i++)
-  {
+  for (size_t i = 0; i < len; i++) {
     char a = s[i];
     char b = name[i];
 
@@ -221,7 +205,7 @@ struct csv_header {
   size_t ncols;
   size_t col_time;
   size_t col_msg;
-  size_t col_id;      /**< the event id column, SIZE_MAX when there is none */
+  size_t col_id; /**< the event id column, SIZE_MAX when there is none */
 };
 
 /**
@@ -229,8 +213,8 @@ struct csv_header {
  * @return NULL, KG_EV_SKIP for another event id, or the rejection reason
  */
 static const char *
-event_from_csv_row(const struct csv_row *row, const struct csv_header *h,
-                   struct kg_event *ev, char *errbuf, size_t errbuf_len)
+event_from_csv_row(const struct csv_row *row, const struct csv_header *h, struct kg_event *ev,
+                   char *errbuf, size_t errbuf_len)
 {
   const char *t;
   size_t tlen;
@@ -241,16 +225,13 @@ event_from_csv_row(const struct csv_row *row, const struct csv_header *h,
     return "row: unterminated quoted field";
   if (row->after_quote)
     return "row: text after a closing quote";
-  if (row->n != h->ncols)
-  {
-    snprintf(errbuf, errbuf_len, "row: %zu column%s, expected %zu",
-             row->n, (1 == row->n) ? "" : "s", h->ncols);
+  if (row->n != h->ncols) {
+    snprintf(errbuf, errbuf_len, "row: %zu column%s, expected %zu", row->n,
+             (1 == row->n) ? "" : "s", h->ncols);
     return errbuf;
   }
-  if (SIZE_MAX != h->col_id)
-  {
-    const char *err = kg_ev_check_event_id(row->buf + row->start[h->col_id],
-                                           row->flen[h->col_id],
+  if (SIZE_MAX != h->col_id) {
+    const char *err = kg_ev_check_event_id(row->buf + row->start[h->col_id], row->flen[h->col_id],
                                            "Id: not an event id (0 to 65535)");
 
     if (NULL != err)
@@ -259,11 +240,11 @@ event_from_csv_row(const struct csv_row *row, const struct csv_header *h,
   t = row->buf + row->start[h->col_time];
   tlen = row->flen[h->col_time];
   kg_ev_trim(&t, &tlen);
-  if (! kg_time_parse_rfc3339(t, tlen, &at))
+  if (!kg_time_parse_rfc3339(t, tlen, &at))
     return "TimeCreated: not an RFC 3339 date-time";
   ev->requested_at_us = at;
-  return kg_ev_info_from_message(row->buf + row->start[h->col_msg],
-                                 row->flen[h->col_msg], "Message: empty", ev);
+  return kg_ev_info_from_message(row->buf + row->start[h->col_msg], row->flen[h->col_msg],
+                                 "Message: empty", ev);
 }
 
 /**
@@ -277,15 +258,14 @@ detect_separator(const struct csv_cursor *c)
   size_t semicolons = 0;
   bool quoted = false;
 
-  for (const char *p = c->p; p < c->end; p++)
-  {
+  for (const char *p = c->p; p < c->end; p++) {
     if ('"' == *p)
-      quoted = ! quoted;
-    else if (! quoted && ('\r' == *p || '\n' == *p))
+      quoted = !quoted;
+    else if (!quoted && ('\r' == *p || '\n' == *p))
       break;
-    else if (! quoted && ',' == *p)
+    else if (!quoted && ',' == *p)
       commas++;
-    else if (! quoted && ';' == *p)
+    else if (!quoted && ';' == *p)
       semicolons++;
   }
   return (semicolons > commas) ? ';' : ',';
@@ -296,14 +276,12 @@ detect_separator(const struct csv_cursor *c)
  * @return KG_STEP_OK, KG_STEP_NOMEM, or KG_STEP_BAD_BODY with @a error set
  */
 static enum kg_ev_step
-read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h,
-            const char **error)
+read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h, const char **error)
 {
   int r;
 
   /* PowerShell 5 without -NoTypeInformation starts with "#TYPE <class>". */
-  if (c->end - c->p >= 5 && 0 == memcmp(c->p, "#TYPE", 5))
-  {
+  if (c->end - c->p >= 5 && 0 == memcmp(c->p, "#TYPE", 5)) {
     while (c->p < c->end && '\r' != *c->p && '\n' != *c->p)
       c->p++;
     skip_line_end(c);
@@ -314,18 +292,16 @@ read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h,
   r = csv_read_row(c, row);
   if (r < 0)
     return KG_STEP_NOMEM;
-  if (0 == r || row->unterminated)
-  {
-    *error = (0 == r) ? "CSV body has no header row"
-             : "CSV header has an unterminated quoted field";
+  if (0 == r || row->unterminated) {
+    *error =
+      (0 == r) ? "CSV body has no header row" : "CSV header has an unterminated quoted field";
     return KG_STEP_BAD_BODY;
   }
   h->ncols = row->n;
   h->col_time = SIZE_MAX;
   h->col_msg = SIZE_MAX;
   h->col_id = SIZE_MAX;
-  for (size_t i = 0; i < row->n; i++)
-  {
+  for (size_t i = 0; i < row->n; i++) {
     const char *cell = row->buf + row->start[i];
 
     if (SIZE_MAX == h->col_time && header_is(cell, row->flen[i], "TimeCreated"))
@@ -335,13 +311,11 @@ read_header(struct csv_cursor *c, struct csv_row *row, struct csv_header *h,
     else if (SIZE_MAX == h->col_id && header_is(cell, row->flen[i], "Id"))
       h->col_id = i;
   }
-  if (SIZE_MAX == h->col_time || SIZE_MAX == h->col_msg)
-  {
+  if (SIZE_MAX == h->col_time || SIZE_MAX == h->col_msg) {
     *error = "CSV header must name the TimeCreated and Message columns";
     return KG_STEP_BAD_BODY;
   }
-  if (row->after_quote)
-  {
+  if (row->after_quote) {
     *error = "CSV header has text after a closing quote";
     return KG_STEP_BAD_BODY;
   }
@@ -363,8 +337,7 @@ kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const ch
     return KG_STEP_NOMEM;
   row.cap = 256;
   st = read_header(&c, &row, &h, error);
-  while (KG_STEP_OK == st)
-  {
+  while (KG_STEP_OK == st) {
     struct kg_event ev;
     char errbuf[64];
     const char *err;

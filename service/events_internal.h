@@ -41,13 +41,18 @@ struct kg_ev_builder {
 /** Internal outcomes; mapped to kg_events_parse()'s -1 and message at the end. */
 enum kg_ev_step {
   KG_STEP_OK = 0,
-  KG_STEP_NOMEM,     /**< out of memory */
-  KG_STEP_TOO_MANY,  /**< more than max_records records */
-  KG_STEP_BAD_BODY   /**< unusable body; the parser set the message */
+  KG_STEP_NOMEM,    /**< out of memory */
+  KG_STEP_TOO_MANY, /**< more than max_records records */
+  KG_STEP_BAD_BODY  /**< unusable body; the parser set the message */
 };
 
 /** Outcome of checking a client DNS name. */
-enum kg_ev_client { KG_CLIENT_OK, KG_CLIENT_EMPTY, KG_CLIENT_LONG, KG_CLIENT_CHAR };
+enum kg_ev_client {
+  KG_CLIENT_OK,
+  KG_CLIENT_EMPTY,
+  KG_CLIENT_LONG,
+  KG_CLIENT_CHAR
+};
 
 /** @return true for a space or a tab */
 static inline bool
@@ -57,31 +62,26 @@ kg_ev_is_blank(char c)
 }
 
 /** Trims spaces and tabs on both ends of [*s, *s + *len). */
-void
-kg_ev_trim(const char **s, size_t *len);
+void kg_ev_trim(const char **s, size_t *len);
 
 /**
  * Copies bytes into a new NUL-terminated string.
  * @return the copy (free() it), or NULL when out of memory
  */
-char *
-kg_ev_dup(const char *s, size_t len);
+char *kg_ev_dup(const char *s, size_t len);
 
 /** "0x" or "0X" followed by 1..8 hex digits, nothing else. @return true if it is */
-bool
-kg_ev_parse_hresult(const char *s, size_t len, uint32_t *out);
+bool kg_ev_parse_hresult(const char *s, size_t len, uint32_t *out);
 
 /** Checks a client DNS name (printable ASCII, no space or comma, 1..253). */
-enum kg_ev_client
-kg_ev_check_client(const char *s, size_t len);
+enum kg_ev_client kg_ev_check_client(const char *s, size_t len);
 
 /**
  * Checks an event id given as text (decimal, blanks around allowed).
  * @param bad the reason to return when the text is no event id (static)
  * @return NULL for 12290, KG_EV_SKIP for another id, else @a bad
  */
-const char *
-kg_ev_check_event_id(const char *s, size_t len, const char *bad);
+const char *kg_ev_check_event_id(const char *s, size_t len, const char *bad);
 
 /**
  * Fills @a ev from a rendered event-12290 message: the info string is its
@@ -90,9 +90,8 @@ kg_ev_check_event_id(const char *s, size_t len, const char *bad);
  * @param[in,out] ev as for kg_events_parse_info()
  * @return NULL on success, else the reason
  */
-const char *
-kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
-                        struct kg_event *ev);
+const char *kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
+                                    struct kg_event *ev);
 
 /**
  * Fills @a ev from the 9 fields of an info string or of an event's data
@@ -102,23 +101,20 @@ kg_ev_info_from_message(const char *msg, size_t len, const char *empty,
  * @param[in,out] ev as for kg_events_parse_info(): requested_at_us is kept
  * @return NULL on success (ev->client allocated), else a static reason
  */
-const char *
-kg_ev_info_fields(const char *const field[KG_INFO_FIELDS],
-                  const size_t flen[KG_INFO_FIELDS], struct kg_event *ev);
+const char *kg_ev_info_fields(const char *const field[KG_INFO_FIELDS],
+                              const size_t flen[KG_INFO_FIELDS], struct kg_event *ev);
 
 /**
  * Claims the next record index, enforcing max_records.
  * @return KG_STEP_OK or KG_STEP_TOO_MANY
  */
-enum kg_ev_step
-kg_ev_next_record(struct kg_ev_builder *bd, size_t *index);
+enum kg_ev_step kg_ev_next_record(struct kg_ev_builder *bd, size_t *index);
 
 /**
  * Records a rejection of record @a index with a copy of @a msg.
  * @return KG_STEP_OK, or KG_STEP_NOMEM (also when msg is KG_EVENTS_ENOMEM)
  */
-enum kg_ev_step
-kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg);
+enum kg_ev_step kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg);
 
 /**
  * Records the outcome of one record: @a ev (taking its client) when @a err
@@ -126,8 +122,8 @@ kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg);
  * cleared unless taken).
  * @return KG_STEP_OK or KG_STEP_NOMEM
  */
-enum kg_ev_step
-kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_event *ev);
+enum kg_ev_step kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err,
+                             struct kg_event *ev);
 
 /**
  * Parses a time as Windows tools write it: RFC 3339 (any digits of
@@ -138,35 +134,31 @@ kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_
  * @param[out] unix_us the instant in Unix microseconds; untouched on failure
  * @return true on success
  */
-bool
-kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us);
+bool kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us);
 
 /**
  * @return true when @a rec is a Windows event record (ConvertTo-Json,
  *         Winlogbeat, NXLog, Fluent Bit) rather than kmsgate's own record:
  *         an object without "cmid" that has Message, Properties, TimeCreated...
  */
-bool
-kg_ev_is_winevent(json_t *rec);
+bool kg_ev_is_winevent(json_t *rec);
 
 /**
  * Fills @a ev from a Windows event record (see events_winevent.c).
  * @param errbuf room for a built reason
  * @return NULL, KG_EV_SKIP for another event than 12290, or the reason
  */
-const char *
-kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len);
+const char *kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len);
 
 /** @name One parser per body format; each fills @a bd and may set @a error for KG_STEP_BAD_BODY. */
 /** @{ */
-enum kg_ev_step
-kg_ev_parse_json(struct kg_ev_builder *bd, const char *body, size_t len, const char **error);
-enum kg_ev_step
-kg_ev_parse_ndjson(struct kg_ev_builder *bd, const char *body, size_t len);
-enum kg_ev_step
-kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const char **error);
-enum kg_ev_step
-kg_ev_parse_xml(struct kg_ev_builder *bd, const char *body, size_t len, const char **error);
+enum kg_ev_step kg_ev_parse_json(struct kg_ev_builder *bd, const char *body, size_t len,
+                                 const char **error);
+enum kg_ev_step kg_ev_parse_ndjson(struct kg_ev_builder *bd, const char *body, size_t len);
+enum kg_ev_step kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len,
+                                const char **error);
+enum kg_ev_step kg_ev_parse_xml(struct kg_ev_builder *bd, const char *body, size_t len,
+                                const char **error);
 /** @} */
 
 #endif

@@ -30,10 +30,12 @@ enum json_field {
   JF_COUNT
 };
 
+/* clang-format off */
 static const char *const json_field_names[JF_COUNT] = {
   "cmid", "client", "requested_at", "hresult", "required_count", "is_vm",
   "license_status", "minutes_to_expiry", "activation_id"
 };
+/* clang-format on */
 
 /**
  * Writes "unknown field '<key>'" with the key made printable: the key may
@@ -45,14 +47,12 @@ unknown_field_error(const char *key, size_t key_len, char *buf, size_t buf_len)
   char quoted[KG_EVENTS_KEY_QUOTE_MAX + 4];
   size_t n = (key_len > KG_EVENTS_KEY_QUOTE_MAX) ? KG_EVENTS_KEY_QUOTE_MAX : key_len;
 
-  for (size_t i = 0; i < n; i++)
-  {
+  for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char) key[i];
 
     quoted[i] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
   }
-  if (key_len > n)
-  {
+  if (key_len > n) {
     memcpy(quoted + n, "...", 3);
     n += 3;
   }
@@ -67,13 +67,12 @@ hresult_from_json(json_t *v, uint32_t *out)
 {
   json_int_t i;
 
-  if (json_is_string(v))
-  {
-    if (! kg_ev_parse_hresult(json_string_value(v), json_string_length(v), out))
+  if (json_is_string(v)) {
+    if (!kg_ev_parse_hresult(json_string_value(v), json_string_length(v), out))
       return "hresult: not 0x and 1 to 8 hex digits";
     return NULL;
   }
-  if (! json_is_integer(v))
+  if (!json_is_integer(v))
     return "hresult: not a 0x hex string or an integer";
   i = json_integer_value(v);
   if (i < 0 || i > 0xFFFFFFFFLL)
@@ -94,8 +93,7 @@ optional_fields(json_t *const slot[JF_COUNT], struct kg_event *ev)
 
   /* null means absent, as exporters often write it */
   v = slot[JF_HRESULT];
-  if (NULL != v && ! json_is_null(v))
-  {
+  if (NULL != v && !json_is_null(v)) {
     const char *err = hresult_from_json(v, &ev->hresult);
 
     if (NULL != err)
@@ -104,22 +102,18 @@ optional_fields(json_t *const slot[JF_COUNT], struct kg_event *ev)
   }
 
   v = slot[JF_REQUIRED_COUNT];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_integer(v)
-        || (25 != json_integer_value(v) && 5 != json_integer_value(v)))
+  if (NULL != v && !json_is_null(v)) {
+    if (!json_is_integer(v) || (25 != json_integer_value(v) && 5 != json_integer_value(v)))
       return "required_count: not 25 or 5";
     ev->required_count = (int32_t) json_integer_value(v);
     ev->has_required_count = true;
   }
 
   v = slot[JF_IS_VM];
-  if (NULL != v && ! json_is_null(v))
-  {
+  if (NULL != v && !json_is_null(v)) {
     if (json_is_boolean(v))
       ev->is_vm = json_is_true(v);
-    else if (json_is_integer(v)
-             && (0 == json_integer_value(v) || 1 == json_integer_value(v)))
+    else if (json_is_integer(v) && (0 == json_integer_value(v) || 1 == json_integer_value(v)))
       ev->is_vm = (1 == json_integer_value(v));
     else
       return "is_vm: not a boolean, 0 or 1";
@@ -127,31 +121,26 @@ optional_fields(json_t *const slot[JF_COUNT], struct kg_event *ev)
   }
 
   v = slot[JF_LICENSE_STATUS];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_integer(v)
-        || json_integer_value(v) < 0 || json_integer_value(v) > 6)
+  if (NULL != v && !json_is_null(v)) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 6)
       return "license_status: not an integer 0 to 6";
     ev->license_status = (int32_t) json_integer_value(v);
     ev->has_license_status = true;
   }
 
   v = slot[JF_MINUTES_TO_EXPIRY];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_integer(v) || json_integer_value(v) < 0)
+  if (NULL != v && !json_is_null(v)) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
       return "minutes_to_expiry: not a non-negative integer";
     ev->minutes_to_expiry = (int64_t) json_integer_value(v);
     ev->has_minutes_to_expiry = true;
   }
 
   v = slot[JF_ACTIVATION_ID];
-  if (NULL != v && ! json_is_null(v))
-  {
-    if (! json_is_string(v))
+  if (NULL != v && !json_is_null(v)) {
+    if (!json_is_string(v))
       return "activation_id: not a string";
-    if (! kg_guid_normalize(json_string_value(v), json_string_length(v),
-                            ev->activation_id))
+    if (!kg_guid_normalize(json_string_value(v), json_string_length(v), ev->activation_id))
       return "activation_id: not a GUID";
     ev->has_activation_id = true;
   }
@@ -175,15 +164,14 @@ event_from_json(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_le
   const char *err;
 
   memset(ev, 0, sizeof *ev);
-  if (! json_is_object(rec))
+  if (!json_is_object(rec))
     return "record: not a JSON object";
   json_object_keylen_foreach(rec, key, key_len, value)
   {
     size_t f;
 
     for (f = 0; f < JF_COUNT; f++)
-      if (strlen(json_field_names[f]) == key_len
-          && 0 == memcmp(json_field_names[f], key, key_len))
+      if (strlen(json_field_names[f]) == key_len && 0 == memcmp(json_field_names[f], key, key_len))
         break;
     if (JF_COUNT == f)
       return unknown_field_error(key, key_len, errbuf, errbuf_len);
@@ -193,36 +181,34 @@ event_from_json(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_le
   v = slot[JF_CMID];
   if (NULL == v)
     return "cmid: missing";
-  if (! json_is_string(v))
+  if (!json_is_string(v))
     return "cmid: not a string";
-  if (! kg_guid_normalize(json_string_value(v), json_string_length(v), ev->cmid))
+  if (!kg_guid_normalize(json_string_value(v), json_string_length(v), ev->cmid))
     return "cmid: not a GUID";
 
   v = slot[JF_CLIENT];
   if (NULL == v)
     return "client: missing";
-  if (! json_is_string(v))
+  if (!json_is_string(v))
     return "client: not a string";
-  switch (kg_ev_check_client(json_string_value(v), json_string_length(v)))
-  {
-  case KG_CLIENT_OK:
-    break;
-  case KG_CLIENT_EMPTY:
-    return "client: empty";
-  case KG_CLIENT_LONG:
-    return "client: longer than 253 characters";
-  case KG_CLIENT_CHAR:
-  default:
-    return "client: has a space, comma, control or non-ASCII character";
+  switch (kg_ev_check_client(json_string_value(v), json_string_length(v))) {
+    case KG_CLIENT_OK:
+      break;
+    case KG_CLIENT_EMPTY:
+      return "client: empty";
+    case KG_CLIENT_LONG:
+      return "client: longer than 253 characters";
+    case KG_CLIENT_CHAR:
+    default:
+      return "client: has a space, comma, control or non-ASCII character";
   }
 
   v = slot[JF_REQUESTED_AT];
   if (NULL == v)
     return "requested_at: missing";
-  if (! json_is_string(v))
+  if (!json_is_string(v))
     return "requested_at: not a string";
-  if (! kg_time_parse_rfc3339(json_string_value(v), json_string_length(v),
-                              &ev->requested_at_us))
+  if (!kg_time_parse_rfc3339(json_string_value(v), json_string_length(v), &ev->requested_at_us))
     return "requested_at: not an RFC 3339 date-time";
 
   err = optional_fields(slot, ev);
@@ -247,9 +233,8 @@ json_record(struct kg_ev_builder *bd, size_t index, json_t *rec)
 {
   struct kg_event ev;
   char errbuf[96];
-  const char *err = kg_ev_is_winevent(rec)
-                    ? kg_ev_winevent(rec, &ev, errbuf, sizeof errbuf)
-                    : event_from_json(rec, &ev, errbuf, sizeof errbuf);
+  const char *err = kg_ev_is_winevent(rec) ? kg_ev_winevent(rec, &ev, errbuf, sizeof errbuf)
+                                           : event_from_json(rec, &ev, errbuf, sizeof errbuf);
 
   return kg_ev_settle(bd, index, err, &ev);
 }
@@ -263,57 +248,49 @@ kg_ev_parse_json(struct kg_ev_builder *bd, const char *body, size_t len, const c
   enum kg_ev_step st = KG_STEP_OK;
   size_t n;
 
-  if (NULL == root)
-  {
-    switch (json_error_code(&jerr))
-    {
-    case json_error_out_of_memory:
-      return KG_STEP_NOMEM;
-    case json_error_duplicate_key:
-      *error = "body is not valid JSON: an object has a duplicate key";
-      break;
-    case json_error_null_byte_in_key:
-      *error = "body is not valid JSON: an object key holds a NUL";
-      break;
-    default:
-      *error = "body is not valid JSON";
-      break;
+  if (NULL == root) {
+    switch (json_error_code(&jerr)) {
+      case json_error_out_of_memory:
+        return KG_STEP_NOMEM;
+      case json_error_duplicate_key:
+        *error = "body is not valid JSON: an object has a duplicate key";
+        break;
+      case json_error_null_byte_in_key:
+        *error = "body is not valid JSON: an object key holds a NUL";
+        break;
+      default:
+        *error = "body is not valid JSON";
+        break;
     }
     return KG_STEP_BAD_BODY;
   }
   /* ConvertTo-Json writes one event as a bare object, not an array of one */
-  if (kg_ev_is_winevent(root))
-  {
+  if (kg_ev_is_winevent(root)) {
     json_t *one = json_array();
 
-    if (NULL == one || 0 != json_array_append_new(one, root))
-    {
+    if (NULL == one || 0 != json_array_append_new(one, root)) {
       json_decref(one);
       return KG_STEP_NOMEM;
     }
     root = one;
   }
-  if (! json_is_array(root))
-  {
+  if (!json_is_array(root)) {
     json_decref(root);
     *error = "body is not a JSON array";
     return KG_STEP_BAD_BODY;
   }
   n = json_array_size(root);
-  if (n > bd->max_records)
-  {
+  if (n > bd->max_records) {
     json_decref(root);
     return KG_STEP_TOO_MANY;
   }
-  bd->b.events = calloc(n > 0 ? n : 1, sizeof (struct kg_event));
-  if (NULL == bd->b.events)
-  {
+  bd->b.events = calloc(n > 0 ? n : 1, sizeof(struct kg_event));
+  if (NULL == bd->b.events) {
     json_decref(root);
     return KG_STEP_NOMEM;
   }
   bd->cap_events = (n > 0) ? n : 1;
-  for (size_t i = 0; i < n && KG_STEP_OK == st; i++)
-  {
+  for (size_t i = 0; i < n && KG_STEP_OK == st; i++) {
     size_t index;
 
     st = kg_ev_next_record(bd, &index);
@@ -329,7 +306,7 @@ static bool
 is_blank_line(const char *s, size_t len)
 {
   for (size_t i = 0; i < len; i++)
-    if (! kg_ev_is_blank(s[i]) && '\r' != s[i])
+    if (!kg_ev_is_blank(s[i]) && '\r' != s[i])
       return false;
   return true;
 }
@@ -343,20 +320,18 @@ kg_ev_parse_ndjson(struct kg_ev_builder *bd, const char *body, size_t len)
   enum kg_ev_step st = KG_STEP_OK;
 
   /* Count first, so that an oversized body fails before any decoding. */
-  for (p = body; p < end;)
-  {
+  for (p = body; p < end;) {
     const char *nl = memchr(p, '\n', (size_t) (end - p));
     const char *stop = (NULL == nl) ? end : nl;
 
-    if (! is_blank_line(p, (size_t) (stop - p)))
+    if (!is_blank_line(p, (size_t) (stop - p)))
       lines++;
     p = (NULL == nl) ? end : nl + 1;
   }
   if (lines > bd->max_records)
     return KG_STEP_TOO_MANY;
 
-  for (p = body; p < end && KG_STEP_OK == st;)
-  {
+  for (p = body; p < end && KG_STEP_OK == st;) {
     const char *nl = memchr(p, '\n', (size_t) (end - p));
     const char *stop = (NULL == nl) ? end : nl;
     size_t line_len = (size_t) (stop - p);
@@ -372,8 +347,7 @@ kg_ev_parse_ndjson(struct kg_ev_builder *bd, const char *body, size_t len)
     if (KG_STEP_OK != st)
       break;
     rec = json_loadb(line, line_len, KG_JSON_FLAGS | JSON_DECODE_ANY, &jerr);
-    if (NULL == rec)
-    {
+    if (NULL == rec) {
       char errbuf[64];
 
       if (json_error_out_of_memory == json_error_code(&jerr))
@@ -383,8 +357,7 @@ kg_ev_parse_ndjson(struct kg_ev_builder *bd, const char *body, size_t len)
       else if (json_error_null_byte_in_key == json_error_code(&jerr))
         snprintf(errbuf, sizeof errbuf, "record: an object key holds a NUL");
       else
-        snprintf(errbuf, sizeof errbuf,
-                 "record: not valid JSON (at byte %d of the line)",
+        snprintf(errbuf, sizeof errbuf, "record: not valid JSON (at byte %d of the line)",
                  jerr.position);
       st = kg_ev_reject(bd, index, errbuf);
       continue;

@@ -20,9 +20,10 @@
 struct member {
   const char *parent;
   const char *name;
-  const char *bad;     /**< the reason when its value has the wrong form */
+  const char *bad; /**< the reason when its value has the wrong form */
 };
 
+/* clang-format off */
 static const struct member id_members[] = {
   { NULL, "Id", "Id: not an event id" },                         /* ConvertTo-Json */
   { NULL, "EventID", "EventID: not an event id" },               /* NXLog, Fluent Bit */
@@ -46,16 +47,19 @@ static const char *const event_keys[] = {
   "Message", "message", "Properties", "StringInserts", "EventID", "winlog",
   "EventTime", "@timestamp", "TimeCreated",
 };
+/* clang-format on */
 
 /** kg_ev_info_from_message()'s answer for a blank message; compared by pointer. */
 static const char blank_message[] = "Message: blank";
 
+/* clang-format off */
 #define COUNT(a) (sizeof (a) / sizeof (a)[0])
+/* clang-format on */
 
 bool
 kg_ev_is_winevent(json_t *rec)
 {
-  if (! json_is_object(rec) || NULL != json_object_get(rec, "cmid"))
+  if (!json_is_object(rec) || NULL != json_object_get(rec, "cmid"))
     return false;
   for (size_t i = 0; i < COUNT(event_keys); i++)
     if (NULL != json_object_get(rec, event_keys[i]))
@@ -69,18 +73,15 @@ kg_ev_is_winevent(json_t *rec)
  * @return the value, or NULL; *which receives its table entry
  */
 static json_t *
-find_member(json_t *rec, const struct member *table, size_t n,
-            const struct member **which)
+find_member(json_t *rec, const struct member *table, size_t n, const struct member **which)
 {
-  for (size_t i = 0; i < n; i++)
-  {
+  for (size_t i = 0; i < n; i++) {
     json_t *v = rec;
 
     if (NULL != table[i].parent)
       v = json_object_get(rec, table[i].parent);
     v = json_is_object(v) ? json_object_get(v, table[i].name) : NULL;
-    if (NULL != v && ! json_is_null(v))
-    {
+    if (NULL != v && !json_is_null(v)) {
       *which = &table[i];
       return v;
     }
@@ -97,8 +98,7 @@ check_id(json_t *rec)
 
   if (NULL == v)
     return "Id: missing (nor EventID, winlog.event_id or event.code)";
-  if (json_is_integer(v))
-  {
+  if (json_is_integer(v)) {
     json_int_t id = json_integer_value(v);
 
     if (id < 0 || id > 65535)
@@ -122,8 +122,7 @@ read_time(json_t *rec, int64_t *at_us)
   /* Windows PowerShell 5.1 may write a DateTime as {"value": "/Date(...)/", "DateTime": ...} */
   if (json_is_object(v))
     v = json_object_get(v, "value");
-  if (! json_is_string(v)
-      || ! kg_ev_parse_time(json_string_value(v), json_string_length(v), at_us))
+  if (!json_is_string(v) || !kg_ev_parse_time(json_string_value(v), json_string_length(v), at_us))
     return m->bad;
   return NULL;
 }
@@ -141,8 +140,7 @@ struct field_text {
 static bool
 field_text(json_t *v, size_t i, struct field_text *t, const char **s, size_t *len)
 {
-  if (json_is_string(v))
-  {
+  if (json_is_string(v)) {
     *s = json_string_value(v);
     *len = json_string_length(v);
     return true;
@@ -174,15 +172,12 @@ data_values(json_t *rec, json_t *values[KG_INFO_FIELDS], const char **field)
   size_t n = 0;
 
   *field = "Properties";
-  if (! json_is_array(v))
-  {
+  if (!json_is_array(v)) {
     v = json_object_get(rec, "StringInserts");
     *field = "StringInserts";
   }
-  if (json_is_array(v))
-  {
-    for (size_t i = 0; i < json_array_size(v) && i < KG_INFO_FIELDS; i++)
-    {
+  if (json_is_array(v)) {
+    for (size_t i = 0; i < json_array_size(v) && i < KG_INFO_FIELDS; i++) {
       json_t *e = json_array_get(v, i);
 
       values[i] = json_is_object(e) ? json_object_get(e, "Value") : e;
@@ -191,8 +186,7 @@ data_values(json_t *rec, json_t *values[KG_INFO_FIELDS], const char **field)
   }
   *field = "winlog.event_data";
   v = json_object_get(json_object_get(rec, "winlog"), "event_data");
-  for (n = 0; json_is_object(v) && n <= KG_INFO_FIELDS; n++)
-  {
+  for (n = 0; json_is_object(v) && n <= KG_INFO_FIELDS; n++) {
     char key[16];
 
     snprintf(key, sizeof key, "param%zu", n + 1);
@@ -217,15 +211,13 @@ from_data(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len)
 
   if (0 == n)
     return "Message: missing, and no event data (Properties, StringInserts or winlog.event_data)";
-  if (1 != n && KG_INFO_FIELDS != n)
-  {
-    snprintf(errbuf, errbuf_len, "%s: %zu values, expected the info string or its 9 fields",
-             name, n);
+  if (1 != n && KG_INFO_FIELDS != n) {
+    snprintf(errbuf, errbuf_len, "%s: %zu values, expected the info string or its 9 fields", name,
+             n);
     return errbuf;
   }
   for (size_t i = 0; i < n; i++)
-    if (! field_text(values[i], i, &text[i], &field[i], &flen[i]))
-    {
+    if (!field_text(values[i], i, &text[i], &field[i], &flen[i])) {
       snprintf(errbuf, errbuf_len, "%s: value %zu is not a string or a number", name, i + 1);
       return errbuf;
     }
@@ -249,13 +241,12 @@ kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len
   if (NULL != err)
     return err;
   msg = find_member(rec, message_members, COUNT(message_members), &m);
-  if (NULL != msg && ! json_is_string(msg))
+  if (NULL != msg && !json_is_string(msg))
     return m->bad;
   /* A shipper that could not render the message writes it empty or blank. */
-  if (NULL != msg)
-  {
-    err = kg_ev_info_from_message(json_string_value(msg), json_string_length(msg),
-                                  blank_message, ev);
+  if (NULL != msg) {
+    err =
+      kg_ev_info_from_message(json_string_value(msg), json_string_length(msg), blank_message, ev);
     if (blank_message != err)
       return err;
   }

@@ -31,8 +31,8 @@ static const char wrap_close[] = "</kmsgate-body>";
 struct wrapped_body {
   const char *part[3];
   size_t len[3];
-  size_t i;    /**< part being read */
-  size_t off;  /**< bytes of it already handed over */
+  size_t i;   /**< part being read */
+  size_t off; /**< bytes of it already handed over */
 };
 
 /** libxml2 read callback: copies the next bytes of the wrapped body. */
@@ -42,16 +42,14 @@ wrapped_read(void *ctx, char *buf, int room)
   struct wrapped_body *w = ctx;
   size_t n = 0;
 
-  while (w->i < 3 && n < (size_t) room)
-  {
+  while (w->i < 3 && n < (size_t) room) {
     size_t left = w->len[w->i] - w->off;
     size_t take = ((size_t) room - n < left) ? (size_t) room - n : left;
 
     memcpy(buf + n, w->part[w->i] + w->off, take);
     n += take;
     w->off += take;
-    if (w->off == w->len[w->i])
-    {
+    if (w->off == w->len[w->i]) {
       w->i++;
       w->off = 0;
     }
@@ -141,9 +139,8 @@ collect(xmlNodePtr ev, struct event_text *t)
   if (NULL != (n = child(child(ev, "RenderingInfo"), "Message")))
     ok = ok && NULL != (t->message = xmlNodeGetContent(n));
   n = child(ev, "EventData");
-  for (n = (NULL == n) ? NULL : n->children; NULL != n && ok; n = n->next)
-  {
-    if (XML_ELEMENT_NODE != n->type || ! named(n->name, "Data"))
+  for (n = (NULL == n) ? NULL : n->children; NULL != n && ok; n = n->next) {
+    if (XML_ELEMENT_NODE != n->type || !named(n->name, "Data"))
       continue;
     if (t->n_data < KG_INFO_FIELDS)
       ok = NULL != (t->data[t->n_data] = xmlNodeGetContent(n));
@@ -167,14 +164,12 @@ from_data(const struct event_text *t, struct kg_event *ev, char *errbuf, size_t 
 
   if (0 == t->n_data)
     return "RenderingInfo/Message and EventData/Data: both missing";
-  if (1 != t->n_data && KG_INFO_FIELDS != t->n_data)
-  {
+  if (1 != t->n_data && KG_INFO_FIELDS != t->n_data) {
     snprintf(errbuf, errbuf_len,
              "EventData: %zu Data fields, expected the info string or its 9 fields", t->n_data);
     return errbuf;
   }
-  for (size_t i = 0; i < t->n_data; i++)
-  {
+  for (size_t i = 0; i < t->n_data; i++) {
     field[i] = (const char *) t->data[i];
     flen[i] = xlen(t->data[i]);
   }
@@ -194,23 +189,22 @@ event_from_xml(xmlNodePtr node, struct kg_event *ev, char *errbuf, size_t errbuf
   const char *err;
 
   memset(ev, 0, sizeof *ev);
-  if (! collect(node, &t))
+  if (!collect(node, &t))
     err = KG_EVENTS_ENOMEM;
   else if (NULL == t.id)
     err = "System/EventID: missing";
-  else if (NULL != (err = kg_ev_check_event_id((const char *) t.id, xlen(t.id),
-                                               "System/EventID: not an event id")))
+  else if (NULL
+           != (err = kg_ev_check_event_id((const char *) t.id, xlen(t.id),
+                                          "System/EventID: not an event id")))
     ; /* another event, or no event id */
   else if (NULL == t.time)
     err = "System/TimeCreated/@SystemTime: missing";
-  else if (! kg_ev_parse_time((const char *) t.time, xlen(t.time), &ev->requested_at_us))
+  else if (!kg_ev_parse_time((const char *) t.time, xlen(t.time), &ev->requested_at_us))
     err = "System/TimeCreated/@SystemTime: not a date-time";
-  else
-  {
+  else {
     err = blank_message;
     if (NULL != t.message)
-      err = kg_ev_info_from_message((const char *) t.message, xlen(t.message),
-                                    blank_message, ev);
+      err = kg_ev_info_from_message((const char *) t.message, xlen(t.message), blank_message, ev);
     if (blank_message == err)
       err = from_data(&t, ev, errbuf, errbuf_len);
   }
@@ -235,22 +229,19 @@ element(struct kg_ev_builder *bd, xmlTextReaderPtr rd, int *r, const char **erro
   size_t index;
   xmlNodePtr node;
 
-  if (NULL != ns && ! named(ns, EVENT_NS))
+  if (NULL != ns && !named(ns, EVENT_NS))
     name = NULL;
-  if (1 == depth && named(name, "Events"))
-  {
+  if (1 == depth && named(name, "Events")) {
     *r = xmlTextReaderRead(rd);
     return KG_STEP_OK;
   }
-  if (! named(name, "Event"))
-  {
+  if (!named(name, "Event")) {
     *error = "XML body: expected <Event> elements, alone or in <Events>";
     return KG_STEP_BAD_BODY;
   }
   node = xmlTextReaderExpand(rd);
-  if (NULL == node)
-  {
-    *r = -1;  /* the subtree is not well-formed: the reader is in error */
+  if (NULL == node) {
+    *r = -1; /* the subtree is not well-formed: the reader is in error */
     return KG_STEP_OK;
   }
   st = kg_ev_next_record(bd, &index);
@@ -270,8 +261,7 @@ skip_prolog(const char **body, size_t *len)
 
   while (p < end && (' ' == *p || '\t' == *p || '\r' == *p || '\n' == *p))
     p++;
-  if (end - p >= 5 && 0 == memcmp(p, "<?xml", 5))
-  {
+  if (end - p >= 5 && 0 == memcmp(p, "<?xml", 5)) {
     const char *close = NULL;
 
     for (const char *q = p; q + 1 < end && NULL == close; q++)
@@ -289,14 +279,15 @@ skip_prolog(const char **body, size_t *len)
 enum kg_ev_step
 kg_ev_parse_xml(struct kg_ev_builder *bd, const char *body, size_t len, const char **error)
 {
+  /* clang-format off */
   struct wrapped_body w = { { wrap_open, NULL, wrap_close },
                             { sizeof wrap_open - 1, 0, sizeof wrap_close - 1 }, 0, 0 };
+  /* clang-format on */
   xmlTextReaderPtr rd;
   enum kg_ev_step st = KG_STEP_OK;
   int r;
 
-  if (! skip_prolog(&body, &len))
-  {
+  if (!skip_prolog(&body, &len)) {
     *error = "XML body: the XML declaration is not closed";
     return KG_STEP_BAD_BODY;
   }
@@ -305,31 +296,27 @@ kg_ev_parse_xml(struct kg_ev_builder *bd, const char *body, size_t len, const ch
   if (0 != pthread_once(&xml_once, xml_init))
     return KG_STEP_NOMEM;
   /* The declaration is gone, so the encoding is stated: UTF-8, as every format here. */
-  rd = xmlReaderForIO(wrapped_read, wrapped_close, &w, NULL, "UTF-8",
-                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
-                      | XML_PARSE_NOCDATA);
+  rd =
+    xmlReaderForIO(wrapped_read, wrapped_close, &w, NULL, "UTF-8",
+                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
   if (NULL == rd)
     return KG_STEP_NOMEM;
   xmlTextReaderSetStructuredErrorHandler(rd, quiet, NULL);
   r = xmlTextReaderRead(rd);
-  while (1 == r && KG_STEP_OK == st)
-  {
+  while (1 == r && KG_STEP_OK == st) {
     int type = xmlTextReaderNodeType(rd);
 
     if (XML_READER_TYPE_ELEMENT == type && xmlTextReaderDepth(rd) >= 1)
       st = element(bd, rd, &r, error);
-    else if (XML_READER_TYPE_TEXT == type || XML_READER_TYPE_CDATA == type)
-    {
+    else if (XML_READER_TYPE_TEXT == type || XML_READER_TYPE_CDATA == type) {
       /* Event subtrees are skipped whole: this text lies outside every Event */
       *error = "XML body: text outside <Event> elements";
       st = KG_STEP_BAD_BODY;
-    }
-    else
+    } else
       r = xmlTextReaderRead(rd);
   }
   xmlFreeTextReader(rd);
-  if (KG_STEP_OK == st && r < 0)
-  {
+  if (KG_STEP_OK == st && r < 0) {
     *error = "body is not well-formed XML (or holds a DTD, which is refused)";
     st = KG_STEP_BAD_BODY;
   }

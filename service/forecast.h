@@ -29,62 +29,55 @@
  */
 #define FC_TIME_LIMIT ((int64_t) 1000000000000)
 
-enum fc_desktop_state
-{
+enum fc_desktop_state {
   FC_ACTIVE,
   FC_POWERED_OFF,
   FC_DECOMMISSIONED
 };
 
-enum fc_status
-{
+enum fc_status {
   FC_RENEWING,
   FC_LAPSING,
   FC_UNSEEN
 };
 
 /** One CMID seen on the host: the summary of its requests. */
-struct fc_cmid
-{
-  int64_t last_request;      /* latest seen request; one after now counts as now */
-  int32_t request_count;     /* seen requests (>= 1) */
+struct fc_cmid {
+  int64_t last_request;        /* latest seen request; one after now counts as now */
+  int32_t request_count;       /* seen requests (>= 1) */
   bool last_client_registered; /* its latest request came from a registered
                                   desktop's name: when no desktop carries this
                                   CMID, that desktop replaced it (rule (b)) */
-  bool renews_elsewhere;     /* its newest request is on another host of the
+  bool renews_elsewhere;       /* its newest request is on another host of the
                                 family: it renews there and lapses here
                                 (kms-model.md section 6) */
 };
 
-struct fc_pool
-{
-  int64_t renewal_seconds;   /* R of this pool; 1 .. FC_EXPIRY_SECONDS */
+struct fc_pool {
+  int64_t renewal_seconds; /* R of this pool; 1 .. FC_EXPIRY_SECONDS */
   bool unique_cmids;
 };
 
-struct fc_desktop
-{
-  const char *hostname;      /* lowercase; ties in ordering (NULL sorts as "") */
-  int32_t pool;              /* index into pools */
-  int32_t cmid;              /* index into cmids, -1 when unknown or never seen */
+struct fc_desktop {
+  const char *hostname; /* lowercase; ties in ordering (NULL sorts as "") */
+  int32_t pool;         /* index into pools */
+  int32_t cmid;         /* index into cmids, -1 when unknown or never seen */
   enum fc_desktop_state state;
 };
 
-struct fc_provision
-{
+struct fc_provision {
   int32_t pool;
-  int32_t count;             /* >= 0 */
+  int32_t count; /* >= 0 */
 };
 
-struct fc_plan
-{
-  int64_t at;                /* plan time; the model uses max(at, now) */
+struct fc_plan {
+  int64_t at; /* plan time; the model uses max(at, now) */
   size_t n_decommission;
-  const int32_t *decommission;   /* desktop indices */
+  const int32_t *decommission; /* desktop indices */
   size_t n_provision;
   const struct fc_provision *provision;
   size_t n_arrivals;
-  const int64_t *arrivals;   /* CMIDs that move here from a retired host: each
+  const int64_t *arrivals; /* CMIDs that move here from a retired host: each
                                 requests first at max(time, now), then renews */
 };
 
@@ -94,12 +87,11 @@ struct fc_plan
  * ORDER BY hostname COLLATE "C") saves sorting them by name for the
  * decommission order; any order gives the same results.
  */
-struct fc_estate
-{
+struct fc_estate {
   int64_t now;
-  int32_t capacity, threshold, margin;     /* floor = threshold + margin */
-  int64_t host_renewal_seconds;            /* R for CMIDs linked to no desktop */
-  int64_t horizon_seconds;                 /* H, >= 0 */
+  int32_t capacity, threshold, margin; /* floor = threshold + margin */
+  int64_t host_renewal_seconds;        /* R for CMIDs linked to no desktop */
+  int64_t horizon_seconds;             /* H, >= 0 */
   size_t n_cmids;
   const struct fc_cmid *cmids;
   size_t n_pools;
@@ -107,38 +99,36 @@ struct fc_estate
   size_t n_desktops;
   const struct fc_desktop *desktops;
   size_t n_reserved;
-  const struct fc_plan *reserved;          /* unexpired reserved plans */
+  const struct fc_plan *reserved; /* unexpired reserved plans */
 };
 
-struct fc_step
-{
+struct fc_step {
   int64_t at;
   int32_t count;
 };
 
-struct fc_result
-{
+struct fc_result {
   int32_t floor;
   int32_t current_count;            /* count(now) with no plan and no reserved plans */
   int64_t window_start, window_end; /* see fc_evaluate() */
   int32_t baseline_min;             /* reserved plans only, over the window */
   int64_t baseline_min_at;
-  int32_t projected_min;            /* reserved plans + the evaluated plan */
+  int32_t projected_min; /* reserved plans + the evaluated plan */
   int64_t projected_min_at;
   bool has_breach;
-  int64_t first_breach_at;          /* first t in window with planned count < floor, else 0 */
-  bool go;                          /* projected_min >= floor */
-  int32_t max_decommission;         /* see fc_evaluate() */
-  int64_t max_decommission_at;      /* when those decommissions are assumed */
+  int64_t first_breach_at;     /* first t in window with planned count < floor, else 0 */
+  bool go;                     /* projected_min >= floor */
+  int32_t max_decommission;    /* see fc_evaluate() */
+  int64_t max_decommission_at; /* when those decommissions are assumed */
   size_t n_steps;
-  struct fc_step *steps;            /* planned count: first at window_start, then one per change */
+  struct fc_step *steps; /* planned count: first at window_start, then one per change */
   /* explanation material for reasons (the caller formats English): */
-  int32_t renewing;                 /* renewing CMIDs at now */
-  int32_t lapsing;                  /* lapsing CMIDs still in the cache at now */
-  int32_t unseen;                   /* ACTIVE desktops whose cmid is -1 */
-  int32_t plan_lapsing_cmids;       /* renewing CMIDs the evaluated plan stops */
-  int64_t plan_lapsing_first_expiry;/* earliest expiry among them, or 0 */
-  int32_t plan_new_cmids;           /* new CMIDs the evaluated plan's provisions add */
+  int32_t renewing;                  /* renewing CMIDs at now */
+  int32_t lapsing;                   /* lapsing CMIDs still in the cache at now */
+  int32_t unseen;                    /* ACTIVE desktops whose cmid is -1 */
+  int32_t plan_lapsing_cmids;        /* renewing CMIDs the evaluated plan stops */
+  int64_t plan_lapsing_first_expiry; /* earliest expiry among them, or 0 */
+  int32_t plan_new_cmids;            /* new CMIDs the evaluated plan's provisions add */
 };
 
 /**
@@ -148,9 +138,7 @@ struct fc_result
  * @param cmid index into e->cmids; -1 (or any invalid index) gives FC_UNSEEN
  * @return FC_RENEWING, FC_LAPSING, or FC_UNSEEN for cmid -1
  */
-enum fc_status
-fc_cmid_status (const struct fc_estate *e,
-                int32_t cmid);
+enum fc_status fc_cmid_status(const struct fc_estate *e, int32_t cmid);
 
 /**
  * When the CMID's cache entry expires if it made no request after `now`:
@@ -161,9 +149,7 @@ fc_cmid_status (const struct fc_estate *e,
  * @param cmid index into e->cmids
  * @return the expiry time, or 0 when @a cmid is -1 or invalid
  */
-int64_t
-fc_cmid_expiry (const struct fc_estate *e,
-                int32_t cmid);
+int64_t fc_cmid_expiry(const struct fc_estate *e, int32_t cmid);
 
 /**
  * The first projected renewal of a renewing CMID after @a t (>= now): when
@@ -174,10 +160,7 @@ fc_cmid_expiry (const struct fc_estate *e,
  * @param t a time at or after e->now
  * @return that time, or 0 when the CMID is not renewing or invalid
  */
-int64_t
-fc_cmid_next_renewal (const struct fc_estate *e,
-                      int32_t cmid,
-                      int64_t t);
+int64_t fc_cmid_next_renewal(const struct fc_estate *e, int32_t cmid, int64_t t);
 
 /**
  * fc_cmid_status() and fc_cmid_expiry() for every CMID in one O(n) pass,
@@ -187,10 +170,7 @@ fc_cmid_next_renewal (const struct fc_estate *e,
  * @param[out] expiry array of e->n_cmids entries, or NULL
  * @return 0 on success, -1 on invalid estate or out of memory
  */
-int
-fc_cmid_survey (const struct fc_estate *e,
-                enum fc_status *status,
-                int64_t *expiry);
+int fc_cmid_survey(const struct fc_estate *e, enum fc_status *status, int64_t *expiry);
 
 /**
  * Evaluates a plan against the estate and its reserved plans.
@@ -209,18 +189,14 @@ fc_cmid_survey (const struct fc_estate *e,
  * @param[out] out the result; release with fc_result_free(), also after an error
  * @return 0 on success, -1 on out of memory or invalid input
  */
-int
-fc_evaluate (const struct fc_estate *e,
-             const struct fc_plan *plan,
-             int32_t max_decommission_pool,
-             struct fc_result *out);
+int fc_evaluate(const struct fc_estate *e, const struct fc_plan *plan,
+                int32_t max_decommission_pool, struct fc_result *out);
 
 /**
  * Releases what fc_evaluate() allocated in @a r; safe to call twice.
  * @param r the result
  */
-void
-fc_result_free (struct fc_result *r);
+void fc_result_free(struct fc_result *r);
 
 /**
  * Order of desktops for "decommission k of pool p": ACTIVE desktops that
@@ -233,11 +209,7 @@ fc_result_free (struct fc_result *r);
  * @param n capacity of @a out
  * @return number of indices written; 0 also on invalid input or out of memory
  */
-size_t
-fc_pick_decommission (const struct fc_estate *e,
-                      int32_t pool,
-                      int32_t *out,
-                      size_t n);
+size_t fc_pick_decommission(const struct fc_estate *e, int32_t pool, int32_t *out, size_t n);
 
 /**
  * Everything fc_evaluate() computes that does not depend on the plan, the
@@ -264,17 +236,13 @@ struct fc_prepared;
  * @param[out] out receives the prepared estate, NULL on error
  * @return 0 on success, -1 on invalid input or out of memory
  */
-int
-fc_prepare (const struct fc_estate *e,
-            int64_t max_horizon_seconds,
-            struct fc_prepared **out);
+int fc_prepare(const struct fc_estate *e, int64_t max_horizon_seconds, struct fc_prepared **out);
 
 /**
  * Releases a prepared estate; NULL is allowed.
  * @param p the prepared estate
  */
-void
-fc_prepared_free (struct fc_prepared *p);
+void fc_prepared_free(struct fc_prepared *p);
 
 /**
  * Same results as fc_evaluate (e, plan, max_decommission_pool, out) where e
@@ -290,13 +258,9 @@ fc_prepared_free (struct fc_prepared *p);
  * @param[out] out the result; release with fc_result_free(), also after an error
  * @return 0 on success, -1 on out of memory or invalid input
  */
-int
-fc_evaluate_prepared (const struct fc_prepared *p,
-                      int32_t margin,
-                      int64_t horizon_seconds,
-                      const struct fc_plan *plan,
-                      int32_t max_decommission_pool,
-                      struct fc_result *out);
+int fc_evaluate_prepared(const struct fc_prepared *p, int32_t margin, int64_t horizon_seconds,
+                         const struct fc_plan *plan, int32_t max_decommission_pool,
+                         struct fc_result *out);
 
 /**
  * fc_pick_decommission() of the prepared estate, without recomputing it.
@@ -306,11 +270,8 @@ fc_evaluate_prepared (const struct fc_prepared *p,
  * @param n capacity of @a out
  * @return number of indices written; 0 also on invalid input
  */
-size_t
-fc_pick_decommission_prepared (const struct fc_prepared *p,
-                               int32_t pool,
-                               int32_t *out,
-                               size_t n);
+size_t fc_pick_decommission_prepared(const struct fc_prepared *p, int32_t pool, int32_t *out,
+                                     size_t n);
 
 /* ------------------------------------------ several hosts (section 6) */
 
@@ -323,11 +284,7 @@ fc_pick_decommission_prepared (const struct fc_prepared *p,
  * @param[out] share k counts
  * @return 0, or -1 on invalid input
  */
-int
-fc_split_by_weight (int64_t n,
-                    const int32_t *weights,
-                    size_t k,
-                    int64_t *share);
+int fc_split_by_weight(int64_t n, const int32_t *weights, size_t k, int64_t *share);
 
 /**
  * The @a k latest of @a n times, ascending: the moved CMIDs a receiving
@@ -338,10 +295,6 @@ fc_split_by_weight (int64_t n,
  * @param k how many to keep, <= n
  * @param[out] out k times
  */
-void
-fc_latest_times (const int64_t *times,
-                 size_t n,
-                 size_t k,
-                 int64_t *out);
+void fc_latest_times(const int64_t *times, size_t n, size_t k, int64_t *out);
 
 #endif

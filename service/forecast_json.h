@@ -15,11 +15,11 @@
 
 /** What the evaluated plan asked for, as callers said it (for the reasons). */
 struct kg_plan_summary {
-  size_t decommission_count;      /**< desktops the plan decommissions */
-  const char *decommission_pool;  /**< pool named by {"pool","count"}, or NULL */
-  size_t provision_total;         /**< desktops the plan provisions */
-  size_t n_shared_image_pools;    /**< provisions into pools with unique_cmids=false */
-  const char *max_pool;           /**< pool max_decommission is about, or NULL for the host */
+  size_t decommission_count;     /**< desktops the plan decommissions */
+  const char *decommission_pool; /**< pool named by {"pool","count"}, or NULL */
+  size_t provision_total;        /**< desktops the plan provisions */
+  size_t n_shared_image_pools;   /**< provisions into pools with unique_cmids=false */
+  const char *max_pool;          /**< pool max_decommission is about, or NULL for the host */
 };
 
 /**
@@ -57,14 +57,14 @@ struct kg_pool_on {
 
 /** The live figures of a host document, gathered by the caller (host_live.c). */
 struct kg_host_live {
-  struct fc_result r;           /**< the baseline over the default horizon */
-  size_t n_reserved;            /**< reserved plans included */
-  bool observed;                /**< whether obs holds the latest observation */
+  struct fc_result r; /**< the baseline over the default horizon */
+  size_t n_reserved;  /**< reserved plans included */
+  bool observed;      /**< whether obs holds the latest observation */
   struct kg_observation obs;
-  struct kg_in_count in_count;  /**< CMIDs in the count by required count */
-  struct kg_pool_on *pools;     /**< pools whose desktops' CMIDs renew on it, by name */
+  struct kg_in_count in_count; /**< CMIDs in the count by required count */
+  struct kg_pool_on *pools;    /**< pools whose desktops' CMIDs renew on it, by name */
   size_t n_pools;
-  json_t *server;               /**< its server's document (unmapped_activation_ids) */
+  json_t *server; /**< its server's document (unmapped_activation_ids) */
 };
 
 /**

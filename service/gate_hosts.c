@@ -20,7 +20,7 @@
 struct other {
   struct kg_estate_use use;
   struct fc_result r;
-  int32_t *desktops;                  /**< the plan's desktops in this estate */
+  int32_t *desktops; /**< the plan's desktops in this estate */
   size_t n_desktops;
   struct fc_provision prov[KG_MAX_PROVISIONS];
   size_t n_prov;
@@ -38,6 +38,7 @@ kg_gate_provision_share(const struct kg_estate *es, int32_t pool, int count)
 json_t *
 kg_gate_host_entry(const struct kg_estate *es, const struct fc_result *r)
 {
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:o,s:o,s:o}", "kms_host", es->host.name,
                    "decision", r->go ? "go" : "no-go", "floor", (int) r->floor,
                    "current_count", (int) r->current_count, "baseline_min", (int) r->baseline_min,
@@ -45,6 +46,7 @@ kg_gate_host_entry(const struct kg_estate *es, const struct fc_result *r)
                    "projected_min_at", kg_json_time(r->projected_min_at),
                    "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null(),
                    "steps", kg_forecast_steps_json(r));
+  /* clang-format on */
 }
 
 json_t *
@@ -52,6 +54,7 @@ kg_gate_binding_fields(const struct kg_estate *es, const struct fc_result *r)
 {
   json_t *doc = kg_forecast_common_json(es, r);
 
+  /* clang-format off */
   if (NULL != doc)
     json_object_update_new(doc, json_pack(
       "{s:i,s:o,s:i,s:o,s:o,s:o,s:o,s:o}",
@@ -60,6 +63,7 @@ kg_gate_binding_fields(const struct kg_estate *es, const struct fc_result *r)
       "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null(),
       "window_start", kg_json_time(r->window_start), "window_end", kg_json_time(r->window_end),
       "steps", kg_forecast_steps_json(r)));
+  /* clang-format on */
   return doc;
 }
 
@@ -78,7 +82,7 @@ map_plan(const struct kg_gate_plan *p, struct other *o)
     int32_t pool = kg_estate_pool_index(es, p->pool_names[i]);
     int share = pool >= 0 ? kg_gate_provision_share(es, pool, p->counts[i]) : 0;
     if (share > 0)
-      o->prov[o->n_prov++] = (struct fc_provision) { pool, share };
+      o->prov[o->n_prov++] = (struct fc_provision){ pool, share };
   }
   return o->n_desktops > 0 || o->n_prov > 0;
 }
@@ -88,12 +92,14 @@ static int
 evaluate_on(const struct kg_gate_plan *p, struct other *o, const int32_t *desktops, size_t n,
             struct fc_result *r)
 {
+  /* clang-format off */
   struct fc_plan plan = { .at = p->at, .n_decommission = n, .decommission = desktops,
                           .n_provision = o->n_prov, .provision = o->prov };
+  /* clang-format on */
 
   memset(r, 0, sizeof(*r));
-  return kg_estate_evaluate(&o->use, kg_estate_margin(&o->use, p->has_margin, p->margin), &plan,
-                            -1, r);
+  return kg_estate_evaluate(&o->use, kg_estate_margin(&o->use, p->has_margin, p->margin), &plan, -1,
+                            r);
 }
 
 /** Whether taking the first @a k desktops of @a order keeps the other host at go. */
@@ -154,14 +160,14 @@ done:
 /** The folded answer while hosts are added. */
 struct fold {
   json_t *hosts;
-  json_t *binding;                  /**< top-level fields of the binding host, or NULL (own) */
-  int binding_room;                 /**< its projected_min - floor */
+  json_t *binding;  /**< top-level fields of the binding host, or NULL (own) */
+  int binding_room; /**< its projected_min - floor */
   char binding_name[254];
   bool go;
   int32_t max_decommission;
-  int32_t *order;                   /**< the own decommission order, once needed */
+  int32_t *order; /**< the own decommission order, once needed */
   size_t n_order;
-  long long *ids;                   /**< the other hosts evaluated */
+  long long *ids; /**< the other hosts evaluated */
   size_t n_ids;
 };
 
@@ -192,7 +198,8 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
   o.desktops = calloc(p->n_desktops + 1, sizeof(*o.desktops));
   if (NULL == o.desktops)
     return KG_QS_INTERNAL_ERROR;
-  qs = kg_estate_acquire(db, &row, p->lock ? KG_ESTATE_EXACT : KG_ESTATE_AT_LEAST, p->now, p->horizon_seconds, &o.use);
+  qs = kg_estate_acquire(db, &row, p->lock ? KG_ESTATE_EXACT : KG_ESTATE_AT_LEAST, p->now,
+                         p->horizon_seconds, &o.use);
   if (KG_QS_OK == qs && map_plan(p, &o)) {
     int32_t k = 0;
     if (0 != evaluate_on(p, &o, o.desktops, o.n_desktops, &o.r)
@@ -207,7 +214,8 @@ fold_host(struct kg_db *db, const struct kg_gate_plan *p, const char *name, json
         add_reason(doc, &o.use.view, &o.r);
       if (k < f->max_decommission)
         f->max_decommission = k;
-      if (room < f->binding_room || (room == f->binding_room && strcmp(name, f->binding_name) < 0)) {
+      if (room < f->binding_room
+          || (room == f->binding_room && strcmp(name, f->binding_name) < 0)) {
         json_decref(f->binding);
         f->binding = kg_gate_binding_fields(&o.use.view, &o.r);
         f->binding_room = room;
@@ -255,9 +263,11 @@ refuse_unevaluated(json_t *doc, struct fold *f)
 {
   char text[200];
 
+  /* clang-format off */
   snprintf(text, sizeof(text),
            "the plan touches more than %d other KMS hosts of its product; kmsgate evaluates "
            "at most %d, so it cannot say go",
+           /* clang-format on */
            KG_MAX_OTHER_HOSTS, KG_MAX_OTHER_HOSTS);
   json_array_append_new(json_object_get(doc, "reasons"), json_string(text));
   f->go = false;
@@ -309,23 +319,26 @@ kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
   struct kg_host_names names = { .n = 0 };
   long long *desktop_ids = NULL, pool_ids[KG_MAX_PROVISIONS];
   size_t n_pools = 0;
+  /* clang-format off */
   struct fold f = { .go = own->go, .max_decommission = own->max_decommission,
                     .binding_room = (int) own->projected_min - (int) own->floor,
                     .ids = other_ids };
+  /* clang-format on */
   enum kg_qs qs = KG_QS_INTERNAL_ERROR;
 
   *go = own->go;
   *n_other = 0;
   snprintf(f.binding_name, sizeof(f.binding_name), "%s", p->own->view.host.name);
   f.hosts = json_array();
-  if (NULL == f.hosts || 0 != json_array_append_new(f.hosts, kg_gate_host_entry(&p->own->view, own)))
+  if (NULL == f.hosts
+      || 0 != json_array_append_new(f.hosts, kg_gate_host_entry(&p->own->view, own)))
     goto done;
   qs = KG_QS_OK;
   if (may_touch_others(p))
     qs = !plan_ids(p, &desktop_ids, pool_ids, &n_pools)
-         ? KG_QS_INTERNAL_ERROR
-         : kg_db_plan_other_hosts(db, p->own->view.host.id, desktop_ids, p->n_desktops, pool_ids,
-                                  n_pools, p->now, &names);
+           ? KG_QS_INTERNAL_ERROR
+           : kg_db_plan_other_hosts(db, p->own->view.host.id, desktop_ids, p->n_desktops, pool_ids,
+                                    n_pools, p->now, &names);
   if (KG_QS_OK == qs && names.n > 0)
     qs = fold_all(db, p, &names, doc, &f);
   if (KG_QS_OK != qs)

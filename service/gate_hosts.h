@@ -19,14 +19,14 @@ struct kg_gate_plan {
   const struct fc_result *own_result; /**< its evaluation */
   const int32_t *desktops;            /**< decommissions, own estate indices */
   size_t n_desktops;
-  const char *const *pool_names;      /**< provisions: pool names ... */
-  const int *counts;                  /**< ... and the counts asked */
+  const char *const *pool_names; /**< provisions: pool names ... */
+  const int *counts;             /**< ... and the counts asked */
   size_t n_provisions;
-  int32_t max_pool;                   /**< own pool for the largest decommission, or -1 */
+  int32_t max_pool; /**< own pool for the largest decommission, or -1 */
   int64_t at, now, horizon_seconds;
   bool has_margin;
   int margin;
-  bool lock;                          /**< lock every host row (a reserving gate) */
+  bool lock; /**< lock every host row (a reserving gate) */
 };
 
 /**
@@ -73,7 +73,6 @@ json_t *kg_gate_binding_fields(const struct kg_estate *es, const struct fc_resul
  * @return KG_QS_OK or the failure
  */
 enum kg_qs kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
-                               bool *go, long long other_ids[KG_MAX_OTHER_HOSTS],
-                               size_t *n_other);
+                               bool *go, long long other_ids[KG_MAX_OTHER_HOSTS], size_t *n_other);
 
 #endif

@@ -30,7 +30,8 @@ parse_desktop_names(const json_t *desktops, struct gate_input *in, struct kg_err
     return;
   }
   in->n_desktops = n;
-  json_array_foreach(desktops, i, item) {
+  json_array_foreach(desktops, i, item)
+  {
     if (!json_is_string(item))
       kg_errors_add(e, true, "decommission.desktops", "item %zu must be a string", i);
     else if (!kg_hostname_normalize(json_string_value(item), in->desktops[i]))
@@ -84,7 +85,8 @@ parse_provisions(const json_t *p, struct gate_input *in, struct kg_errors *e)
     kg_errors_add(e, false, "provision", "at most %d entries", KG_MAX_PROVISIONS);
     return;
   }
-  json_array_foreach(p, i, item) {
+  json_array_foreach(p, i, item)
+  {
     char prefix[40];
     json_int_t count = 0;
     struct kg_errors sub;
@@ -101,11 +103,13 @@ parse_provisions(const json_t *p, struct gate_input *in, struct kg_errors *e)
     /* Re-home the sub-errors under their full field names. */
     size_t k;
     json_t *err;
-    json_array_foreach(sub.list, k, err) {
+    json_array_foreach(sub.list, k, err)
+    {
       const char *f = json_string_value(json_object_get(err, "field"));
       char field[128];
       snprintf(field, sizeof(field), "%s%s", prefix, f);
-      kg_errors_add(e, sub.wrong_type, field, "%s", json_string_value(json_object_get(err, "message")));
+      kg_errors_add(e, sub.wrong_type, field, "%s",
+                    json_string_value(json_object_get(err, "message")));
     }
     json_decref(sub.list);
   }
@@ -160,7 +164,8 @@ parse_dry_run(const json_t *body, struct gate_input *in, struct kg_errors *e)
 {
   kg_input_bool(body, "dry_run", false, e, &in->dry_run);
   if (in->dry_run && in->reserve)
-    kg_errors_add(e, false, "dry_run", "cannot be combined with reserve: a dry run reserves nothing");
+    kg_errors_add(e, false, "dry_run",
+                  "cannot be combined with reserve: a dry run reserves nothing");
 }
 
 /**
@@ -183,13 +188,16 @@ parse_retire(const json_t *body, struct gate_input *in, struct kg_errors *e)
   }
   in->retire = true;
   kg_input_only(r, allowed, "retire_kms_host.", e);
-  if (kg_input_string(r, "name", true, 253, e, &name) && !kg_hostname_normalize(name, in->retire_host))
+  if (kg_input_string(r, "name", true, 253, e, &name)
+      && !kg_hostname_normalize(name, in->retire_host))
     kg_errors_add(e, false, "retire_kms_host.name", "must be a DNS hostname");
   if ((in->has_retire_at = kg_input_time(r, "at", false, e, &at_us)))
     in->retire_at = at_us / 1000000;
+  /* clang-format off */
   if (NULL != json_object_get(body, "decommission") || NULL != json_object_get(body, "provision"))
     kg_errors_add(e, false, "retire_kms_host", "is a plan of its own: evaluate decommissions and "
                   "provisions separately");
+  /* clang-format on */
   if (in->reserve)
     kg_errors_add(e, false, "reserve", "cannot hold a retirement yet: evaluate it without reserve");
 }
@@ -197,9 +205,11 @@ parse_retire(const json_t *body, struct gate_input *in, struct kg_errors *e)
 bool
 kg_gate_parse_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
 {
+  /* clang-format off */
   static const char *const allowed[] = { "kms_host", "at", "decommission", "provision",
                                          "horizon_days", "margin", "reserve", "ttl_minutes",
                                          "dry_run", "retire_kms_host", NULL };
+  /* clang-format on */
   struct kg_errors e;
   const json_t *body = ctx->body;
   const char *host = NULL;
@@ -232,10 +242,12 @@ kg_gate_parse_input(struct kg_ctx *ctx, struct gate_input *in, int64_t now)
     in->ttl_minutes = (int) n;
   check_plan_in_horizon(in, now, &e);
   /* Without kms_host, the plan's pool, first desktop or retired host names it. */
+  /* clang-format off */
   if (NULL == host && NULL == in->desktops && NULL == in->decommission_pool
       && 0 == in->n_provisions && !in->retire)
     kg_errors_add(&e, false, "kms_host", "is required unless the plan names a pool, desktops "
                   "or a host to retire");
+  /* clang-format on */
   return !kg_errors_reply(ctx, &e);
 }
 
@@ -246,4 +258,3 @@ kg_gate_input_clear(struct gate_input *in)
   in->desktops = NULL;
   in->n_desktops = 0;
 }
-

@@ -17,16 +17,19 @@
 #define KG_MAX_PROVISIONS 100
 
 /** One provision as asked. */
-struct provision_input { const char *pool; int count; };
+struct provision_input {
+  const char *pool;
+  int count;
+};
 
 /** The validated request body. */
 struct gate_input {
   char kms_host[KG_HOSTNAME_BUFSZ];
   bool has_at;
-  int64_t at;                         /**< Unix seconds */
+  int64_t at;                          /**< Unix seconds */
   char (*desktops)[KG_HOSTNAME_BUFSZ]; /**< decommission.desktops, normalized; or NULL */
   size_t n_desktops;
-  const char *decommission_pool;      /**< or NULL */
+  const char *decommission_pool; /**< or NULL */
   int decommission_count;
   size_t n_provisions;
   struct provision_input provisions[KG_MAX_PROVISIONS];
@@ -35,12 +38,12 @@ struct gate_input {
   int margin;
   bool reserve;
   int ttl_minutes;
-  bool enforce;                       /**< ?enforce=true: a no-go is a 409 */
-  bool dry_run;                       /**< evaluate only: record and reserve nothing */
-  bool retire;                        /**< retire_kms_host given */
+  bool enforce; /**< ?enforce=true: a no-go is a 409 */
+  bool dry_run; /**< evaluate only: record and reserve nothing */
+  bool retire;  /**< retire_kms_host given */
   char retire_host[KG_HOSTNAME_BUFSZ];
   bool has_retire_at;
-  int64_t retire_at;                  /**< Unix seconds */
+  int64_t retire_at; /**< Unix seconds */
 };
 
 /**

@@ -34,8 +34,8 @@ struct retire {
   const struct kg_retire_plan *p;
   struct receiver rx[MAX_RECEIVERS];
   size_t n_rx;
-  bool too_many;                    /**< CMIDs move to more hosts than rx holds */
-  json_t *stranded;                 /**< pools left with no host */
+  bool too_many;    /**< CMIDs move to more hosts than rx holds */
+  json_t *stranded; /**< pools left with no host */
   /* the remaining hosts of the pool being split */
   char host[MAX_RECEIVERS][254];
   int32_t weight[MAX_RECEIVERS];
@@ -120,7 +120,8 @@ split_pool(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int3
     return qs;
   if (0 == rt->n_hosts)
     return 0 == json_array_append_new(rt->stranded, json_string(es->pool_names[pool]))
-           ? KG_QS_OK : KG_QS_INTERNAL_ERROR;
+             ? KG_QS_OK
+             : KG_QS_INTERNAL_ERROR;
   if (0 != fc_split_by_weight((int64_t) m, rt->weight, rt->n_hosts, share)
       || NULL == (latest = malloc((m + 1) * sizeof(*latest))))
     return KG_QS_INTERNAL_ERROR;
@@ -146,7 +147,7 @@ plan_moves(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int6
   for (size_t i = 0; i < es->model.n_pools && KG_QS_OK == qs; i++) {
     if (!es->pool_here[i])
       continue;
-    if (es->pool_weight[i] >= es->pool_total_weight[i]) {   /* the retired host is its only one */
+    if (es->pool_weight[i] >= es->pool_total_weight[i]) { /* the retired host is its only one */
       if (0 != json_array_append_new(rt->stranded, json_string(es->pool_names[i])))
         qs = KG_QS_INTERNAL_ERROR;
       continue;
@@ -208,14 +209,13 @@ evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct
 
 /** The retired host's own baseline, when no host receives anything. */
 static enum kg_qs
-retired_baseline(const struct kg_retire_plan *p, const struct kg_estate_use *use,
-                 struct outcome *o)
+retired_baseline(const struct kg_retire_plan *p, const struct kg_estate_use *use, struct outcome *o)
 {
   struct fc_result res;
 
   memset(&res, 0, sizeof(res));
-  if (0 != kg_estate_evaluate(use, kg_estate_margin(use, p->has_margin, p->margin), NULL, -1,
-                              &res)) {
+  if (0
+      != kg_estate_evaluate(use, kg_estate_margin(use, p->has_margin, p->margin), NULL, -1, &res)) {
     fc_result_free(&res);
     return KG_QS_INTERNAL_ERROR;
   }
@@ -233,24 +233,31 @@ reasons(const struct retire *rt, const struct outcome *o, const char *retired)
   char text[400];
 
   if (rt->too_many) {
+    /* clang-format off */
     snprintf(text, sizeof(text), "retiring %s moves CMIDs to more than %d other KMS hosts of "
              "its product, more than the gate evaluates at once: retire it in steps (move "
              "pools first)", retired, MAX_RECEIVERS);
+    /* clang-format on */
     json_array_append_new(list, json_string(text));
   }
-  json_array_foreach(rt->stranded, i, pool) {
+  json_array_foreach(rt->stranded, i, pool)
+  {
+    /* clang-format off */
     snprintf(text, sizeof(text), "pool %s would have no KMS host left: its desktops could "
              "activate nowhere once %s is retired", json_string_value(pool), retired);
+    /* clang-format on */
     json_array_append_new(list, json_string(text));
   }
-  json_array_foreach(o->hosts, i, pool)
-    if (0 == strcmp("no-go", json_string_value(json_object_get(pool, "decision")))) {
-      snprintf(text, sizeof(text), "on KMS host %s the count falls to %d, below its floor %d",
-               json_string_value(json_object_get(pool, "kms_host")),
-               (int) json_integer_value(json_object_get(pool, "projected_min")),
-               (int) json_integer_value(json_object_get(pool, "floor")));
-      json_array_append_new(list, json_string(text));
-    }
+  json_array_foreach(
+    o->hosts, i,
+    pool) if (0 == strcmp("no-go", json_string_value(json_object_get(pool, "decision"))))
+  {
+    snprintf(text, sizeof(text), "on KMS host %s the count falls to %d, below its floor %d",
+             json_string_value(json_object_get(pool, "kms_host")),
+             (int) json_integer_value(json_object_get(pool, "projected_min")),
+             (int) json_integer_value(json_object_get(pool, "floor")));
+    json_array_append_new(list, json_string(text));
+  }
   return list;
 }
 
@@ -262,7 +269,7 @@ kg_gate_retire(struct kg_db *db, const struct kg_retire_plan *p,
   struct outcome o = { .hosts = json_array(), .go = true };
   int64_t t = p->at > p->now ? p->at : p->now;
   enum kg_qs qs = (NULL == rt.stranded || NULL == o.hosts) ? KG_QS_INTERNAL_ERROR
-                  : plan_moves(db, &rt, &retired->view, t);
+                                                           : plan_moves(db, &rt, &retired->view, t);
 
   /* the request's own host is evaluated too, unless the receivers are full
      (then the answer is no-go whatever it shows) */
@@ -279,12 +286,14 @@ kg_gate_retire(struct kg_db *db, const struct kg_retire_plan *p,
       o.max_decommission = 0;
     *doc = o.binding;
     o.binding = NULL;
+    /* clang-format off */
     json_object_update_new(*doc, json_pack(
       "{s:s,s:i,s:[],s:o,s:O,s:{s:s,s:o},s:O,s:n}",
       "decision", *go ? "go" : "no-go", "max_decommission", (int) o.max_decommission,
       "decommission", "reasons", reasons(&rt, &o, retired->view.host.name), "hosts", o.hosts,
       "retire_kms_host", "name", retired->view.host.name, "at", kg_json_time(t),
       "stranded_pools", rt.stranded, "plan_id"));
+    /* clang-format on */
   }
   for (size_t i = 0; i < rt.n_rx; i++)
     free(rt.rx[i].arrivals);

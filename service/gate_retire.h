@@ -13,11 +13,11 @@
 
 /** A retirement as the gate asked it. */
 struct kg_retire_plan {
-  const char *own;                  /**< the request's kms_host (lowercase) */
+  const char *own; /**< the request's kms_host (lowercase) */
   int64_t at, now, horizon_seconds;
   bool has_margin;
   int margin;
-  enum kg_estate_fit fit;           /**< of the receiving hosts' estates */
+  enum kg_estate_fit fit; /**< of the receiving hosts' estates */
 };
 
 /**

@@ -75,7 +75,7 @@ pools_on(const struct kg_estate *es, int64_t now, struct kg_host_live *live)
   }
   for (size_t p = 0; p < n; p++)
     if (count[p] > 0)
-      live->pools[live->n_pools++] = (struct kg_pool_on) { strdup(es->pool_names[p]), count[p] };
+      live->pools[live->n_pools++] = (struct kg_pool_on){ strdup(es->pool_names[p]), count[p] };
   free(count);
   for (size_t p = 0; p < live->n_pools; p++)
     if (NULL == live->pools[p].pool)
@@ -96,11 +96,12 @@ gather_model(struct kg_db *db, const struct kg_host_row *host, int64_t now,
              struct kg_host_live *live)
 {
   struct kg_estate_use use;
-  enum kg_qs qs = kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now,
-                                    KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
+  enum kg_qs qs =
+    kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
 
-  if (KG_QS_OK == qs && (0 != kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &live->r)
-                         || 0 != pools_on(&use.view, now, live)))
+  if (KG_QS_OK == qs
+      && (0 != kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &live->r)
+          || 0 != pools_on(&use.view, now, live)))
     qs = KG_QS_INTERNAL_ERROR;
   if (KG_QS_OK == qs) {
     live->n_reserved = use.view.model.n_reserved;
@@ -153,7 +154,7 @@ kg_host_live_add(struct kg_db *db, const char *name, json_t *doc)
   enum kg_qs qs = kg_db_host_row(db, name, false, &host, &found);
 
   if (KG_QS_OK != qs || !found)
-    return qs;  /* not found: deleted meanwhile, the document stays as it was read */
+    return qs; /* not found: deleted meanwhile, the document stays as it was read */
   qs = live_fields(db, &host, &fields);
   if (KG_QS_OK == qs && 0 != json_object_update_new(doc, fields))
     qs = KG_QS_INTERNAL_ERROR;
@@ -167,7 +168,7 @@ static struct kg_aged_cache host_figures = KG_AGED_CACHE_INIT(KG_FIGURES_MAX_AGE
 struct figures_fill {
   struct kg_db *db;
   const struct kg_host_row *host;
-  enum kg_qs qs;                  /**< the gathering's result */
+  enum kg_qs qs; /**< the gathering's result */
 };
 
 /** A host's live fields as JSON text (a kg_aged_fill_fn). */
@@ -194,8 +195,8 @@ kg_host_live_add_cached(struct kg_db *db, const struct kg_host_row *host, json_t
   bool ok;
 
   snprintf(key, sizeof(key), "%lld", host->id);
-  char *text = kg_aged_get(&host_figures, key, host->estate_version, time(NULL), fill_figures,
-                           &f, &ok);
+  char *text =
+    kg_aged_get(&host_figures, key, host->estate_version, time(NULL), fill_figures, &f, &ok);
   json_t *fields = (NULL != text && ok && KG_QS_OK == f.qs) ? json_loads(text, 0, NULL) : NULL;
   free(text);
   if (KG_QS_OK != f.qs)

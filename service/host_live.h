@@ -31,7 +31,6 @@ enum kg_qs kg_host_live_add(struct kg_db *db, const char *name, json_t *doc);
  * @param doc the host document to extend
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_host_live_add_cached(struct kg_db *db, const struct kg_host_row *host,
-                                   json_t *doc);
+enum kg_qs kg_host_live_add_cached(struct kg_db *db, const struct kg_host_row *host, json_t *doc);
 
 #endif

@@ -33,14 +33,17 @@ static atomic_bool stopping;
 static char *tls_key_pem;
 static char *tls_cert_pem;
 
-static const struct kg_route *const *all_tables(void)
+static const struct kg_route *const *
+all_tables(void)
 {
+  /* clang-format off */
   static const struct kg_route *const tables[] = {
     kg_routes_health, kg_routes_hosts, kg_routes_pools, kg_routes_desktops,
     kg_routes_tokens, kg_routes_activations, kg_routes_forecast, kg_routes_gate,
     kg_routes_plans, kg_routes_decisions, kg_routes_metrics, kg_routes_servers,
     kg_routes_activation_ids, NULL,
   };
+  /* clang-format on */
   return tables;
 }
 
@@ -69,8 +72,8 @@ request_id_acceptable(const char *id)
     return false;
   for (size_t i = 0; i < n; i++) {
     char c = id[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || '-' == c || '_' == c || '.' == c || ':' == c))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || '-' == c
+          || '_' == c || '.' == c || ':' == c))
       return false;
   }
   return true;
@@ -97,20 +100,23 @@ elapsed_ms(const struct timespec *start)
 {
   struct timespec end;
   clock_gettime(CLOCK_MONOTONIC, &end);
-  return (double) (end.tv_sec - start->tv_sec) * 1e3 + (double) (end.tv_nsec - start->tv_nsec) / 1e6;
+  return (double) (end.tv_sec - start->tv_sec) * 1e3
+         + (double) (end.tv_nsec - start->tv_nsec) / 1e6;
 }
 
 static void
 log_request(const struct kg_ctx *ctx, const char *route, double ms)
 {
+  /* clang-format off */
   json_t *fields = json_pack("{s:s,s:s?,s:s,s:i,s:f,s:s}",
                              "event", "request", "method", ctx->req->http_verb,
                              "route", route, "status", (int) ctx->status,
                              "duration_ms", ms, "request_id", ctx->request_id);
+  /* clang-format on */
   if (NULL != fields && '\0' != ctx->who.name[0])
     json_object_set_new(fields, "token", json_string(ctx->who.name));
-  kg_log(ctx->status >= 500 ? KG_LOG_WARN : KG_LOG_INFO, fields, "%s %s %u",
-         ctx->req->http_verb, route, ctx->status);
+  kg_log(ctx->status >= 500 ? KG_LOG_WARN : KG_LOG_INFO, fields, "%s %s %u", ctx->req->http_verb,
+         route, ctx->status);
 }
 
 /** 401 carries a challenge so curl users see what is expected. */
@@ -130,9 +136,8 @@ authenticate(struct kg_ctx *ctx)
     return false;
   }
   if (ctx->who.role < ctx->route->min_role) {
-    kg_reply_problem(ctx, 403, "the token '%s' has role %s; this needs %s",
-                     ctx->who.name, kg_auth_role_name(ctx->who.role),
-                     kg_auth_role_name(ctx->route->min_role));
+    kg_reply_problem(ctx, 403, "the token '%s' has role %s; this needs %s", ctx->who.name,
+                     kg_auth_role_name(ctx->who.role), kg_auth_role_name(ctx->route->min_role));
     return false;
   }
   return true;
@@ -178,11 +183,11 @@ parse_json_body(struct kg_ctx *ctx)
     return false;
   }
   json_error_t err;
-  ctx->body = json_loadb(ctx->req->binary_body, ctx->req->binary_body_length,
-                         JSON_REJECT_DUPLICATES, &err);
+  ctx->body =
+    json_loadb(ctx->req->binary_body, ctx->req->binary_body_length, JSON_REJECT_DUPLICATES, &err);
   if (NULL == ctx->body) {
-    kg_reply_problem(ctx, 400, "malformed JSON at line %d, column %d: %s",
-                     err.line, err.column, err.text);
+    kg_reply_problem(ctx, 400, "malformed JSON at line %d, column %d: %s", err.line, err.column,
+                     err.text);
     return false;
   }
   if (!json_is_object(ctx->body)) {
@@ -288,13 +293,15 @@ register_routes(void)
   for (const struct kg_route *const *t = all_tables(); NULL != *t; t++)
     for (const struct kg_route *r = *t; NULL != r->method; r++) {
       /* The pattern is the url_format (4th argument): ulfius fills :params only from it. */
-      if (U_OK != ulfius_add_endpoint_by_val(&instance, r->method, NULL, r->pattern, 0,
-                                             dispatch, (void *) r))
+      if (U_OK
+          != ulfius_add_endpoint_by_val(&instance, r->method, NULL, r->pattern, 0, dispatch,
+                                        (void *) r))
         return -1;
       /* A lower-priority catch-all per path turns a wrong method into 405, not 404. */
       if (!pattern_seen_before(r)
-          && U_OK != ulfius_add_endpoint_by_val(&instance, "*", NULL, r->pattern, 1,
-                                                method_not_allowed, (void *) r->pattern))
+          && U_OK
+               != ulfius_add_endpoint_by_val(&instance, "*", NULL, r->pattern, 1,
+                                             method_not_allowed, (void *) r->pattern))
         return -1;
     }
   return ulfius_set_default_endpoint(&instance, not_found, NULL) == U_OK ? 0 : -1;
@@ -335,8 +342,8 @@ load_tls(const struct kg_config *cfg)
   tls_cert_pem = kg_file_read(cfg->tls_cert, NULL);
   tls_key_pem = kg_file_read(cfg->tls_key, NULL);
   if (NULL == tls_cert_pem || NULL == tls_key_pem) {
-    kg_log(KG_LOG_ERROR, NULL, "cannot read TLS certificate '%s' or key '%s'",
-           cfg->tls_cert, cfg->tls_key);
+    kg_log(KG_LOG_ERROR, NULL, "cannot read TLS certificate '%s' or key '%s'", cfg->tls_cert,
+           cfg->tls_key);
     return -1;
   }
   return 0;
@@ -368,6 +375,7 @@ kg_http_start(const struct kg_config *cfg)
   unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
   if (NULL != tls_cert_pem)
     flags |= MHD_USE_TLS;
+  /* clang-format off */
   struct MHD_OptionItem ops[] = {
     { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) mhd_request_completed, NULL },
     { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) ulfius_uri_logger, NULL },
@@ -380,13 +388,16 @@ kg_http_start(const struct kg_config *cfg)
     { MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key_pem },
     { MHD_OPTION_END, 0, NULL },
   };
+  /* clang-format on */
   if (U_OK != ulfius_start_framework_with_mhd_options(&instance, flags, ops)) {
     kg_log(KG_LOG_ERROR, NULL, "cannot serve on %s:%u", cfg->listen_host, cfg->listen_port);
     return -1;
   }
+  /* clang-format off */
   kg_log(KG_LOG_INFO, json_pack("{s:s,s:s,s:i,s:i,s:b}", "event", "listening",
                                 "host", cfg->listen_host, "port", cfg->listen_port,
                                 "threads", (int) cfg->threads, "tls", NULL != tls_cert_pem),
+         /* clang-format on */
          "serving on %s:%u", cfg->listen_host, cfg->listen_port);
   return 0;
 }

@@ -15,17 +15,26 @@
 #include "db.h"
 
 /** Roles in increasing power; a route names the least one it needs. */
-enum kg_role { KG_ROLE_NONE = 0, KG_ROLE_READER, KG_ROLE_HOOK, KG_ROLE_ADMIN };
+enum kg_role {
+  KG_ROLE_NONE = 0,
+  KG_ROLE_READER,
+  KG_ROLE_HOOK,
+  KG_ROLE_ADMIN
+};
 
 /** The authenticated caller. */
 struct kg_principal {
-  char token_id[40];  /**< uuid of the token, "" when unauthenticated */
-  char name[129];     /**< the token's name, for logs and decisions */
+  char token_id[40]; /**< uuid of the token, "" when unauthenticated */
+  char name[129];    /**< the token's name, for logs and decisions */
   enum kg_role role;
 };
 
 /** How a route takes its body. */
-enum kg_body { KG_BODY_NONE, KG_BODY_JSON, KG_BODY_RAW };
+enum kg_body {
+  KG_BODY_NONE,
+  KG_BODY_JSON,
+  KG_BODY_RAW
+};
 
 struct kg_route;
 
@@ -34,11 +43,11 @@ struct kg_ctx {
   const struct _u_request *req;
   struct _u_response *resp;
   const struct kg_route *route;
-  struct kg_db *db;            /**< this thread's connection */
-  json_t *body;                /**< parsed body for KG_BODY_JSON routes, else NULL */
+  struct kg_db *db; /**< this thread's connection */
+  json_t *body;     /**< parsed body for KG_BODY_JSON routes, else NULL */
   struct kg_principal who;
   char request_id[72];
-  unsigned int status;         /**< set by the reply helpers, logged */
+  unsigned int status; /**< set by the reply helpers, logged */
 };
 
 /** A handler answers through the reply helpers in responses.h. */
@@ -46,11 +55,11 @@ typedef void (*kg_handler)(struct kg_ctx *ctx);
 
 /** One entry of the route table. */
 struct kg_route {
-  const char *method;       /**< "GET", "POST", ... */
-  const char *pattern;      /**< ulfius pattern, e.g. "/v1/pools/:name" */
-  enum kg_role min_role;    /**< KG_ROLE_NONE: no token needed */
-  enum kg_body body;        /**< what the body must be */
-  size_t max_body;          /**< larger bodies get 413 */
+  const char *method;    /**< "GET", "POST", ... */
+  const char *pattern;   /**< ulfius pattern, e.g. "/v1/pools/:name" */
+  enum kg_role min_role; /**< KG_ROLE_NONE: no token needed */
+  enum kg_body body;     /**< what the body must be */
+  size_t max_body;       /**< larger bodies get 413 */
   kg_handler handler;
 };
 

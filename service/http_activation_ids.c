@@ -17,9 +17,9 @@ static const char *const applications[] = { "windows", "office2010", "office", N
 struct mapping_tx {
   struct kg_ctx *ctx;
   char id[37];
-  const char *application;          /**< list filter; PUT: the new one */
-  const char *description;          /**< PUT */
-  enum kg_mapping_outcome outcome;  /**< PUT, DELETE */
+  const char *application;         /**< list filter; PUT: the new one */
+  const char *description;         /**< PUT */
+  enum kg_mapping_outcome outcome; /**< PUT, DELETE */
   struct kg_page page;
   struct kg_list list;
   json_t *doc;
@@ -28,12 +28,14 @@ struct mapping_tx {
 static json_t *
 mapping_json(const struct kg_activation_id *a)
 {
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:b,s:s,s:o,s:s,s:o}", "activation_id", a->activation_id,
                    "application", a->application, "builtin", a->builtin,
                    "product_group", a->product_group,
                    "n_policy", 0 == a->n_policy ? json_null() : json_integer(a->n_policy),
                    "description", a->description,
                    "updated_at", kg_json_epoch_text(a->updated_at));
+  /* clang-format on */
 }
 
 static bool
@@ -60,8 +62,8 @@ tx_list(struct kg_db *db, void *cls)
   kg_list_free(&t->list);
   if (!kg_list_start(&t->list, t->page.limit))
     return KG_QS_INTERNAL_ERROR;
-  return kg_db_activation_id_list(db, t->application, kg_page_after(&t->page),
-                                  t->page.limit + 1, list_mapping, t);
+  return kg_db_activation_id_list(db, t->application, kg_page_after(&t->page), t->page.limit + 1,
+                                  list_mapping, t);
 }
 
 static void
@@ -83,8 +85,8 @@ handle_list(struct kg_ctx *ctx)
     kg_errors_add(&e, false, "application", "must be one of: windows, office2010, office");
   if (kg_errors_reply(ctx, &e))
     return;
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "activation_id_list", KG_READ_COMMITTED,
-                                        tx_list, &t);
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, "activation_id_list", KG_READ_COMMITTED, tx_list, &t);
   kg_reply_tx_list(ctx, qs, &t.list);
 }
 
@@ -109,8 +111,8 @@ handle_get(struct kg_ctx *ctx)
 
   if (!kg_path_uuid(ctx, "id", t.id, "activation ID"))
     return;
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "activation_id_get", KG_READ_COMMITTED,
-                                        tx_get, &t);
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, "activation_id_get", KG_READ_COMMITTED, tx_get, &t);
   kg_reply_tx_document(ctx, qs, 200, t.doc);
 }
 
@@ -120,8 +122,7 @@ tx_set(struct kg_db *db, void *cls)
 {
   struct mapping_tx *t = cls;
   bool found;
-  enum kg_qs qs = kg_db_activation_id_set(db, t->id, t->application, t->description,
-                                          &t->outcome);
+  enum kg_qs qs = kg_db_activation_id_set(db, t->id, t->application, t->description, &t->outcome);
 
   if (KG_QS_OK != qs)
     return qs;
@@ -155,8 +156,8 @@ handle_put(struct kg_ctx *ctx)
   kg_input_description(ctx->body, "description", &e, &t.description);
   if (kg_errors_reply(ctx, &e))
     return;
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "activation_id_put", KG_READ_COMMITTED,
-                                        tx_set, &t);
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, "activation_id_put", KG_READ_COMMITTED, tx_set, &t);
   if (KG_QS_OK == qs && KG_MAPPING_CREATED == t.outcome)
     kg_set_location(ctx, "/v1/activation-ids/", t.id);
   kg_reply_tx_document(ctx, qs, KG_MAPPING_CREATED == t.outcome ? 201 : 200, t.doc);
@@ -169,11 +170,12 @@ handle_delete(struct kg_ctx *ctx)
 
   if (!kg_path_uuid(ctx, "id", t.id, "activation ID"))
     return;
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "activation_id_delete", KG_READ_COMMITTED,
-                                        tx_set, &t);
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, "activation_id_delete", KG_READ_COMMITTED, tx_set, &t);
   kg_reply_tx_no_content(ctx, qs);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_activation_ids[] = {
   { "GET", "/v1/activation-ids", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
   { "GET", "/v1/activation-ids/:id", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
@@ -181,3 +183,4 @@ const struct kg_route kg_routes_activation_ids[] = {
   { "DELETE", "/v1/activation-ids/:id", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

@@ -18,11 +18,12 @@
 static bool
 content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
 {
-  static const struct { const char *type; enum kg_events_format fmt; } types[] = {
-    { "application/json", KG_EVENTS_JSON },
-    { "application/x-ndjson", KG_EVENTS_NDJSON },
-    { "text/csv", KG_EVENTS_CSV },
-    { "application/xml", KG_EVENTS_XML },
+  static const struct {
+    const char *type;
+    enum kg_events_format fmt;
+  } types[] = {
+    { "application/json", KG_EVENTS_JSON }, { "application/x-ndjson", KG_EVENTS_NDJSON },
+    { "text/csv", KG_EVENTS_CSV },          { "application/xml", KG_EVENTS_XML },
     { "text/xml", KG_EVENTS_XML },
   };
   const char *ct = kg_header(ctx, "Content-Type");
@@ -40,7 +41,7 @@ content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
 /** An upload for a KMS host (its server's log, by its family) or for a server. */
 struct ingest_tx {
   struct kg_ctx *ctx;
-  bool by_host;                       /**< name is a host, not a server */
+  bool by_host; /**< name is a host, not a server */
   char name[KG_HOSTNAME_BUFSZ];
   const struct kg_events_batch *batch;
   struct kg_ingest_result result;
@@ -98,6 +99,7 @@ static json_t *
 ingest_document(const struct kg_events_batch *batch, const struct kg_ingest_result *result)
 {
   json_t *rejected = json_array();
+  /* clang-format off */
   for (size_t i = 0; NULL != rejected && i < batch->n_rejected; i++)
     json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t) batch->rejected[i].index,
                                               "error", batch->rejected[i].error));
@@ -111,6 +113,7 @@ ingest_document(const struct kg_events_batch *batch, const struct kg_ingest_resu
                    "by_family", result->by_family,
                    "unmapped", (json_int_t) result->unmapped,
                    "ambiguous_clients", result->ambiguous_clients);
+  /* clang-format on */
 }
 
 /**
@@ -130,11 +133,13 @@ ingest(struct kg_ctx *ctx, bool by_host)
                         by_host ? "KMS host" : "KMS server"))
     return;
   if (!content_type_format(ctx, &fmt)) {
-    kg_reply_problem(ctx, 415, "send application/json, application/x-ndjson, text/csv or application/xml");
+    kg_reply_problem(ctx, 415,
+                     "send application/json, application/x-ndjson, text/csv or application/xml");
     return;
   }
-  if (0 != kg_events_parse(fmt, ctx->req->binary_body, ctx->req->binary_body_length,
-                           KG_EVENTS_MAX_RECORDS, &batch, &error)) {
+  if (0
+      != kg_events_parse(fmt, ctx->req->binary_body, ctx->req->binary_body_length,
+                         KG_EVENTS_MAX_RECORDS, &batch, &error)) {
     bool too_many = NULL != error && NULL != strstr(error, "more than");
     kg_reply_problem(ctx, too_many ? 413 : 400, "%s", error ? error : "unreadable body");
     return;
@@ -149,7 +154,8 @@ ingest(struct kg_ctx *ctx, bool by_host)
     for (char *p = batch.events[i].client; '\0' != *p; p++)
       *p = (char) tolower((unsigned char) *p);
   tx.batch = &batch;
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "ingest", KG_READ_COMMITTED, ingest_transaction, &tx);
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, "ingest", KG_READ_COMMITTED, ingest_transaction, &tx);
   kg_reply_tx_document(ctx, qs, 200, KG_QS_OK == qs ? ingest_document(&batch, &tx.result) : NULL);
   kg_ingest_result_clear(&tx.result);
   kg_events_batch_free(&batch);
@@ -190,10 +196,12 @@ observation_transaction(struct kg_db *db, void *cls)
 static json_t *
 observation_document(const struct observation_tx *tx)
 {
+  /* clang-format off */
   return json_pack("{s:s,s:I,s:o,s:I,s:I}", "kms_host", tx->host,
                    "count", (json_int_t) tx->count, "at", kg_json_time(tx->at),
                    "modelled", (json_int_t) tx->modelled,
                    "difference", (json_int_t) (tx->count - tx->modelled));
+  /* clang-format on */
 }
 
 static void
@@ -213,13 +221,16 @@ handle_observations(struct kg_ctx *ctx)
   bool has_at = kg_input_time(ctx->body, "at", false, &e, &at_us);
   if (kg_errors_reply(ctx, &e))
     return;
+  /* clang-format off */
   struct observation_tx tx = { .ctx = ctx, .host = host, .count = count,
                                .at = has_at ? at_us / 1000000 : (int64_t) time(NULL) };
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "observation", KG_READ_COMMITTED,
-                                        observation_transaction, &tx);
+  /* clang-format on */
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, "observation", KG_READ_COMMITTED, observation_transaction, &tx);
   kg_reply_tx_document(ctx, qs, 201, KG_QS_OK == qs ? observation_document(&tx) : NULL);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_activations[] = {
   { "POST", "/v1/kms-hosts/:name/activations", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_INGEST_BODY,
     handle_host_activations },
@@ -229,3 +240,4 @@ const struct kg_route kg_routes_activations[] = {
     handle_observations },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

@@ -38,7 +38,9 @@ handle_list(struct kg_ctx *ctx)
     kg_list_serve_by_time(ctx, "decision_list", &page, list_decisions, &f);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_decisions[] = {
   { "GET", "/v1/decisions", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

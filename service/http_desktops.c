@@ -16,16 +16,16 @@ static const char *const states[] = { "active", "powered_off", "decommissioned",
 /** State shared by a handler and its transaction callback. */
 struct desktop_tx {
   struct kg_ctx *ctx;
-  char hostname[KG_HOSTNAME_BUFSZ];  /**< lowercase, from the path */
-  const char *pool;                  /**< PUT: the pool's name */
-  char cmid[37];                     /**< PUT / list filter: lowercase GUID */
-  struct kg_desktop_put put;         /**< PUT */
-  enum kg_desktop_upsert outcome;    /**< PUT */
-  struct kg_desktop_filter filter;   /**< GET list */
+  char hostname[KG_HOSTNAME_BUFSZ]; /**< lowercase, from the path */
+  const char *pool;                 /**< PUT: the pool's name */
+  char cmid[37];                    /**< PUT / list filter: lowercase GUID */
+  struct kg_desktop_put put;        /**< PUT */
+  enum kg_desktop_upsert outcome;   /**< PUT */
+  struct kg_desktop_filter filter;  /**< GET list */
   char filter_host[KG_HOSTNAME_BUFSZ];
-  struct kg_page page;               /**< GET list */
-  struct kg_list list;               /**< GET list */
-  json_t *doc;                       /**< the answer, once committed */
+  struct kg_page page; /**< GET list */
+  struct kg_list list; /**< GET list */
+  json_t *doc;         /**< the answer, once committed */
 };
 
 /** Keeps the desktop row as the answer (replacing one of an earlier attempt). */
@@ -119,14 +119,18 @@ refuse_move(struct kg_db *db, struct desktop_tx *t, const struct kg_pool_ref *po
   if (KG_QS_OK != qs)
     return qs;
   if ('\0' == old_host[0])
-    return KG_QS_SOFT_ERROR;  /* deleted meanwhile (not by this API): run again */
+    return KG_QS_SOFT_ERROR; /* deleted meanwhile (not by this API): run again */
+                             /* clang-format off */
   snprintf(detail, sizeof(detail),
            "desktop '%s' is on KMS host '%s', whose cache holds its CMID for 30 days after"
            " its last request; pool '%s' is on KMS host '%s'. A desktop cannot change KMS"
            " host: decommission it and register the new one under a new hostname",
+                             /* clang-format on */
            t->hostname, old_host, t->pool, pool->kms_host);
+  /* clang-format off */
   reply_bad_pool(t, "the desktop's CMID belongs to the cache of its KMS host; the pool is on"
                  " another KMS host", detail);
+  /* clang-format on */
   return KG_QS_REPLIED;
 }
 
@@ -218,8 +222,8 @@ parse_filter(struct kg_ctx *ctx, struct kg_errors *e, struct desktop_tx *t)
   if (NULL != cmid && !kg_guid_normalize(cmid, strlen(cmid), t->cmid))
     kg_errors_add(e, false, "cmid", "must be a GUID");
   t->filter.cmid = (NULL != cmid) ? t->cmid : NULL;
-  t->filter.kms_host = kg_query_hostname(ctx, "kms_host", "must be a KMS host name", e,
-                                         t->filter_host);
+  t->filter.kms_host =
+    kg_query_hostname(ctx, "kms_host", "must be a KMS host name", e, t->filter_host);
 }
 
 static void
@@ -284,6 +288,7 @@ handle_delete(struct kg_ctx *ctx)
     run_and_reply(ctx, &t, "desktop_delete", tx_delete);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_desktops[] = {
   { "PUT", "/v1/desktops/:hostname", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY, handle_put },
   { "GET", "/v1/desktops", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
@@ -291,3 +296,4 @@ const struct kg_route kg_routes_desktops[] = {
   { "DELETE", "/v1/desktops/:hostname", KG_ROLE_HOOK, KG_BODY_NONE, 0, handle_delete },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

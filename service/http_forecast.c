@@ -17,24 +17,29 @@
 #include "inventory.h"
 
 /** The three views of one baseline evaluation. */
-enum forecast_view { VIEW_FORECAST, VIEW_HEADROOM, VIEW_CHART };
+enum forecast_view {
+  VIEW_FORECAST,
+  VIEW_HEADROOM,
+  VIEW_CHART
+};
 
 /** What a forecast, headroom or chart request asks and what it answers. */
 struct forecast_tx {
   struct kg_ctx *ctx;
   char host[KG_HOSTNAME_BUFSZ];
-  const char *pool;           /**< headroom: the pool, or NULL for the whole host */
+  const char *pool; /**< headroom: the pool, or NULL for the whole host */
   long long horizon_days;
   enum forecast_view view;
-  json_t *response;           /**< forecast, headroom */
-  const struct kg_estate_use *use;  /**< this attempt's estate; its view is `es` */
-  char *svg;                  /**< chart */
+  json_t *response;                /**< forecast, headroom */
+  const struct kg_estate_use *use; /**< this attempt's estate; its view is `es` */
+  char *svg;                       /**< chart */
 };
 
 static json_t *
 forecast_document(const struct kg_estate *es, const struct fc_result *r)
 {
   json_t *doc = kg_forecast_common_json(es, r);
+  /* clang-format off */
   if (NULL != doc)
     json_object_update_new(doc, json_pack(
       "{s:i,s:o,s:o,s:o,s:o,s:i,s:o}",
@@ -42,6 +47,7 @@ forecast_document(const struct kg_estate *es, const struct fc_result *r)
       "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null(),
       "window_start", kg_json_time(r->window_start), "window_end", kg_json_time(r->window_end),
       "max_decommission", (int) r->max_decommission, "steps", kg_forecast_steps_json(r)));
+  /* clang-format on */
   return doc;
 }
 
@@ -49,6 +55,7 @@ static json_t *
 headroom_document(const struct kg_estate *es, const struct fc_result *r, const char *pool)
 {
   json_t *doc = kg_forecast_common_json(es, r);
+  /* clang-format off */
   if (NULL != doc)
     json_object_update_new(doc, json_pack(
       "{s:i,s:o,s:o,s:i,s:o,s:o}",
@@ -57,6 +64,7 @@ headroom_document(const struct kg_estate *es, const struct fc_result *r, const c
       "at", kg_json_time(r->max_decommission_at),
       "min", (int) r->baseline_min, "min_at", kg_json_time(r->baseline_min_at),
       "first_breach_at", r->has_breach ? kg_json_time(r->first_breach_at) : json_null()));
+  /* clang-format on */
   return doc;
 }
 
@@ -78,12 +86,14 @@ headroom_over_hosts(struct forecast_tx *tx, struct kg_db *db, const struct fc_re
   enum kg_qs qs = KG_QS_INTERNAL_ERROR;
 
   if (NULL != order && NULL != scratch) {
+    /* clang-format off */
     struct kg_gate_plan p = {
       .own = tx->use, .own_result = r, .desktops = order, .max_pool = pool,
       .n_desktops = kg_estate_pick_decommission(tx->use, pool, order, es->model.n_desktops),
       .at = r->max_decommission_at, .now = es->model.now,
       .horizon_seconds = 86400LL * tx->horizon_days,
     };
+    /* clang-format on */
     qs = kg_gate_other_hosts(db, &p, scratch, &go, ids, &n_other);
     if (KG_QS_OK == qs && n_other > 0)
       json_object_set(tx->response, "max_decommission",
@@ -103,7 +113,8 @@ evaluate(struct forecast_tx *tx, struct kg_db *db, struct kg_estate *es)
   if (NULL != tx->pool && (pool = kg_estate_pool_index(es, tx->pool)) < 0) {
     struct kg_errors e;
     kg_errors_init(&e);
-    kg_errors_add(&e, false, "pool", "pool %s does not exist on KMS host %s", tx->pool, es->host.name);
+    kg_errors_add(&e, false, "pool", "pool %s does not exist on KMS host %s", tx->pool,
+                  es->host.name);
     kg_errors_reply(tx->ctx, &e);
     return KG_QS_REPLIED;
   }
@@ -114,13 +125,15 @@ evaluate(struct forecast_tx *tx, struct kg_db *db, struct kg_estate *es)
   }
   bool made;
   if (VIEW_CHART == tx->view) {
+    /* clang-format off */
     struct kg_chart chart = { es->host.name, es->model.now, r.window_start, r.window_end, r.floor,
                               es->model.capacity, r.n_steps, r.steps,
                               r.has_breach ? r.first_breach_at : 0 };
+    /* clang-format on */
     made = NULL != (tx->svg = kg_chart_svg(&chart));
   } else {
-    tx->response = (VIEW_HEADROOM == tx->view) ? headroom_document(es, &r, tx->pool)
-                                               : forecast_document(es, &r);
+    tx->response =
+      (VIEW_HEADROOM == tx->view) ? headroom_document(es, &r, tx->pool) : forecast_document(es, &r);
     made = NULL != tx->response;
   }
   enum kg_qs qs = made ? KG_QS_OK : KG_QS_INTERNAL_ERROR;
@@ -144,7 +157,8 @@ forecast_transaction(struct kg_db *db, void *cls)
   enum kg_qs qs = kg_host_find(tx->ctx, db, tx->host, &host);
   if (KG_QS_OK != qs)
     return qs;
-  qs = kg_estate_acquire(db, &host, KG_ESTATE_AT_LEAST, (int64_t) time(NULL), 86400LL * tx->horizon_days, &use);
+  qs = kg_estate_acquire(db, &host, KG_ESTATE_AT_LEAST, (int64_t) time(NULL),
+                         86400LL * tx->horizon_days, &use);
   tx->use = &use;
   if (KG_QS_OK == qs)
     qs = evaluate(tx, db, &use.view);
@@ -156,8 +170,10 @@ static void
 serve_forecast(struct kg_ctx *ctx, enum forecast_view view)
 {
   static const char *const names[] = { "forecast", "headroom", "forecast_chart" };
+  /* clang-format off */
   struct forecast_tx tx = { .ctx = ctx, .view = view,
                             .pool = VIEW_CHART != view ? kg_param(ctx, "pool") : NULL };
+  /* clang-format on */
   struct kg_errors e;
 
   if (!kg_path_hostname(ctx, "name", tx.host, "KMS host"))
@@ -202,9 +218,11 @@ handle_chart(struct kg_ctx *ctx)
   serve_forecast(ctx, VIEW_CHART);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_forecast[] = {
   { "GET", "/v1/kms-hosts/:name/forecast", KG_ROLE_READER, KG_BODY_NONE, 0, handle_forecast },
   { "GET", "/v1/kms-hosts/:name/headroom", KG_ROLE_READER, KG_BODY_NONE, 0, handle_headroom },
   { "GET", "/v1/kms-hosts/:name/forecast.svg", KG_ROLE_READER, KG_BODY_NONE, 0, handle_chart },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

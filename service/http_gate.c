@@ -34,17 +34,17 @@ struct gate_tx {
   int64_t now;
   const char *idempotency_key;
   char request_hash[65];
-  char kms_host[KG_HOSTNAME_BUFSZ];   /**< the request's, or the one its plan names */
-  const struct kg_estate_use *use;    /**< this attempt's estate; tx->use->view is `es` */
-  char *response_text;                /**< tx->response as sent and recorded, once evaluated */
+  char kms_host[KG_HOSTNAME_BUFSZ]; /**< the request's, or the one its plan names */
+  const struct kg_estate_use *use;  /**< this attempt's estate; tx->use->view is `es` */
+  char *response_text;              /**< tx->response as sent and recorded, once evaluated */
   char *request_json;
   /* the answer */
   unsigned int status;
   json_t *response;
   bool evaluated;
   bool go;
-  bool tried_cached;                  /**< an attempt already used the cached host row */
-  bool using_cached;                  /**< this attempt evaluates on the cached host row */
+  bool tried_cached; /**< an attempt already used the cached host row */
+  bool using_cached; /**< this attempt evaluates on the cached host row */
 };
 
 /** The plan resolved against the estate. */
@@ -74,7 +74,7 @@ resolve_named_desktops(struct gate_tx *tx, const struct kg_estate *es, struct re
 {
   for (size_t i = 0; i < tx->in->n_desktops; i++) {
     char field[64];
-    const char *name = tx->in->desktops[i];   /* normalized by kg_gate_parse_input() */
+    const char *name = tx->in->desktops[i]; /* normalized by kg_gate_parse_input() */
     snprintf(field, sizeof(field), "decommission.desktops[%zu]", i);
     int32_t d = kg_estate_desktop_index(es, name);
     if (d < 0 || !es->desktop_here[d] || FC_DECOMMISSIONED == es->desktops[d].state)
@@ -91,14 +91,15 @@ resolve_named_desktops(struct gate_tx *tx, const struct kg_estate *es, struct re
 }
 
 static enum kg_qs
-resolve_pool_decommission(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
+resolve_pool_decommission(struct gate_tx *tx, const struct kg_estate *es,
+                          struct resolved_plan *plan)
 {
   int32_t pool = kg_estate_pool_index(es, tx->in->decommission_pool);
   if (pool < 0)
     return reply_invalid(tx->ctx, "decommission.pool", "pool %s does not exist on this KMS host",
                          tx->in->decommission_pool);
-  plan->n_desktops = kg_estate_pick_decommission(tx->use, pool, plan->desktops,
-                                          (size_t) tx->in->decommission_count);
+  plan->n_desktops =
+    kg_estate_pick_decommission(tx->use, pool, plan->desktops, (size_t) tx->in->decommission_count);
   if (plan->n_desktops < (size_t) tx->in->decommission_count) {
     char msg[160];
     snprintf(msg, sizeof(msg), "pool %%s has only %zu active desktops not held by a reserved plan",
@@ -124,7 +125,7 @@ resolve_provisions(struct gate_tx *tx, const struct kg_estate *es, struct resolv
        host evaluates its own share, the others theirs (gate_hosts.c). */
     int share = kg_gate_provision_share(es, pool, tx->in->provisions[i].count);
     if (share > 0)
-      plan->provisions[plan->n_provisions++] = (struct fc_provision) { pool, share };
+      plan->provisions[plan->n_provisions++] = (struct fc_provision){ pool, share };
     plan->summary.provision_total += (size_t) tx->in->provisions[i].count;
     if (!es->pools[pool].unique_cmids)
       plan->summary.n_shared_image_pools++;
@@ -142,8 +143,7 @@ resolve_provisions(struct gate_tx *tx, const struct kg_estate *es, struct resolv
 static enum kg_qs
 resolve_plan(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
 {
-  size_t cap = NULL != tx->in->desktops ? tx->in->n_desktops
-                                         : (size_t) tx->in->decommission_count;
+  size_t cap = NULL != tx->in->desktops ? tx->in->n_desktops : (size_t) tx->in->decommission_count;
   enum kg_qs qs = KG_QS_OK;
 
   plan->desktops = calloc(cap + 1, sizeof(int32_t));
@@ -169,8 +169,10 @@ check_not_held(struct gate_tx *tx, const struct kg_estate *es, const struct reso
     int32_t holder = kg_estate_holding_plan(es, plan->desktops[i]);
     if (holder >= 0) {
       const char *plan_id = es->reserved_ids[holder].id;
+      /* clang-format off */
       kg_reply_problem_with(tx->ctx, 409, json_pack("{s:s,s:s}", "plan_id", plan_id, "desktop",
                                                     es->desktop_hostnames[plan->desktops[i]]),
+                            /* clang-format on */
                             "desktop %s is already in reserved plan %s",
                             es->desktop_hostnames[plan->desktops[i]], plan_id);
       return KG_QS_REPLIED;
@@ -189,11 +191,13 @@ decommission_list(const struct kg_estate *es, const struct resolved_plan *plan)
 }
 
 static json_t *
-gate_response(const struct kg_estate *es, const struct fc_result *r, const struct resolved_plan *plan)
+gate_response(const struct kg_estate *es, const struct fc_result *r,
+              const struct resolved_plan *plan)
 {
   json_t *doc = kg_forecast_common_json(es, r);
   if (NULL == doc)
     return NULL;
+  /* clang-format off */
   json_object_update_new(doc, json_pack(
     "{s:s,s:i,s:o,s:i,s:o,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o}",
     "decision", r->go ? "go" : "no-go",
@@ -206,6 +210,7 @@ gate_response(const struct kg_estate *es, const struct fc_result *r, const struc
     "steps", kg_forecast_steps_json(r),
     "reasons", kg_forecast_reasons(es, r, &plan->summary),
     "plan_id", json_null()));
+  /* clang-format on */
   return doc;
 }
 
@@ -236,6 +241,7 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
     }
     counts[k] += plan->provisions[i].count;
   }
+  /* clang-format off */
   struct kg_new_plan row = {
     .id = plan_id, .kms_host_id = es->host.id, .at = at,
     .expires_at = tx->now + 60LL * tx->in->ttl_minutes, .request_json = tx->request_json,
@@ -243,6 +249,7 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
     .n_provisions = n_pools, .pool_ids = pool_ids, .counts = counts,
     .n_other_hosts = plan->n_other_hosts, .other_host_ids = plan->other_hosts,
   };
+  /* clang-format on */
   enum kg_qs qs = kg_db_plan_insert(tx->ctx->db, &row);
   free(desktop_ids);
   return qs;
@@ -267,6 +274,7 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
   char *response_json = tx->response_text = json_dumps(tx->response, JSON_COMPACT);
   if (NULL == response_json)
     return KG_QS_INTERNAL_ERROR;
+  /* clang-format off */
   struct kg_new_decision d = {
     .id = decision_id, .kms_host = es->host.name,
     .decision = tx->go ? "go" : "no-go", .http_status = tx->status,
@@ -278,16 +286,16 @@ record_decision(struct gate_tx *tx, const struct kg_estate *es, const char *plan
        reserving transaction the setting would cover the plan too. */
     .durable = tx->in->reserve,
   };
+  /* clang-format on */
   if (!tx->using_cached)
     return kg_db_decision_insert(tx->ctx->db, &d);
   bool inserted;
   enum kg_qs qs = kg_db_decision_insert_if_current(tx->ctx->db, &d, es->host.id,
                                                    es->host.estate_version, &inserted);
   if (KG_QS_OK == qs && !inserted)
-    return KG_QS_SOFT_ERROR;  /* the estate changed meanwhile: evaluate again on the new one */
+    return KG_QS_SOFT_ERROR; /* the estate changed meanwhile: evaluate again on the new one */
   return qs;
 }
-
 
 /** A dry run's answer: the evaluation as text, with no decision id; nothing stored. */
 static enum kg_qs
@@ -305,8 +313,7 @@ answer_dry_run(struct gate_tx *tx)
  * were locked as they were read).
  */
 static enum kg_qs
-other_hosts(struct gate_tx *tx, struct resolved_plan *plan, const struct fc_result *r,
-            int64_t at)
+other_hosts(struct gate_tx *tx, struct resolved_plan *plan, const struct fc_result *r, int64_t at)
 {
   const char *pools[KG_MAX_PROVISIONS];
   int counts[KG_MAX_PROVISIONS];
@@ -316,6 +323,7 @@ other_hosts(struct gate_tx *tx, struct resolved_plan *plan, const struct fc_resu
     pools[i] = tx->in->provisions[i].pool;
     counts[i] = tx->in->provisions[i].count;
   }
+  /* clang-format off */
   struct kg_gate_plan gp = {
     .own = tx->use, .own_result = r, .desktops = plan->desktops, .n_desktops = plan->n_desktops,
     .pool_names = pools, .counts = counts, .n_provisions = tx->in->n_provisions,
@@ -323,6 +331,7 @@ other_hosts(struct gate_tx *tx, struct resolved_plan *plan, const struct fc_resu
     .horizon_seconds = 86400LL * tx->in->horizon_days, .has_margin = tx->in->has_margin,
     .margin = tx->in->margin, .lock = tx->in->reserve,
   };
+  /* clang-format on */
   enum kg_qs qs = kg_gate_other_hosts(tx->ctx->db, &gp, tx->response, &go, plan->other_hosts,
                                       &plan->n_other_hosts);
   if (KG_QS_OK == qs)
@@ -336,9 +345,11 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
 {
   struct fc_result r;
   int64_t at = tx->in->has_at ? tx->in->at : tx->now;
+  /* clang-format off */
   struct fc_plan model_plan = { .at = at, .n_decommission = plan->n_desktops,
                                 .decommission = plan->desktops,
                                 .n_provision = plan->n_provisions, .provision = plan->provisions };
+  /* clang-format on */
   char plan_id[37];
 
   memset(&r, 0, sizeof(r));
@@ -384,8 +395,8 @@ infer_host(struct gate_tx *tx, struct kg_db *db)
   if (tx->in->retire) {
     snprintf(tx->kms_host, sizeof(tx->kms_host), "%s", tx->in->retire_host);
   } else if (NULL != tx->in->decommission_pool || 0 < tx->in->n_provisions) {
-    const char *pool = NULL != tx->in->decommission_pool ? tx->in->decommission_pool
-                                                         : tx->in->provisions[0].pool;
+    const char *pool =
+      NULL != tx->in->decommission_pool ? tx->in->decommission_pool : tx->in->provisions[0].pool;
     field = NULL != tx->in->decommission_pool ? "decommission.pool" : "provision[0].pool";
     qs = kg_db_pool_host_name(db, pool, tx->kms_host, &found);
   } else {
@@ -424,11 +435,13 @@ retire_and_record(struct gate_tx *tx, struct kg_db *db, struct kg_estate *own)
                          "no KMS host %s of the family of the request's host", tx->in->retire_host);
   qs = kg_estate_acquire(db, &retired, fit(tx), tx->now, 86400LL * tx->in->horizon_days, &use);
   if (KG_QS_OK == qs) {
+    /* clang-format off */
     struct kg_retire_plan p = {
       .own = own->host.name, .now = tx->now, .horizon_seconds = 86400LL * tx->in->horizon_days,
       .at = tx->in->has_retire_at ? tx->in->retire_at : tx->in->has_at ? tx->in->at : tx->now,
       .has_margin = tx->in->has_margin, .margin = tx->in->margin, .fit = fit(tx),
     };
+    /* clang-format on */
     qs = kg_gate_retire(db, &p, &use, &tx->response, &tx->go);
   }
   kg_estate_release(&use);
@@ -459,9 +472,11 @@ replay_if_known(struct gate_tx *tx, bool *replayed)
     return qs;
   if (0 != strcmp(hash, tx->request_hash)) {
     json_decref(response);
+    /* clang-format off */
     kg_reply_problem_with(tx->ctx, 422, json_pack("{s:[{s:s,s:s}]}", "errors", "field",
                                                   "Idempotency-Key", "message",
                                                   "was used before with another body"),
+                          /* clang-format on */
                           "this Idempotency-Key was used with a different request body");
     return KG_QS_REPLIED;
   }
@@ -534,7 +549,7 @@ gate_transaction(struct kg_db *db, void *cls)
 static void
 handle_gate(struct kg_ctx *ctx)
 {
-  struct gate_input *in = malloc(sizeof(*in));  /* ~1.7 KiB: kept off the worker stack */
+  struct gate_input *in = malloc(sizeof(*in)); /* ~1.7 KiB: kept off the worker stack */
   struct gate_tx tx = { .ctx = ctx, .now = (int64_t) time(NULL) };
 
   if (NULL == in) {
@@ -543,7 +558,8 @@ handle_gate(struct kg_ctx *ctx)
   }
   tx.in = in;
   tx.idempotency_key = kg_header(ctx, "Idempotency-Key");
-  if (NULL != tx.idempotency_key && (0 == strlen(tx.idempotency_key) || strlen(tx.idempotency_key) > 255)) {
+  if (NULL != tx.idempotency_key
+      && (0 == strlen(tx.idempotency_key) || strlen(tx.idempotency_key) > 255)) {
     struct kg_errors e;
     kg_errors_init(&e);
     kg_errors_add(&e, false, "Idempotency-Key", "must be 1 to 255 characters");
@@ -564,9 +580,9 @@ handle_gate(struct kg_ctx *ctx)
          after the lock sees every plan reserved before. A plain evaluation reads
          the host row, takes the estate (cached, or loaded in one snapshot) and
          writes one decision row: no multi-statement transaction needed. */
-      enum kg_qs qs = in->reserve
-        ? kg_db_run_transaction(ctx->db, "gate", KG_READ_COMMITTED, gate_transaction, &tx)
-        : kg_db_run_autocommit(ctx->db, "gate", gate_transaction, &tx);
+      enum kg_qs qs = in->reserve ? kg_db_run_transaction(ctx->db, "gate", KG_READ_COMMITTED,
+                                                          gate_transaction, &tx)
+                                  : kg_db_run_autocommit(ctx->db, "gate", gate_transaction, &tx);
       if (KG_QS_OK == qs && tx.evaluated && !in->dry_run)
         kg_metrics_gate(tx.go);
       if (KG_QS_OK == qs && tx.evaluated) {
@@ -574,7 +590,7 @@ handle_gate(struct kg_ctx *ctx)
       } else {
         /* A replayed answer, or the failure: fails closed (503), never go. */
         kg_reply_tx_document(ctx, qs, tx.status, tx.response);
-        tx.response = NULL;  /* taken by the reply */
+        tx.response = NULL; /* taken by the reply */
       }
     }
   }
@@ -585,7 +601,9 @@ handle_gate(struct kg_ctx *ctx)
   free(in);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_gate[] = {
   { "POST", "/v1/gate", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY, handle_gate },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

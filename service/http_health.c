@@ -15,7 +15,11 @@
 static const struct kg_migration_set *expected_migrations;
 
 /** A file served verbatim, read once at start-up. */
-struct static_doc { const char *relative_path; char *text; size_t len; };
+struct static_doc {
+  const char *relative_path;
+  char *text;
+  size_t len;
+};
 
 static struct static_doc openapi_doc = { "openapi/kmsgate.yaml", NULL, 0 };
 static struct static_doc dashboard_doc = { "service/dashboard.html", NULL, 0 };
@@ -66,7 +70,8 @@ handle_readyz(struct kg_ctx *ctx)
   }
   if (!current) {
     u_map_put(ctx->resp->map_header, "Retry-After", "5");
-    kg_reply_problem(ctx, 503, "the database schema is not at the expected migration; run kmsgate migrate");
+    kg_reply_problem(ctx, 503,
+                     "the database schema is not at the expected migration; run kmsgate migrate");
     return;
   }
   kg_reply_json(ctx, 200, json_pack("{s:s,s:s}", "status", "ready", "database", "ok"));
@@ -85,6 +90,7 @@ handle_dashboard(struct kg_ctx *ctx)
   kg_reply_bytes(ctx, 200, "text/html; charset=utf-8", dashboard_doc.text, dashboard_doc.len);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_health[] = {
   { "GET", "/healthz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_healthz },
   { "GET", "/readyz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_readyz },
@@ -92,3 +98,4 @@ const struct kg_route kg_routes_health[] = {
   { "GET", "/", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_dashboard },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

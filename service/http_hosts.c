@@ -31,9 +31,9 @@ struct host_tx {
   struct kg_list list;            /**< GET list, duplicates */
   struct kg_host_row *rows;       /**< GET list: the row of each item */
   size_t n_rows;
-  long long id;                   /**< duplicates: the host's id */
-  json_t *doc;                    /**< the answer, once committed */
-  json_t *pools;                  /**< DELETE: pools that still use the host */
+  long long id;  /**< duplicates: the host's id */
+  json_t *doc;   /**< the answer, once committed */
+  json_t *pools; /**< DELETE: pools that still use the host */
 };
 
 /** Keeps the host row as the answer (replacing one of an earlier attempt). */
@@ -77,9 +77,11 @@ optional_int(const json_t *body, const char *field, json_int_t min, json_int_t m
 static void
 parse_create(const json_t *body, struct kg_errors *e, struct host_tx *t)
 {
+  /* clang-format off */
   static const char *const fields[] = { "name", "server", "family", "threshold", "capacity",
                                         "margin", "renewal_interval_minutes", "description",
                                         NULL };
+  /* clang-format on */
   const char *family = NULL;
   struct kg_host_new *v = &t->values;
 
@@ -90,12 +92,14 @@ parse_create(const json_t *body, struct kg_errors *e, struct host_tx *t)
   kg_input_enum(body, "family", true, families, e, &family);
   /* Office (2010 and 2013+) activates from 5 and keeps 10 CMIDs. */
   bool office = NULL != family && 0 != strcmp(family, "windows");
+  /* clang-format off */
   *v = (struct kg_host_new) {
     .name = t->name, .server = t->server, .family = family,
     .threshold = office ? OFFICE_THRESHOLD : WINDOWS_THRESHOLD,
     .capacity = office ? OFFICE_CAPACITY : WINDOWS_CAPACITY,
     .margin = 0, .renewal_minutes = DEFAULT_RENEWAL_MINUTES, .description = "",
   };
+  /* clang-format on */
   optional_int(body, "threshold", 1, 10000, e, &v->threshold);
   optional_int(body, "capacity", 1, 100000, e, &v->capacity);
   optional_int(body, "margin", 0, 10000, e, &v->margin);
@@ -113,8 +117,9 @@ tx_create(struct kg_db *db, void *cls)
   if (KG_QS_OK != qs)
     return qs;
   if (duplicate) {
-    kg_reply_problem(t->ctx, 409, "a KMS host named '%s', or a %s host on server '%s', exists already",
-                     t->name, t->values.family, t->server);
+    kg_reply_problem(t->ctx, 409,
+                     "a KMS host named '%s', or a %s host on server '%s', exists already", t->name,
+                     t->values.family, t->server);
     return KG_QS_REPLIED;
   }
   return KG_QS_OK;
@@ -147,7 +152,7 @@ list_host(void *cls, const struct kg_host_record *h)
   if (!kg_list_add(&t->list, kg_host_json(h), h->name))
     return false;
   if (json_array_size(t->list.items) == items)
-    return true;  /* the look-ahead row */
+    return true; /* the look-ahead row */
   struct kg_host_row *grown = realloc(t->rows, (t->n_rows + 1) * sizeof(*grown));
   if (NULL == grown)
     return false;
@@ -203,8 +208,8 @@ tx_get(struct kg_db *db, void *cls)
 
 /** Runs @a fn and answers the host it leaves in t->doc. */
 static void
-run_and_reply(struct kg_ctx *ctx, struct host_tx *t, const char *what,
-              enum kg_isolation isolation, kg_tx_fn fn)
+run_and_reply(struct kg_ctx *ctx, struct host_tx *t, const char *what, enum kg_isolation isolation,
+              kg_tx_fn fn)
 {
   enum kg_qs qs = kg_db_run_transaction(ctx->db, what, isolation, fn, t);
   kg_reply_tx_document(ctx, qs, 200, t->doc);
@@ -225,9 +230,11 @@ handle_get(struct kg_ctx *ctx)
 static void
 parse_patch(const json_t *body, struct kg_errors *e, struct kg_host_patch *p)
 {
+  /* clang-format off */
   static const char *const fields[] = { "threshold", "capacity", "margin",
                                         "renewal_interval_minutes", "description",
                                         "server", "name", "family", NULL };
+  /* clang-format on */
   json_int_t v;
 
   kg_input_only(body, fields, "", e);
@@ -300,7 +307,8 @@ reply_in_use(struct host_tx *t, long long total)
   size_t i;
   json_t *pool;
 
-  json_array_foreach(t->pools, i, pool) {
+  json_array_foreach(t->pools, i, pool)
+  {
     size_t used = strlen(names);
     if (used + json_string_length(pool) + 8 >= sizeof(names)) {
       snprintf(names + used, sizeof(names) - used, ", ...");
@@ -310,9 +318,11 @@ reply_in_use(struct host_tx *t, long long total)
   }
   json_t *extra = json_pack("{s:o}", "pools", t->pools);
   t->pools = NULL;
+  /* clang-format off */
   kg_reply_problem_with(t->ctx, 409, extra,
                         "KMS host '%s' is still used by %lld pool%s (%s); delete or move"
                         " them first", t->name, total, 1 == total ? "" : "s", names);
+  /* clang-format on */
 }
 
 static enum kg_qs
@@ -365,8 +375,10 @@ list_duplicate(void *cls, const struct kg_duplicate_record *d)
     json_decref(pools);
     return false;
   }
+  /* clang-format off */
   json_t *item = json_pack("{s:s,s:o,s:o,s:I}", "cmid", d->cmid, "desktops", desktops,
                            "pools", pools, "count", (json_int_t) d->count);
+  /* clang-format on */
   return NULL != item && 0 == json_array_append_new(t->list.items, item);
 }
 
@@ -394,12 +406,13 @@ handle_duplicates(struct kg_ctx *ctx)
   if (!path_host(ctx, &t))
     return;
   /* Two reads that must agree: one snapshot. */
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, "host_duplicates", KG_REPEATABLE_READ,
-                                        tx_duplicates, &t);
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, "host_duplicates", KG_REPEATABLE_READ, tx_duplicates, &t);
   json_decref(t.doc);
   kg_reply_tx_list(ctx, qs, &t.list);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_hosts[] = {
   { "POST", "/v1/kms-hosts", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
   { "GET", "/v1/kms-hosts", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
@@ -409,3 +422,4 @@ const struct kg_route kg_routes_hosts[] = {
   { "GET", "/v1/kms-hosts/:name/duplicates", KG_ROLE_READER, KG_BODY_NONE, 0, handle_duplicates },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

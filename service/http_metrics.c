@@ -26,7 +26,7 @@
 /** What one host's gauges report. */
 struct host_gauges {
   const struct fc_result *r;
-  int64_t last_event;               /**< Unix seconds; 0 when none in the window */
+  int64_t last_event; /**< Unix seconds; 0 when none in the window */
   bool observed;
   struct kg_observation obs;
 };
@@ -43,8 +43,7 @@ last_event_at(const struct fc_estate *model)
 }
 
 /** Appends formatted text; frees @a text and returns NULL without memory. */
-static char *
-append(char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *append(char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static char *
 append(char *text, const char *fmt, ...)
@@ -67,22 +66,26 @@ static char *
 append_host(char *text, const char *name, const struct host_gauges *g)
 {
   const struct fc_result *r = g->r;
+  /* clang-format off */
   text = append(text,
                 "kmsgate_kms_host_current_cmids{kms_host=\"%s\"} %d\n"
                 "kmsgate_kms_host_floor{kms_host=\"%s\"} %d\n"
                 "kmsgate_kms_host_forecast_min{kms_host=\"%s\"} %d\n"
                 "kmsgate_kms_host_renewing_cmids{kms_host=\"%s\"} %d\n"
                 "kmsgate_kms_host_last_event_timestamp_seconds{kms_host=\"%s\"} %lld\n",
-                name, r->current_count, name, r->floor, name, r->baseline_min,
-                name, r->renewing, name, (long long) g->last_event);
+                /* clang-format on */
+                name, r->current_count, name, r->floor, name, r->baseline_min, name, r->renewing,
+                name, (long long) g->last_event);
   if (NULL != text && r->has_breach)
     text = append(text, "kmsgate_kms_host_first_breach_timestamp_seconds{kms_host=\"%s\"} %lld\n",
                   name, (long long) r->first_breach_at);
+  /* clang-format off */
   if (NULL != text && g->observed)
     text = append(text,
                   "kmsgate_kms_host_observed_cmids{kms_host=\"%s\"} %lld\n"
                   "kmsgate_kms_host_observed_modelled_cmids{kms_host=\"%s\"} %lld\n"
                   "kmsgate_kms_host_last_observation_timestamp_seconds{kms_host=\"%s\"} %lld\n",
+                  /* clang-format on */
                   name, g->obs.count, name, g->obs.modelled, name, (long long) g->obs.at);
   return text;
 }
@@ -100,7 +103,8 @@ render_host(struct kg_db *db, char *text, const struct kg_host_row *host, int64_
   *qs = kg_db_last_observation_row(db, host->id, &g.observed, &g.obs);
   if (KG_QS_OK != *qs)
     return text;
-  *qs = kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
+  *qs =
+    kg_estate_acquire(db, host, KG_ESTATE_AT_LEAST, now, KG_DEFAULT_HORIZON_DAYS * 86400LL, &use);
   if (KG_QS_OK == *qs) {
     g.last_event = last_event_at(&use.view.model);
     if (0 == kg_estate_evaluate(&use, use.view.model.margin, NULL, -1, &r))
@@ -129,8 +133,8 @@ static bool
 append_unmapped(void *cls, const char *server, long long requests)
 {
   char **text = cls;
-  *text = append(*text, "kmsgate_kms_server_unmapped_requests{server=\"%s\"} %lld\n",
-                 server, requests);
+  *text =
+    append(*text, "kmsgate_kms_server_unmapped_requests{server=\"%s\"} %lld\n", server, requests);
   return NULL != *text;
 }
 
@@ -179,6 +183,7 @@ host_gauges(struct kg_db *db, bool *db_ok)
 static void
 handle_metrics(struct kg_ctx *ctx)
 {
+  /* clang-format off */
   static const char host_help[] =
     "# HELP kmsgate_kms_host_current_cmids Modelled current count of distinct CMIDs on the KMS host"
     " (the kmsgate_kms_* figures are at most 15 s old).\n"
@@ -205,6 +210,7 @@ handle_metrics(struct kg_ctx *ctx)
     "# HELP kmsgate_kms_server_unmapped_requests Stored requests of the KMS server whose"
     " activation ID maps to no application, so they count on no host until an admin maps it.\n"
     "# TYPE kmsgate_kms_server_unmapped_requests gauge\n";
+  /* clang-format on */
   char *text = kg_metrics_render();
   enum kg_qs qs = KG_QS_OK;
 
@@ -218,9 +224,11 @@ handle_metrics(struct kg_ctx *ctx)
     if (!rendered_ok)
       qs = KG_QS_HARD_ERROR;
   }
+  /* clang-format off */
   if (NULL != text)
     text = append(text, "# HELP kmsgate_database_up Whether the last query succeeded.\n"
                         "# TYPE kmsgate_database_up gauge\nkmsgate_database_up %d\n",
+                  /* clang-format on */
                   db_up && KG_QS_OK == qs);
   if (NULL == text) {
     kg_reply_problem(ctx, 500, "out of memory");
@@ -230,7 +238,9 @@ handle_metrics(struct kg_ctx *ctx)
   free(text);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_metrics[] = {
   { "GET", "/metrics", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_metrics },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

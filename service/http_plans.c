@@ -133,8 +133,9 @@ transition_transaction(struct kg_db *db, void *cls)
   const char *other = tx->commit ? "released" : "committed";
   if (0 == strcmp(lock.state, other) || (tx->commit && 0 == strcmp(lock.state, "expired")))
     return refuse(tx, lock.state);
-  if (0 != strcmp(lock.state, done)) {  /* doing it twice is harmless: only the first acts */
-    qs = tx->commit ? kg_db_plan_commit(db, tx->id, tx->now) : kg_db_plan_release(db, tx->id, tx->now);
+  if (0 != strcmp(lock.state, done)) { /* doing it twice is harmless: only the first acts */
+    qs =
+      tx->commit ? kg_db_plan_commit(db, tx->id, tx->now) : kg_db_plan_release(db, tx->id, tx->now);
     if (KG_QS_OK != qs)
       return qs;
   }
@@ -167,6 +168,7 @@ handle_release(struct kg_ctx *ctx)
   serve_transition(ctx, false);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_plans[] = {
   { "GET", "/v1/plans", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
   { "GET", "/v1/plans/:id", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
@@ -175,3 +177,4 @@ const struct kg_route kg_routes_plans[] = {
   { "POST", "/v1/plans/:id/release", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_BODY, handle_release },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

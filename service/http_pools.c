@@ -19,11 +19,14 @@ struct pool_tx {
   struct kg_pool_new values;        /**< POST */
   size_t n_hosts;                   /**< POST, PATCH: discovery hosts (0: pinned) */
   bool set_hosts;                   /**< PATCH: kms_hosts given (null or []: pinned) */
-  struct { char name[KG_HOSTNAME_BUFSZ]; int weight; } hosts[16];
-  struct kg_pool_patch patch;       /**< PATCH */
-  struct kg_page page;              /**< GET list */
-  struct kg_list list;              /**< GET list */
-  json_t *doc;                      /**< the answer, once committed */
+  struct {
+    char name[KG_HOSTNAME_BUFSZ];
+    int weight;
+  } hosts[16];
+  struct kg_pool_patch patch; /**< PATCH */
+  struct kg_page page;        /**< GET list */
+  struct kg_list list;        /**< GET list */
+  json_t *doc;                /**< the answer, once committed */
 };
 
 /** Keeps the pool row as the answer (replacing one of an earlier attempt). */
@@ -94,8 +97,10 @@ lock_host(struct kg_db *db, struct pool_tx *t, long long *id)
   enum kg_qs qs = kg_db_host_lock(db, t->kms_host, false, id);
 
   if (KG_QS_OK == qs && 0 == *id) {
+    /* clang-format off */
     json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_host",
                                "message", "no such KMS host");
+    /* clang-format on */
     kg_reply_problem_with(t->ctx, 422, errors, "no KMS host named '%s'", t->kms_host);
     return KG_QS_REPLIED;
   }
@@ -119,7 +124,8 @@ parse_hosts(const json_t *list, struct kg_errors *e, struct pool_tx *t)
     kg_errors_add(e, !json_is_array(list), "kms_hosts", "must list 1 to 16 {name, weight}");
     return;
   }
-  json_array_foreach(list, i, item) {
+  json_array_foreach(list, i, item)
+  {
     char prefix[40];
     json_int_t w = 1;
     snprintf(prefix, sizeof(prefix), "kms_hosts[%zu].", i);
@@ -142,8 +148,10 @@ parse_hosts(const json_t *list, struct kg_errors *e, struct pool_tx *t)
 static void
 parse_create(const json_t *body, struct kg_errors *e, struct pool_tx *t)
 {
+  /* clang-format off */
   static const char *const fields[] = { "name", "kms_host", "kms_hosts", "platform",
                                         "renewal_interval_minutes", "unique_cmids", NULL };
+  /* clang-format on */
   struct kg_pool_new *v = &t->values;
   bool renewal_null = true;
 
@@ -189,8 +197,10 @@ tx_create(struct kg_db *db, void *cls)
     if (KG_QS_OK == qs && !added) {
       char field[48];
       snprintf(field, sizeof(field), "kms_hosts[%zu].name", i);
+      /* clang-format off */
       kg_reply_problem_with(t->ctx, 422, json_pack("{s:[{s:s,s:s}]}", "errors", "field", field,
                                                    "message", "no KMS host of the pool's family"),
+                            /* clang-format on */
                             "no KMS host named '%s' of the family of '%s'", t->hosts[i].name,
                             t->kms_host);
       return KG_QS_REPLIED;
@@ -238,8 +248,8 @@ tx_list(struct kg_db *db, void *cls)
   struct pool_tx *t = cls;
   if (!kg_list_start(&t->list, t->page.limit))
     return KG_QS_INTERNAL_ERROR;
-  return kg_db_pool_list(db, t->filter_host, kg_page_after(&t->page), t->page.limit + 1,
-                         list_pool, t);
+  return kg_db_pool_list(db, t->filter_host, kg_page_after(&t->page), t->page.limit + 1, list_pool,
+                         t);
 }
 
 static void
@@ -280,8 +290,10 @@ handle_get(struct kg_ctx *ctx)
 static void
 parse_patch(const json_t *body, struct kg_errors *e, struct pool_tx *t)
 {
+  /* clang-format off */
   static const char *const fields[] = { "platform", "renewal_interval_minutes", "unique_cmids",
                                         "kms_host", "kms_hosts", "name", NULL };
+  /* clang-format on */
   struct kg_pool_patch *p = &t->patch;
 
   kg_input_only(body, fields, "", e);
@@ -293,7 +305,8 @@ parse_patch(const json_t *body, struct kg_errors *e, struct pool_tx *t)
   kg_input_hostname(body, "kms_host", false, e, t->kms_host);
   const json_t *hosts = json_object_get(body, "kms_hosts");
   t->set_hosts = NULL != hosts;
-  if (NULL != hosts && !json_is_null(hosts) && !(json_is_array(hosts) && 0 == json_array_size(hosts)))
+  if (NULL != hosts && !json_is_null(hosts)
+      && !(json_is_array(hosts) && 0 == json_array_size(hosts)))
     parse_hosts(hosts, e, t);
 }
 
@@ -312,9 +325,11 @@ set_hosts(struct kg_db *db, struct pool_tx *t, const struct kg_pool_ref *ref)
   for (size_t i = 0; i < t->n_hosts; i++)
     own = own || 0 == strcmp(t->hosts[i].name, ref->kms_host);
   if (KG_QS_OK == qs && (reserved > 0 || !own)) {
+    /* clang-format off */
     json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_hosts", "message",
                                reserved > 0 ? "a pool named in a reserved plan keeps its hosts"
                                             : "must include the pool's own host");
+    /* clang-format on */
     kg_reply_problem_with(t->ctx, 422, errors, "pool '%s' cannot take these KMS hosts", t->name);
     return KG_QS_REPLIED;
   }
@@ -323,7 +338,8 @@ set_hosts(struct kg_db *db, struct pool_tx *t, const struct kg_pool_ref *ref)
   for (size_t i = 0; i < t->n_hosts && KG_QS_OK == qs; i++) {
     qs = kg_db_pool_add_host(db, t->name, t->hosts[i].name, t->hosts[i].weight, &added);
     if (KG_QS_OK == qs && !added) {
-      kg_reply_problem(t->ctx, 422, "no KMS host named '%s' of the pool's family", t->hosts[i].name);
+      kg_reply_problem(t->ctx, 422, "no KMS host named '%s' of the pool's family",
+                       t->hosts[i].name);
       return KG_QS_REPLIED;
     }
   }
@@ -345,20 +361,24 @@ check_move(struct kg_db *db, struct pool_tx *t, const struct kg_pool_ref *ref)
   if (reserved > 0) {
     /* A reserved plan's provisions protect the old host's headroom; moving the
        pool would silently drop them from that host's evaluations. */
+    /* clang-format off */
     json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_host", "message",
                                "a pool named in a reserved plan cannot move to another KMS host");
     kg_reply_problem_with(t->ctx, 422, errors,
                           "pool '%s' is named in %lld reserved plan%s on KMS host '%s'; commit or"
                           " release %s first", t->name, reserved, 1 == reserved ? "" : "s",
+                          /* clang-format on */
                           ref->kms_host, 1 == reserved ? "it" : "them");
     return KG_QS_REPLIED;
   }
   if (desktops > 0) {
+    /* clang-format off */
     json_t *errors = json_pack("{s:[{s:s,s:s}]}", "errors", "field", "kms_host", "message",
                                "a pool with desktops cannot move to another KMS host");
     kg_reply_problem_with(t->ctx, 422, errors,
                           "pool '%s' has %lld desktop%s whose CMIDs belong to the cache of"
                           " KMS host '%s'; it cannot move to '%s'", t->name, desktops,
+                          /* clang-format on */
                           1 == desktops ? "" : "s", ref->kms_host, t->kms_host);
     return KG_QS_REPLIED;
   }
@@ -415,12 +435,13 @@ tx_delete(struct kg_db *db, void *cls)
   if (KG_QS_OK != (qs = kg_db_pool_usage(db, ref.id, &desktops, &plans, &reserved)))
     return qs;
   if (desktops > 0 || plans > 0) {
+    /* clang-format off */
     kg_reply_problem_with(t->ctx, 409, json_pack("{s:I,s:I}", "desktops", (json_int_t) desktops,
                                                  "plans", (json_int_t) plans),
                           "pool '%s' is still referenced by %lld desktop%s (in any state,"
                           " decommissioned ones included) and %lld gate plan%s",
-                          t->name, desktops, 1 == desktops ? "" : "s", plans,
-                          1 == plans ? "" : "s");
+      /* clang-format on */
+      t->name, desktops, 1 == desktops ? "" : "s", plans, 1 == plans ? "" : "s");
     return KG_QS_REPLIED;
   }
   return kg_db_pool_delete(db, ref.id);
@@ -437,6 +458,7 @@ handle_delete(struct kg_ctx *ctx)
   kg_reply_tx_no_content(ctx, qs);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_pools[] = {
   { "POST", "/v1/pools", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
   { "GET", "/v1/pools", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
@@ -445,3 +467,4 @@ const struct kg_route kg_routes_pools[] = {
   { "DELETE", "/v1/pools/:name", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

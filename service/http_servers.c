@@ -17,7 +17,7 @@ struct server_tx {
   struct kg_page page;
   struct kg_list list;
   json_t *doc;
-  enum kg_qs item_qs;            /**< failure of a list item's document */
+  enum kg_qs item_qs; /**< failure of a list item's document */
 };
 
 static bool
@@ -71,9 +71,8 @@ server_known(const json_t *doc)
   if (json_array_size(json_object_get(doc, "hosts")) > 0
       || json_integer_value(json_object_get(doc, "unmapped_requests")) > 0)
     return true;
-  json_object_foreach(json_object_get(doc, "requests_by_family"), family, n)
-    if (json_integer_value(n) > 0)
-      return true;
+  json_object_foreach(json_object_get(doc, "requests_by_family"), family,
+                      n) if (json_integer_value(n) > 0) return true;
   return false;
 }
 
@@ -105,8 +104,10 @@ handle_get(struct kg_ctx *ctx)
   kg_reply_tx_document(ctx, qs, 200, t.doc);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_servers[] = {
   { "GET", "/v1/kms-servers", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
   { "GET", "/v1/kms-servers/:server", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

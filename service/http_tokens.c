@@ -14,15 +14,15 @@ static const char *const roles[] = { "reader", "hook", "admin", NULL };
 /** State shared by a handler and its transaction callback. */
 struct token_tx {
   struct kg_ctx *ctx;
-  const char *name;        /**< POST */
-  enum kg_role role;       /**< POST */
-  char id[40];             /**< POST: new id; DELETE: canonical id */
+  const char *name;  /**< POST */
+  enum kg_role role; /**< POST */
+  char id[40];       /**< POST: new id; DELETE: canonical id */
   char token[KG_TOKEN_BUFSZ];
-  struct kg_page page;     /**< GET */
-  char after_us[24];       /**< GET: cursor, created_at in microseconds ("" first page) */
-  char after_id[37];       /**< GET: cursor, id */
-  struct kg_list list;     /**< GET */
-  json_t *doc;             /**< the answer, once committed */
+  struct kg_page page; /**< GET */
+  char after_us[24];   /**< GET: cursor, created_at in microseconds ("" first page) */
+  char after_id[37];   /**< GET: cursor, id */
+  struct kg_list list; /**< GET */
+  json_t *doc;         /**< the answer, once committed */
 };
 
 /** Keeps the token row as the answer (replacing one of an earlier attempt). */
@@ -45,8 +45,10 @@ tx_create(struct kg_db *db, void *cls)
   enum kg_qs qs = kg_auth_token_create(db, t->name, t->role, t->token, t->id);
 
   if (KG_QS_HARD_ERROR == qs && 0 == strcmp(kg_db_last_sqlstate(db), "23505")) {
+    /* clang-format off */
     kg_reply_problem(t->ctx, 409, "a live token named '%s' exists already; revoke it or"
                      " choose another name", t->name);
+    /* clang-format on */
     return KG_QS_REPLIED;
   }
   if (KG_QS_OK != qs)
@@ -72,8 +74,9 @@ handle_create(struct kg_ctx *ctx)
   t.role = kg_auth_role_parse(role);
   enum kg_qs qs = kg_db_run_transaction(ctx->db, "token_create", KG_READ_COMMITTED, tx_create, &t);
   /* {id, name, role, token, created_at}: a new token is never revoked. */
-  if (KG_QS_OK == qs && (0 != json_object_del(t.doc, "revoked_at")
-                         || 0 != json_object_set_new(t.doc, "token", json_string(t.token))))
+  if (KG_QS_OK == qs
+      && (0 != json_object_del(t.doc, "revoked_at")
+          || 0 != json_object_set_new(t.doc, "token", json_string(t.token))))
     qs = KG_QS_INTERNAL_ERROR;
   memset(t.token, 0, sizeof(t.token));
   kg_reply_tx_document(ctx, qs, 201, t.doc);
@@ -144,6 +147,7 @@ handle_revoke(struct kg_ctx *ctx)
   kg_reply_tx_no_content(ctx, qs);
 }
 
+/* clang-format off */
 const struct kg_route kg_routes_tokens[] = {
   { "POST", "/v1/tokens", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
   /* api.md: token management is admin only, listing included. */
@@ -151,3 +155,4 @@ const struct kg_route kg_routes_tokens[] = {
   { "DELETE", "/v1/tokens/:id", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_revoke },
   { NULL, NULL, 0, 0, 0, NULL },
 };
+/* clang-format on */

@@ -19,7 +19,8 @@ kg_input_only(const json_t *obj, const char *const *allowed, const char *prefix,
   const char *key;
   json_t *value;
 
-  json_object_foreach((json_t *) obj, key, value) {
+  json_object_foreach((json_t *) obj, key, value)
+  {
     bool known = false;
     (void) value;
     for (const char *const *a = allowed; NULL != *a && !known; a++)
@@ -60,8 +61,8 @@ kg_input_string(const json_t *obj, const char *field, bool required, size_t max_
 }
 
 bool
-kg_input_int(const json_t *obj, const char *field, bool required, json_int_t min,
-             json_int_t max, struct kg_errors *e, json_int_t *out)
+kg_input_int(const json_t *obj, const char *field, bool required, json_int_t min, json_int_t max,
+             struct kg_errors *e, json_int_t *out)
 {
   const json_t *v = member(obj, field, required, e);
   if (NULL == v)
@@ -72,7 +73,8 @@ kg_input_int(const json_t *obj, const char *field, bool required, json_int_t min
   }
   json_int_t n = json_integer_value(v);
   if (n < min || n > max) {
-    kg_errors_add(e, false, field, "must be between %lld and %lld", (long long) min, (long long) max);
+    kg_errors_add(e, false, field, "must be between %lld and %lld", (long long) min,
+                  (long long) max);
     return false;
   }
   *out = n;
@@ -80,8 +82,7 @@ kg_input_int(const json_t *obj, const char *field, bool required, json_int_t min
 }
 
 bool
-kg_input_bool(const json_t *obj, const char *field, bool required,
-              struct kg_errors *e, bool *out)
+kg_input_bool(const json_t *obj, const char *field, bool required, struct kg_errors *e, bool *out)
 {
   const json_t *v = member(obj, field, required, e);
   if (NULL == v)
@@ -95,8 +96,8 @@ kg_input_bool(const json_t *obj, const char *field, bool required,
 }
 
 bool
-kg_input_time(const json_t *obj, const char *field, bool required,
-              struct kg_errors *e, int64_t *out_us)
+kg_input_time(const json_t *obj, const char *field, bool required, struct kg_errors *e,
+              int64_t *out_us)
 {
   const json_t *v = member(obj, field, required, e);
   if (NULL == v)
@@ -113,8 +114,8 @@ kg_input_time(const json_t *obj, const char *field, bool required,
 }
 
 bool
-kg_input_enum(const json_t *obj, const char *field, bool required,
-              const char *const *choices, struct kg_errors *e, const char **out)
+kg_input_enum(const json_t *obj, const char *field, bool required, const char *const *choices,
+              struct kg_errors *e, const char **out)
 {
   const char *s;
   if (!kg_input_string(obj, field, required, 64, e, &s))
@@ -144,7 +145,7 @@ kg_hostname_normalize(const char *in, char out[KG_HOSTNAME_BUFSZ])
     unsigned char c = (unsigned char) in[i];
     if ('.' == c) {
       if (0 == label)
-        return false;  /* empty label: "a..b" or a leading dot */
+        return false; /* empty label: "a..b" or a leading dot */
       label = 0;
     } else if (isalnum(c) || '-' == c || '_' == c) {
       if (++label > 63)
@@ -155,7 +156,7 @@ kg_hostname_normalize(const char *in, char out[KG_HOSTNAME_BUFSZ])
     out[i] = (char) tolower(c);
   }
   out[len] = '\0';
-  return label > 0;  /* no trailing dot */
+  return label > 0; /* no trailing dot */
 }
 
 bool
@@ -281,7 +282,7 @@ kg_text_chars(const char *s, size_t len, bool breaks)
 {
   long chars = 0;
   if (strlen(s) != len)
-    return -1;  /* an embedded NUL (JSON "\u0000") */
+    return -1; /* an embedded NUL (JSON "\u0000") */
   for (size_t i = 0; i < len; chars++) {
     size_t n = utf8_char((const unsigned char *) s + i, len - i, breaks);
     if (0 == n)

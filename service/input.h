@@ -54,22 +54,22 @@ bool kg_input_int(const json_t *obj, const char *field, bool required, json_int_
  * Reads a boolean member.
  * @return true when present and valid
  */
-bool kg_input_bool(const json_t *obj, const char *field, bool required,
-                   struct kg_errors *e, bool *out);
+bool kg_input_bool(const json_t *obj, const char *field, bool required, struct kg_errors *e,
+                   bool *out);
 
 /**
  * Reads an RFC 3339 time member into Unix microseconds.
  * @return true when present and valid
  */
-bool kg_input_time(const json_t *obj, const char *field, bool required,
-                   struct kg_errors *e, int64_t *out_us);
+bool kg_input_time(const json_t *obj, const char *field, bool required, struct kg_errors *e,
+                   int64_t *out_us);
 
 /**
  * Reads a string member that must be one of @a choices (NULL-terminated).
  * @return true when present and valid
  */
-bool kg_input_enum(const json_t *obj, const char *field, bool required,
-                   const char *const *choices, struct kg_errors *e, const char **out);
+bool kg_input_enum(const json_t *obj, const char *field, bool required, const char *const *choices,
+                   struct kg_errors *e, const char **out);
 
 /**
  * Validates and lowercases a DNS hostname (1..253 chars of letters, digits,
@@ -162,7 +162,8 @@ const char *kg_query_hostname(const struct kg_ctx *ctx, const char *name, const 
  * @param[out] out_us the time when present and valid
  * @return true when present and valid
  */
-bool kg_query_time(const struct kg_ctx *ctx, const char *name, struct kg_errors *e, int64_t *out_us);
+bool kg_query_time(const struct kg_ctx *ctx, const char *name, struct kg_errors *e,
+                   int64_t *out_us);
 
 /**
  * Formats a Unix-seconds time as an RFC 3339 JSON string.

@@ -11,6 +11,7 @@
 json_t *
 kg_host_json(const struct kg_host_record *h)
 {
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:o,s:o}",
                    "name", h->name, "server", h->server, "family", h->family,
                    "threshold", h->threshold, "capacity", h->capacity, "margin", h->margin,
@@ -19,16 +20,20 @@ kg_host_json(const struct kg_host_record *h)
                    "description", h->description,
                    "created_at", kg_json_epoch_text(h->created_at),
                    "updated_at", kg_json_epoch_text(h->updated_at));
+  /* clang-format on */
 }
 
 json_t *
 kg_pool_json(const struct kg_pool_record *p)
 {
+  /* clang-format off */
   json_t *counts = json_pack("{s:I,s:I,s:I}", "active", (json_int_t) p->active,
                              "powered_off", (json_int_t) p->powered_off,
                              "decommissioned", (json_int_t) p->decommissioned);
+  /* clang-format on */
   if (NULL == counts)
     return NULL;
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:o,s:o,s:s,s:o,s:i,s:b,s:o,s:o,s:o}",
                    "name", p->name, "kms_host", p->kms_host,
                    "kms_hosts", json_loads(p->kms_hosts_json, 0, NULL),
@@ -40,6 +45,7 @@ kg_pool_json(const struct kg_pool_record *p)
                    "unique_cmids", p->unique_cmids, "desktops", counts,
                    "created_at", kg_json_epoch_text(p->created_at),
                    "updated_at", kg_json_epoch_text(p->updated_at));
+  /* clang-format on */
 }
 
 /** A JSON string, or null for NULL. */
@@ -52,6 +58,7 @@ string_or_null(const char *s)
 json_t *
 kg_desktop_json(const struct kg_desktop_record *d)
 {
+  /* clang-format off */
   json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o}",
                           "hostname", d->hostname, "pool", d->pool, "kms_host", d->kms_host,
                           "cmid", string_or_null(d->cmid), "state", d->state,
@@ -68,6 +75,7 @@ kg_desktop_json(const struct kg_desktop_record *d)
                             "required_count", d->has_required_count
                               ? json_integer(d->required_count) : json_null(),
                             "name_ambiguous", d->name_ambiguous);
+  /* clang-format on */
   if (NULL == doc || NULL == facts || 0 != json_object_update(doc, facts)) {
     json_decref(doc);
     doc = NULL;
@@ -79,9 +87,11 @@ kg_desktop_json(const struct kg_desktop_record *d)
 json_t *
 kg_token_json(const struct kg_token_record *t)
 {
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", t->id, "name", t->name, "role", t->role,
                    "created_at", kg_json_epoch_text(t->created_at),
                    "revoked_at", kg_json_epoch_text(t->revoked_at));
+  /* clang-format on */
 }
 
 /* ---- input ---- */
@@ -102,23 +112,24 @@ kg_input_name(const json_t *obj, const char *field, bool required, size_t max_by
 }
 
 bool
-kg_input_hostname(const json_t *obj, const char *field, bool required,
-                  struct kg_errors *e, char out[KG_HOSTNAME_BUFSZ])
+kg_input_hostname(const json_t *obj, const char *field, bool required, struct kg_errors *e,
+                  char out[KG_HOSTNAME_BUFSZ])
 {
   const char *s;
   if (!kg_input_string(obj, field, required, KG_HOSTNAME_BUFSZ - 1, e, &s))
     return false;
   if (!kg_hostname_normalize(s, out)) {
+    /* clang-format off */
     kg_errors_add(e, false, field, "must be a DNS hostname (letters, digits, '-', '_' and"
                   " '.', labels of 1 to 63 characters, at most 253 in all)");
+    /* clang-format on */
     return false;
   }
   return true;
 }
 
 bool
-kg_input_description(const json_t *obj, const char *field, struct kg_errors *e,
-                     const char **out)
+kg_input_description(const json_t *obj, const char *field, struct kg_errors *e, const char **out)
 {
   const json_t *v = json_object_get(obj, field);
   if (NULL == v)
@@ -164,7 +175,7 @@ kg_set_location(struct kg_ctx *ctx, const char *prefix, const char *name)
   char *url = malloc(plen + 3 * nlen + 1);
 
   if (NULL == url)
-    return;  /* the 201 still names the resource in its body */
+    return; /* the 201 still names the resource in its body */
   memcpy(url, prefix, plen);
   char *o = url + plen;
   for (const unsigned char *c = (const unsigned char *) name; '\0' != *c; c++) {

@@ -85,8 +85,8 @@ bool kg_input_name(const json_t *obj, const char *field, bool required, size_t m
  * @param[out] out the lowercase hostname
  * @return true when present and valid
  */
-bool kg_input_hostname(const json_t *obj, const char *field, bool required,
-                       struct kg_errors *e, char out[KG_HOSTNAME_BUFSZ]);
+bool kg_input_hostname(const json_t *obj, const char *field, bool required, struct kg_errors *e,
+                       char out[KG_HOSTNAME_BUFSZ]);
 
 /**
  * Reads an optional description: a string of 0..1000 characters, or null

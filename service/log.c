@@ -81,7 +81,7 @@ kg_log(enum kg_log_level level, json_t *fields, const char *fmt, ...)
   if (NULL == text)
     return;
   size_t len = strlen(text);
-  text[len] = '\n';   /* json_dumps leaves the NUL; we overwrite it for one write */
+  text[len] = '\n'; /* json_dumps leaves the NUL; we overwrite it for one write */
   ssize_t ignored = write(STDERR_FILENO, text, len + 1);
   (void) ignored;
   free(text);

@@ -7,7 +7,12 @@
 
 #include <jansson.h>
 
-enum kg_log_level { KG_LOG_DEBUG = 0, KG_LOG_INFO, KG_LOG_WARN, KG_LOG_ERROR };
+enum kg_log_level {
+  KG_LOG_DEBUG = 0,
+  KG_LOG_INFO,
+  KG_LOG_WARN,
+  KG_LOG_ERROR
+};
 
 /**
  * Sets the lowest level that is written.

@@ -34,9 +34,11 @@ cmd_migrate(const struct kg_config *cfg)
   if (0 != load_migrations(cfg, &set))
     return 1;
   int rc = kg_migrations_apply(kg_db_thread(), &set, &applied);
+  /* clang-format off */
   if (0 == rc)
     kg_log(KG_LOG_INFO, json_pack("{s:s,s:i,s:i}", "event", "migrate_done",
                                   "applied", (int) applied, "total", (int) set.n),
+           /* clang-format on */
            "migrations: %zu applied now, %zu in total", applied, set.n);
   kg_migrations_free(&set);
   kg_db_close_all();

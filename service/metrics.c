@@ -13,10 +13,16 @@
 
 #define KG_METRIC_SLOTS 256
 
-static const double bucket_bounds[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+static const double bucket_bounds[] = {
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
+};
 #define KG_BUCKETS (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
 
-struct route_status_count { const char *route; unsigned int status; unsigned long long n; };
+struct route_status_count {
+  const char *route;
+  unsigned int status;
+  unsigned long long n;
+};
 struct route_latency {
   const char *route;
   unsigned long long buckets[KG_BUCKETS];
@@ -101,10 +107,13 @@ kg_metrics_estate(bool refreshed)
 }
 
 /** A growing text buffer; on allocation failure it stops growing and reports NULL at the end. */
-struct text { char *buf; size_t len, cap; bool failed; };
+struct text {
+  char *buf;
+  size_t len, cap;
+  bool failed;
+};
 
-static void
-append(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 append(struct text *t, const char *fmt, ...)
@@ -138,23 +147,30 @@ append(struct text *t, const char *fmt, ...)
 static void
 render_requests(struct text *t)
 {
+  /* clang-format off */
   append(t, "# HELP kmsgate_http_requests_total HTTP requests answered, by route and status.\n"
             "# TYPE kmsgate_http_requests_total counter\n");
+  /* clang-format on */
   for (size_t i = 0; i < KG_METRIC_SLOTS && NULL != counts[i].route; i++)
-    append(t, "kmsgate_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
-           counts[i].route, counts[i].status, counts[i].n);
+    append(t, "kmsgate_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n", counts[i].route,
+           counts[i].status, counts[i].n);
+  /* clang-format off */
   append(t, "# HELP kmsgate_http_request_duration_seconds Time to answer a request, by route.\n"
             "# TYPE kmsgate_http_request_duration_seconds histogram\n");
+  /* clang-format on */
   for (size_t i = 0; i < KG_METRIC_SLOTS && NULL != latencies[i].route; i++) {
     const struct route_latency *l = &latencies[i];
     for (size_t b = 0; b < KG_BUCKETS; b++)
       append(t, "kmsgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
              l->route, bucket_bounds[b], l->buckets[b]);
+    /* clang-format off */
     append(t, "kmsgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
               "kmsgate_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
               "kmsgate_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+           /* clang-format on */
            l->route, l->count, l->route, l->sum_seconds, l->route, l->count);
   }
+  /* clang-format off */
   append(t, "# HELP kmsgate_gate_decisions_total Gate evaluations, by decision.\n"
             "# TYPE kmsgate_gate_decisions_total counter\n"
             "kmsgate_gate_decisions_total{decision=\"go\"} %llu\n"
@@ -164,6 +180,7 @@ render_requests(struct text *t)
             "# TYPE kmsgate_estate_loads_total counter\n"
             "kmsgate_estate_loads_total{kind=\"full\"} %llu\n"
             "kmsgate_estate_loads_total{kind=\"refresh\"} %llu\n", estate_loads, estate_refreshes);
+  /* clang-format on */
 }
 
 char *

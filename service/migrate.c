@@ -16,6 +16,7 @@
 /* Any constant works; all kmsgate processes must agree on it. */
 #define KG_MIGRATE_LOCK "7021794190251950429"
 
+/* clang-format off */
 static const struct kg_stmt stmt_applied = {
   "migrate_applied", "SELECT version, checksum FROM schema_migrations ORDER BY version"
 };
@@ -25,11 +26,13 @@ static const struct kg_stmt stmt_record = {
 static const struct kg_stmt stmt_summary = {
   "migrate_summary", "SELECT count(*), max(version) FROM schema_migrations"
 };
+/* clang-format on */
 
 static int
 compare_versions(const void *a, const void *b)
 {
-  return strcmp(((const struct kg_migration *) a)->version, ((const struct kg_migration *) b)->version);
+  return strcmp(((const struct kg_migration *) a)->version,
+                ((const struct kg_migration *) b)->version);
 }
 
 static int
@@ -126,7 +129,8 @@ apply_pending(struct kg_db *db, const struct kg_migration_set *set, const bool *
       continue;
     const struct kg_migration *m = &set->items[i];
     const char *params[] = { m->version, m->checksum };
-    if (KG_QS_OK != kg_db_simple(db, m->sql) || KG_QS_OK != kg_db_run(db, &stmt_record, KG_NPARAMS(params), params)) {
+    if (KG_QS_OK != kg_db_simple(db, m->sql)
+        || KG_QS_OK != kg_db_run(db, &stmt_record, KG_NPARAMS(params), params)) {
       kg_log(KG_LOG_ERROR, NULL, "migration %s failed", m->version);
       return -1;
     }
@@ -140,11 +144,13 @@ apply_pending(struct kg_db *db, const struct kg_migration_set *set, const bool *
 static int
 migrate_locked(struct kg_db *db, const struct kg_migration_set *set, size_t *applied)
 {
+  /* clang-format off */
   if (KG_QS_OK != kg_db_simple(db, "SELECT pg_advisory_xact_lock(" KG_MIGRATE_LOCK ")")
       || KG_QS_OK != kg_db_simple(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                                       " version text PRIMARY KEY,"
                                       " checksum text NOT NULL,"
                                       " applied_at timestamptz NOT NULL DEFAULT now())"))
+    /* clang-format on */
     return -1;
   enum kg_qs qs;
   PGresult *res = kg_db_exec(db, &stmt_applied, 0, NULL, &qs);
@@ -184,10 +190,11 @@ kg_migrations_current(struct kg_db *db, const struct kg_migration_set *set, bool
 
   *current = false;
   if (NULL == res)
-    return ('4' == kg_db_last_sqlstate(db)[0]) ? KG_QS_OK : qs;  /* no table yet: not current */
+    return ('4' == kg_db_last_sqlstate(db)[0]) ? KG_QS_OK : qs; /* no table yet: not current */
   const char *last = kg_db_text(res, 0, 1);
-  *current = (size_t) kg_db_int(res, 0, 0) == set->n
-             && (0 == set->n || (NULL != last && 0 == strcmp(last, set->items[set->n - 1].version)));
+  *current =
+    (size_t) kg_db_int(res, 0, 0) == set->n
+    && (0 == set->n || (NULL != last && 0 == strcmp(last, set->items[set->n - 1].version)));
   PQclear(res);
   return KG_QS_OK;
 }

@@ -12,9 +12,9 @@
 
 /** One migration file. */
 struct kg_migration {
-  char version[128];   /**< file name without ".sql", e.g. "0001_schema" */
-  char checksum[65];   /**< hex SHA-256 of the file */
-  char *sql;           /**< the file's text */
+  char version[128]; /**< file name without ".sql", e.g. "0001_schema" */
+  char checksum[65]; /**< hex SHA-256 of the file */
+  char *sql;         /**< the file's text */
 };
 
 /** The migrations found on disk, sorted by version. */
@@ -55,6 +55,7 @@ int kg_migrations_apply(struct kg_db *db, const struct kg_migration_set *set, si
  * @param[out] current true when up to date
  * @return KG_QS_OK or the database failure
  */
-enum kg_qs kg_migrations_current(struct kg_db *db, const struct kg_migration_set *set, bool *current);
+enum kg_qs kg_migrations_current(struct kg_db *db, const struct kg_migration_set *set,
+                                 bool *current);
 
 #endif

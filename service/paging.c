@@ -115,7 +115,7 @@ kg_list_add(struct kg_list *l, json_t *item, const char *key)
   if (NULL == item)
     return false;
   if (l->rows++ >= l->limit) {
-    json_decref(item);  /* the look-ahead row: it only proves a next page exists */
+    json_decref(item); /* the look-ahead row: it only proves a next page exists */
     return true;
   }
   snprintf(l->last_key, sizeof(l->last_key), "%s", key);
@@ -151,7 +151,7 @@ kg_reply_tx_list(struct kg_ctx *ctx, enum kg_qs qs, struct kg_list *l)
 
   kg_list_free(l);
   if (KG_QS_OK == qs && NULL == doc)
-    qs = KG_QS_INTERNAL_ERROR;  /* out of memory: 500 */
+    qs = KG_QS_INTERNAL_ERROR; /* out of memory: 500 */
   kg_reply_tx_document(ctx, qs, 200, doc);
 }
 
@@ -193,7 +193,7 @@ kg_list_serve_by_time(struct kg_ctx *ctx, const char *what, const struct kg_page
                       kg_time_page_fn fn, const void *filter)
 {
   struct time_list_tx t = { .ctx = ctx, .page = page, .fn = fn, .filter = filter };
-  enum kg_qs qs = kg_db_run_transaction(ctx->db, what, KG_READ_COMMITTED,
-                                        time_list_transaction, &t);
+  enum kg_qs qs =
+    kg_db_run_transaction(ctx->db, what, KG_READ_COMMITTED, time_list_transaction, &t);
   kg_reply_tx_list(ctx, qs, &t.list);
 }

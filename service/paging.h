@@ -21,8 +21,8 @@
 
 /** A page request: ?limit= and ?cursor=. */
 struct kg_page {
-  long long limit;      /**< 1..1000, default 100 */
-  char after[512];      /**< decoded cursor: the sort key to continue after, "" = start */
+  long long limit; /**< 1..1000, default 100 */
+  char after[512]; /**< decoded cursor: the sort key to continue after, "" = start */
 };
 
 /**
@@ -118,9 +118,8 @@ void kg_reply_tx_list(struct kg_ctx *ctx, enum kg_qs qs, struct kg_list *l);
  * @param list receives each row (kg_list_add())
  * @return KG_QS_OK or the failure
  */
-typedef enum kg_qs (*kg_time_page_fn)(struct kg_db *db, const void *filter,
-                                      const char *after_us, const char *after_id,
-                                      long long limit, struct kg_list *list);
+typedef enum kg_qs (*kg_time_page_fn)(struct kg_db *db, const void *filter, const char *after_us,
+                                      const char *after_id, long long limit, struct kg_list *list);
 
 /**
  * Answers one page of a list sorted by time then id (keys "<µs>,<uuid>"):

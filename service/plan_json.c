@@ -17,6 +17,7 @@ json_or_null(const char *text)
 json_t *
 kg_plan_json(const struct kg_plan_record *p)
 {
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o}",
                    "id", p->id, "kms_host", p->kms_host, "state", p->state,
                    "at", kg_json_epoch_text(p->at),
@@ -27,11 +28,13 @@ kg_plan_json(const struct kg_plan_record *p)
                    "caller", p->caller,
                    "decommission", json_or_null(p->decommission_json),
                    "provision", json_or_null(p->provision_json));
+  /* clang-format on */
 }
 
 json_t *
 kg_decision_json(const struct kg_decision_record *d)
 {
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:o,s:s,s:i,s:s,s:o,s:o,s:o}",
                    "id", d->id, "kms_host", d->kms_host,
                    "evaluated_at", kg_json_epoch_text(d->evaluated_at),
@@ -40,4 +43,5 @@ kg_decision_json(const struct kg_decision_record *d)
                    "plan_id", d->plan_id ? json_string(d->plan_id) : json_null(),
                    "request", json_or_null(d->request_json),
                    "response", json_or_null(d->response_json));
+  /* clang-format on */
 }

@@ -56,14 +56,18 @@ kg_prune_run(const struct kg_config *cfg, long long *deleted)
       qs = KG_QS_HARD_ERROR;
   }
   if (KG_QS_OK != qs) {
+    /* clang-format off */
     kg_log(KG_LOG_WARN, json_pack("{s:s,s:I}", "event", "prune_failed", "deleted",
                                   (json_int_t) *deleted), "pruning raw requests failed");
+    /* clang-format on */
     return -1;
   }
+  /* clang-format off */
   if (taken)
     kg_log(KG_LOG_INFO, json_pack("{s:s,s:I,s:i}", "event", "pruned", "deleted",
                                   (json_int_t) *deleted, "retention_days",
                                   (int) cfg->retention_days),
+           /* clang-format on */
            "pruned %lld raw activation requests", *deleted);
   return 0;
 }
@@ -91,7 +95,7 @@ prune_loop(void *cls)
   long long deleted;
 
   while (wait_interval(cfg->prune_seconds))
-    (void) kg_prune_run(cfg, &deleted);   /* a failure is logged and tried again next time */
+    (void) kg_prune_run(cfg, &deleted); /* a failure is logged and tried again next time */
   return NULL;
 }
 

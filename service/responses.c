@@ -15,7 +15,11 @@
 /** Seconds a client should wait before retrying after a 503. */
 #define KG_RETRY_AFTER "2"
 
-static const struct { unsigned int status; const char *slug; const char *title; } problems[] = {
+static const struct {
+  unsigned int status;
+  const char *slug;
+  const char *title;
+} problems[] = {
   { 400, "bad-request", "Bad Request" },
   { 401, "unauthorized", "Unauthorized" },
   { 403, "forbidden", "Forbidden" },
@@ -64,9 +68,11 @@ send_document(struct kg_ctx *ctx, unsigned int status, json_t *doc, const char *
   free(text);
   if (!sent) {
     /* Out of memory or a non-UTF-8 string slipped in: say so without JSON tools. */
+    /* clang-format off */
     static const char fallback[] =
       "{\"type\":\"urn:kmsgate:problem:internal-error\",\"title\":\"Internal Server Error\","
       "\"status\":500,\"detail\":\"the response could not be encoded\"}\n";
+    /* clang-format on */
     ulfius_set_binary_body_response(ctx->resp, 500, fallback, sizeof(fallback) - 1);
     u_map_put(ctx->resp->map_header, "Content-Type", "application/problem+json");
     ctx->status = 500;
@@ -87,8 +93,8 @@ kg_reply_json_text(struct kg_ctx *ctx, unsigned int status, const char *text)
 }
 
 void
-kg_reply_bytes(struct kg_ctx *ctx, unsigned int status, const char *content_type,
-               const char *data, size_t len)
+kg_reply_bytes(struct kg_ctx *ctx, unsigned int status, const char *content_type, const char *data,
+               size_t len)
 {
   ulfius_set_binary_body_response(ctx->resp, status, data, len);
   u_map_put(ctx->resp->map_header, "Content-Type", content_type);
@@ -116,13 +122,15 @@ problem_document(unsigned int status, const char *detail)
     }
   snprintf(type, sizeof(type), "urn:kmsgate:problem:%s", slug);
   json_t *d = json_string(detail);
+  /* clang-format off */
   return json_pack("{s:s,s:s,s:i,s:o}", "type", type, "title", title, "status", (int) status,
                    "detail", d ? d : json_string("(detail not UTF-8)"));
+  /* clang-format on */
 }
 
 static void
-reply_problem_va(struct kg_ctx *ctx, unsigned int status, json_t *extra,
-                 const char *fmt, va_list ap)
+reply_problem_va(struct kg_ctx *ctx, unsigned int status, json_t *extra, const char *fmt,
+                 va_list ap)
 {
   char detail[1024];
 
@@ -144,8 +152,7 @@ kg_reply_problem(struct kg_ctx *ctx, unsigned int status, const char *fmt, ...)
 }
 
 void
-kg_reply_problem_with(struct kg_ctx *ctx, unsigned int status, json_t *extra,
-                      const char *fmt, ...)
+kg_reply_problem_with(struct kg_ctx *ctx, unsigned int status, json_t *extra, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -167,8 +174,10 @@ kg_reply_tx_failure(struct kg_ctx *ctx, enum kg_qs qs)
     return;
   if (KG_QS_INTERNAL_ERROR == qs) {
     /* Not the database: retrying will not help, and the log says what it was. */
+    /* clang-format off */
     kg_log(KG_LOG_ERROR, json_pack("{s:s,s:s}", "event", "internal_error", "request_id",
                                    ctx->request_id), "internal error answering %s",
+           /* clang-format on */
            ctx->request_id);
     kg_reply_problem(ctx, 500, "internal error (request %s is logged)", ctx->request_id);
     return;
@@ -180,7 +189,7 @@ void
 kg_reply_tx_document(struct kg_ctx *ctx, enum kg_qs qs, unsigned int status, json_t *doc)
 {
   if (KG_QS_OK != qs) {
-    json_decref(doc);  /* possibly built by an attempt whose commit failed */
+    json_decref(doc); /* possibly built by an attempt whose commit failed */
     kg_reply_tx_failure(ctx, qs);
     return;
   }
@@ -215,8 +224,10 @@ kg_errors_add(struct kg_errors *e, bool wrong_type, const char *field, const cha
   e->wrong_type |= wrong_type;
   json_t *f = json_string(field);
   json_t *m = json_string(message);
+  /* clang-format off */
   json_array_append_new(e->list, json_pack("{s:o,s:o}", "field", f ? f : json_string("?"),
                                            "message", m ? m : json_string("invalid")));
+  /* clang-format on */
 }
 
 bool

@@ -59,9 +59,8 @@ void kg_reply_problem(struct kg_ctx *ctx, unsigned int status, const char *fmt, 
  * @param extra members merged into the problem (stolen, may be NULL)
  * @param fmt printf-style detail
  */
-void kg_reply_problem_with(struct kg_ctx *ctx, unsigned int status, json_t *extra,
-                           const char *fmt, ...)
-  __attribute__((format(printf, 4, 5)));
+void kg_reply_problem_with(struct kg_ctx *ctx, unsigned int status, json_t *extra, const char *fmt,
+                           ...) __attribute__((format(printf, 4, 5)));
 
 /**
  * Sends 503 "database unavailable" with Retry-After; also what the
@@ -99,8 +98,8 @@ void kg_reply_tx_no_content(struct kg_ctx *ctx, enum kg_qs qs);
 
 /** Collected validation errors of one request body. */
 struct kg_errors {
-  json_t *list;      /**< [{"field","message"}] */
-  bool wrong_type;   /**< any error is a wrong JSON type: 400 instead of 422 */
+  json_t *list;    /**< [{"field","message"}] */
+  bool wrong_type; /**< any error is a wrong JSON type: 400 instead of 422 */
 };
 
 /**

@@ -24,10 +24,12 @@ add_total(void *cls, const struct kg_server_total *t)
 
   if (NULL != t->application) {
     json_int_t had = json_integer_value(json_object_get(by_family, t->application));
-    return 0 == json_object_set_new(by_family, t->application,
-                                    json_integer(had + (json_int_t) t->requests));
+    return 0
+           == json_object_set_new(by_family, t->application,
+                                  json_integer(had + (json_int_t) t->requests));
   }
   json_int_t sum = json_integer_value(json_object_get(doc, "unmapped_requests"));
+  /* clang-format off */
   return 0 == json_object_set_new(doc, "unmapped_requests",
                                   json_integer(sum + (json_int_t) t->requests))
          && 0 == json_array_append_new(json_object_get(doc, "unmapped_activation_ids"),
@@ -35,6 +37,7 @@ add_total(void *cls, const struct kg_server_total *t)
                                                  t->activation_id, "requests",
                                                  (json_int_t) t->requests, "last_at",
                                                  kg_json_epoch_text(t->last_at)));
+  /* clang-format on */
 }
 
 enum kg_qs
@@ -43,9 +46,11 @@ kg_server_document(struct kg_db *db, const char *server, json_t **doc)
   int n;
   enum kg_qs qs;
 
+  /* clang-format off */
   *doc = json_pack("{s:s,s:[],s:{s:i,s:i,s:i},s:i,s:[]}", "server", server, "hosts",
                    "requests_by_family", "windows", 0, "office2010", 0, "office", 0,
                    "unmapped_requests", 0, "unmapped_activation_ids");
+  /* clang-format on */
   if (NULL == *doc)
     return KG_QS_INTERNAL_ERROR;
   qs = kg_db_server_hosts(db, server, add_host, json_object_get(*doc, "hosts"), &n);

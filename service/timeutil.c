@@ -84,8 +84,7 @@ digits(const char *s, size_t len, size_t *pos, unsigned int n, int *value)
 
   if (len - *pos < n)
     return false;
-  for (unsigned int i = 0; i < n; i++)
-  {
+  for (unsigned int i = 0; i < n; i++) {
     char c = s[*pos + i];
 
     if (c < '0' || c > '9')
@@ -118,31 +117,23 @@ kg_time_parse_rfc3339(const char *s, size_t len, int64_t *unix_us)
 
   if (NULL == s || NULL == unix_us)
     return false;
-  if (! digits(s, len, &pos, 4, &year)
-      || ! expect(s, len, &pos, '-', '-')
-      || ! digits(s, len, &pos, 2, &month)
-      || ! expect(s, len, &pos, '-', '-')
-      || ! digits(s, len, &pos, 2, &day)
-      || ! expect(s, len, &pos, 'T', 't')
-      || ! digits(s, len, &pos, 2, &hour)
-      || ! expect(s, len, &pos, ':', ':')
-      || ! digits(s, len, &pos, 2, &minute)
-      || ! expect(s, len, &pos, ':', ':')
-      || ! digits(s, len, &pos, 2, &second))
+  if (!digits(s, len, &pos, 4, &year) || !expect(s, len, &pos, '-', '-')
+      || !digits(s, len, &pos, 2, &month) || !expect(s, len, &pos, '-', '-')
+      || !digits(s, len, &pos, 2, &day) || !expect(s, len, &pos, 'T', 't')
+      || !digits(s, len, &pos, 2, &hour) || !expect(s, len, &pos, ':', ':')
+      || !digits(s, len, &pos, 2, &minute) || !expect(s, len, &pos, ':', ':')
+      || !digits(s, len, &pos, 2, &second))
     return false;
-  if (year < 1970 || month < 1 || month > 12
-      || day < 1 || day > days_in_month(year, month)
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)
       || hour > 23 || minute > 59 || second > 59)
     return false;
-  if (pos < len && '.' == s[pos])
-  {
+  if (pos < len && '.' == s[pos]) {
     unsigned int ndigits = 0;
 
     pos++;
     /* Windows writes 7 digits (100 ns ticks); digits past the 6th are
        dropped, not rounded, so that an instant never moves forward. */
-    while (pos < len && s[pos] >= '0' && s[pos] <= '9')
-    {
+    while (pos < len && s[pos] >= '0' && s[pos] <= '9') {
       if (ndigits < 6)
         frac_us = frac_us * 10 + (s[pos] - '0');
       ndigits++;
@@ -153,33 +144,25 @@ kg_time_parse_rfc3339(const char *s, size_t len, int64_t *unix_us)
     for (; ndigits < 6; ndigits++)
       frac_us *= 10;
   }
-  if (pos < len && ('Z' == s[pos] || 'z' == s[pos]))
-  {
+  if (pos < len && ('Z' == s[pos] || 'z' == s[pos])) {
     pos++;
-  }
-  else if (pos < len && ('+' == s[pos] || '-' == s[pos]))
-  {
+  } else if (pos < len && ('+' == s[pos] || '-' == s[pos])) {
     int sign = ('-' == s[pos]) ? -1 : 1;
     int oh, om;
 
     pos++;
-    if (! digits(s, len, &pos, 2, &oh)
-        || ! expect(s, len, &pos, ':', ':')
-        || ! digits(s, len, &pos, 2, &om)
-        || oh > 23 || om > 59)
+    if (!digits(s, len, &pos, 2, &oh) || !expect(s, len, &pos, ':', ':')
+        || !digits(s, len, &pos, 2, &om) || oh > 23 || om > 59)
       return false;
     offset_s = sign * (oh * 3600 + om * 60);
-  }
-  else
-  {
+  } else {
     return false;
   }
   if (pos != len)
     return false;
   days = days_from_civil(year, month, day);
   /* local = UTC + offset, so UTC = local - offset */
-  *unix_us = ((days * 86400 + hour * 3600 + minute * 60 + second) - offset_s)
-             * 1000000 + frac_us;
+  *unix_us = ((days * 86400 + hour * 3600 + minute * 60 + second) - offset_s) * 1000000 + frac_us;
   return true;
 }
 
@@ -187,8 +170,7 @@ kg_time_parse_rfc3339(const char *s, size_t len, int64_t *unix_us)
 static void
 put_digits(char *out, int64_t v, unsigned int n)
 {
-  for (unsigned int i = n; i > 0; i--)
-  {
+  for (unsigned int i = n; i > 0; i--) {
     out[i - 1] = (char) ('0' + v % 10);
     v /= 10;
   }
@@ -209,8 +191,7 @@ kg_time_format(int64_t unix_seconds, char out[KG_TIME_BUFSZ])
   /* floor division: the clamped range includes negative instants */
   days = unix_seconds / 86400;
   secs = unix_seconds % 86400;
-  if (secs < 0)
-  {
+  if (secs < 0) {
     secs += 86400;
     days--;
   }

@@ -29,8 +29,7 @@
  * @param[out] unix_us receives the instant; untouched on failure
  * @return true on success, false if @a s is not such a date-time
  */
-bool
-kg_time_parse_rfc3339(const char *s, size_t len, int64_t *unix_us);
+bool kg_time_parse_rfc3339(const char *s, size_t len, int64_t *unix_us);
 
 /**
  * Formats Unix seconds as "2026-12-01T00:00:00Z" (UTC, second precision).
@@ -39,7 +38,6 @@ kg_time_parse_rfc3339(const char *s, size_t len, int64_t *unix_us);
  * @param unix_seconds the instant
  * @param[out] out receives the NUL-terminated text
  */
-void
-kg_time_format(int64_t unix_seconds, char out[KG_TIME_BUFSZ]);
+void kg_time_format(int64_t unix_seconds, char out[KG_TIME_BUFSZ]);
 
 #endif

@@ -25,14 +25,16 @@ static size_t n_json_routes;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+  /* clang-format off */
   static const struct kg_route *const tables[] = {
     kg_routes_hosts, kg_routes_pools, kg_routes_desktops, kg_routes_tokens,
     kg_routes_activations, kg_routes_gate, kg_routes_plans, kg_routes_activation_ids, NULL,
   };
+  /* clang-format on */
   (void) argc;
   (void) argv;
   kg_db_configure("host=/nonexistent-kmsgate-fuzz dbname=none connect_timeout=1");
-  kg_log_set_level(KG_LOG_ERROR);  /* every valid body logs a failed connection otherwise */
+  kg_log_set_level(KG_LOG_ERROR); /* every valid body logs a failed connection otherwise */
   for (const struct kg_route *const *t = tables; NULL != *t; t++)
     for (const struct kg_route *r = *t; NULL != r->method; r++)
       if (KG_BODY_JSON == r->body && n_json_routes < 64)
@@ -62,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (NULL != ctx.body && json_is_object(ctx.body)) {
     route->handler(&ctx);
     if (ctx.status < 400 || (ctx.status >= 500 && 503 != ctx.status))
-      abort();  /* without a database nothing can succeed, and nothing may crash to a 500 */
+      abort(); /* without a database nothing can succeed, and nothing may crash to a 500 */
   }
   json_decref(ctx.body);
   ulfius_clean_request(&req);

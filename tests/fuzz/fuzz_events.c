@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   struct kg_events_batch batch;
   const char *error = NULL;
-  int rc = kg_events_parse((enum kg_events_format) (data[0] % 3), body, len, 10000, &batch, &error);
+  int rc = kg_events_parse((enum kg_events_format)(data[0] % 3), body, len, 10000, &batch, &error);
   fuzz_check_batch(rc, &batch, error);
   return 0;
 }

@@ -15,11 +15,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NOW ((int64_t) 1796083200)  /* 2026-12-01T00:00:00Z */
+#define NOW ((int64_t) 1796083200) /* 2026-12-01T00:00:00Z */
 #define MAXN 48
 
 /** Reads bytes from the input; zeros once it runs out. */
-struct reader { const uint8_t *p; size_t n; };
+struct reader {
+  const uint8_t *p;
+  size_t n;
+};
 
 static unsigned
 take(struct reader *r, unsigned mod)
@@ -56,18 +59,22 @@ build(struct reader *r, struct world *w)
   w->e.horizon_seconds = 86400 * (1 + (int64_t) take(r, 90));
   size_t n_pools = 1 + take(r, 4), n_cmids = take(r, MAXN), n_desktops = take(r, MAXN);
   for (size_t i = 0; i < n_pools; i++)
-    w->pools[i] = (struct fc_pool) { 900 + 3600 * (int64_t) take(r, 200), 0 != take(r, 4) };
+    w->pools[i] = (struct fc_pool){ 900 + 3600 * (int64_t) take(r, 200), 0 != take(r, 4) };
+  /* clang-format off */
   for (size_t i = 0; i < n_cmids; i++)
     w->cmids[i] = (struct fc_cmid) { .last_request = NOW - 3600 * (int64_t) take(r, 0) * 4,
                                      .request_count = 1 + (int32_t) take(r, 3),
                                      .last_client_registered = 0 == take(r, 4),
                                      .renews_elsewhere = 0 == take(r, 8) };
+  /* clang-format on */
   for (size_t i = 0; i < n_desktops; i++) {
     w->names[i][0] = (char) ('a' + take(r, 26));
     w->names[i][1] = (char) ('a' + i % 26);
+    /* clang-format off */
     w->desktops[i] = (struct fc_desktop) { w->names[i], (int32_t) take(r, (unsigned) n_pools),
                                            n_cmids ? (int32_t) take(r, (unsigned) n_cmids + 1) - 1 : -1,
                                            (enum fc_desktop_state) take(r, 3) };
+    /* clang-format on */
   }
   w->e.n_pools = n_pools;
   w->e.pools = w->pools;
@@ -80,14 +87,17 @@ build(struct reader *r, struct world *w)
     w->plan_desktops[i] = (int32_t) take(r, (unsigned) n_desktops);
   size_t n_prov = take(r, 3);
   for (size_t i = 0; i < n_prov; i++)
-    w->provisions[i] = (struct fc_provision) { (int32_t) take(r, (unsigned) n_pools), (int32_t) take(r, 20) };
+    w->provisions[i] =
+      (struct fc_provision){ (int32_t) take(r, (unsigned) n_pools), (int32_t) take(r, 20) };
   size_t n_arrivals = take(r, 4);
   for (size_t i = 0; i < n_arrivals; i++)
     w->arrivals[i] = NOW + 3600 * ((int64_t) take(r, 0) - 64);
+  /* clang-format off */
   w->plan = (struct fc_plan) { .at = NOW + 3600 * ((int64_t) take(r, 0) - 64),
                                .n_decommission = n_plan, .decommission = w->plan_desktops,
                                .n_provision = n_prov, .provision = w->provisions,
                                .n_arrivals = n_arrivals, .arrivals = w->arrivals };
+  /* clang-format on */
 }
 
 static void
@@ -97,14 +107,15 @@ check(const struct fc_estate *e, const struct fc_plan *plan, int32_t pool)
   memset(&r, 0, sizeof(r));
   if (0 != fc_evaluate(e, plan, pool, &r)) {
     fc_result_free(&r);
-    return;  /* invalid input is refused, not crashed on */
+    return; /* invalid input is refused, not crashed on */
   }
   if (r.go != (r.projected_min >= r.floor) || r.floor != e->threshold + e->margin)
     abort();
   if (r.current_count > e->capacity || r.n_steps == 0 || r.steps[0].at != r.window_start)
     abort();
   for (size_t i = 0; i < r.n_steps; i++) {
-    if (r.steps[i].count > e->capacity || r.steps[i].count < r.projected_min || r.steps[i].count < 0)
+    if (r.steps[i].count > e->capacity || r.steps[i].count < r.projected_min
+        || r.steps[i].count < 0)
       abort();
     if (i > 0 && (r.steps[i].at <= r.steps[i - 1].at || r.steps[i].at > r.window_end))
       abort();

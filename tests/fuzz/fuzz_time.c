@@ -20,9 +20,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   if (!kg_time_parse_rfc3339((const char *) data, size, &us))
     return 0;
-  int64_t seconds = us / 1000000 - (us % 1000000 < 0);  /* floor, also before 1970 */
+  int64_t seconds = us / 1000000 - (us % 1000000 < 0); /* floor, also before 1970 */
   if (seconds < 0)
-    return 0;  /* an offset may move a 1970 time before the epoch; format clamps there */
+    return 0; /* an offset may move a 1970 time before the epoch; format clamps there */
   kg_time_format(seconds, text);
   if (!kg_time_parse_rfc3339(text, strlen(text), &again) || again != seconds * 1000000)
     abort();

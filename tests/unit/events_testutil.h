@@ -14,13 +14,17 @@
 #include "events.h"
 
 /** The info string of the fixtures' newest event. */
+/* clang-format off */
 #define INFO_001 \
   "0x0, 25, vdi-p1-001.corp.example, 6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10, " \
   "2026/11/20 9:14, 1, 1, 259200, 4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c"
+/* clang-format on */
 /** 2026-11-20T09:14:03Z, the fixtures' newest event, in Unix seconds (day 20777 + 33243 s). */
 #define T_0914 1795166043LL
 /** Unix seconds to microseconds. */
+/* clang-format off */
 #define US(s) ((int64_t) (s) * 1000000)
+/* clang-format on */
 
 /** Reads tests/fixtures/NAME, located from this source file's path. */
 static inline char *
@@ -35,8 +39,7 @@ read_fixture(const char *name, size_t *len)
   if (NULL == slash)
     snprintf(path, sizeof path, "../fixtures/%s", name);
   else
-    snprintf(path, sizeof path, "%.*s/../fixtures/%s",
-             (int) (slash - __FILE__), __FILE__, name);
+    snprintf(path, sizeof path, "%.*s/../fixtures/%s", (int) (slash - __FILE__), __FILE__, name);
   f = fopen(path, "rb");
   if (NULL == f)
     fail_msg("cannot open fixture %s", path);
@@ -57,8 +60,7 @@ static inline void
 check_batch(const struct kg_events_batch *b)
 {
   assert_int_equal(b->n_records, b->n_events + b->n_rejected + b->n_skipped);
-  for (size_t i = 0; i < b->n_events; i++)
-  {
+  for (size_t i = 0; i < b->n_events; i++) {
     const struct kg_event *ev = &b->events[i];
 
     assert_int_equal(36, strlen(ev->cmid));
@@ -67,8 +69,7 @@ check_batch(const struct kg_events_batch *b)
     if (ev->has_activation_id)
       assert_int_equal(36, strlen(ev->activation_id));
   }
-  for (size_t i = 0; i < b->n_rejected; i++)
-  {
+  for (size_t i = 0; i < b->n_rejected; i++) {
     const char *e = b->rejected[i].error;
 
     assert_true(b->rejected[i].index < b->n_records);
@@ -83,8 +84,8 @@ check_batch(const struct kg_events_batch *b)
 
 /** Parses an exact-length heap copy of @a data. */
 static inline int
-parse_bytes(enum kg_events_format fmt, const char *data, size_t len,
-            size_t max, struct kg_events_batch *b, const char **err)
+parse_bytes(enum kg_events_format fmt, const char *data, size_t len, size_t max,
+            struct kg_events_batch *b, const char **err)
 {
   char *copy = malloc(len > 0 ? len : 1);
   int rc;
@@ -125,8 +126,7 @@ parse_refused(enum kg_events_format fmt, const char *s)
 }
 
 static inline void
-assert_rejected(const struct kg_events_batch *b, size_t i, size_t index,
-                const char *error)
+assert_rejected(const struct kg_events_batch *b, size_t i, size_t index, const char *error)
 {
   assert_true(i < b->n_rejected);
   assert_int_equal(index, b->rejected[i].index);

@@ -13,16 +13,20 @@
 
 #include "chart.h"
 
+/* clang-format off */
 static const struct fc_step steps[] = {
   { 1796083200, 30 }, { 1798502400, 24 },  /* 2026-12-01: 30, 2026-12-29: 24 */
 };
+/* clang-format on */
 
 static void
 test_chart_has_steps_floor_today_and_breach(void **state)
 {
   (void) state;
+  /* clang-format off */
   struct kg_chart c = { "kms01.corp.example", 1796083200, 1796083200, 1796083200 + 45 * 86400,
                         25, 50, 2, steps, 1798502400 };
+  /* clang-format on */
   char *svg = kg_chart_svg(&c);
   assert_non_null(svg);
   assert_non_null(strstr(svg, "<svg "));
@@ -64,10 +68,12 @@ test_chart_escapes_the_title(void **state)
 int
 main(void)
 {
+  /* clang-format off */
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_chart_has_steps_floor_today_and_breach),
     cmocka_unit_test(test_chart_without_breach_or_steps),
     cmocka_unit_test(test_chart_escapes_the_title),
   };
+  /* clang-format on */
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

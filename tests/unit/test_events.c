@@ -121,7 +121,9 @@ test_guid_normalize(void **state)
   assert_false(kg_guid_normalize("(6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10)", 38, out));
   assert_false(kg_guid_normalize("{{6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10}}", 40, out));
   assert_false(kg_guid_normalize(" 6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f1", 36, out));
-  assert_false(kg_guid_normalize("6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f\0" "0", 36, out));
+  assert_false(kg_guid_normalize("6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f\0"
+                                 "0",
+                                 36, out));
   assert_false(kg_guid_normalize("6a1f2c7e+0b4d-4f0e-9a55-2b7d3c1e9f10", 36, out));
   assert_false(kg_guid_normalize("", 0, out));
   assert_false(kg_guid_normalize(NULL, 0, out));
@@ -163,8 +165,10 @@ test_info_without_spaces(void **state)
   struct kg_event ev;
 
   (void) state;
+  /* clang-format off */
   assert_null(info("0x0,25,vdi-p1-001.corp.example,6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10,"
                    "2026/11/20 9:14,1,1,259200,4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c", &ev));
+  /* clang-format on */
   assert_string_equal(CMID_001, ev.cmid);
   assert_string_equal("vdi-p1-001.corp.example", ev.client);
   assert_int_equal(25, ev.required_count);
@@ -179,8 +183,10 @@ test_info_tabs_case_and_braces(void **state)
   struct kg_event ev;
 
   (void) state;
+  /* clang-format off */
   assert_null(info("\t0XC004F038 ,\t5, SRV01.Corp.Example ,{6A1F2C7E-0B4D-4F0E-9A55-2B7D3C1E9F10},"
                    " 2026/1/5 09:05 , 0 , 6 , 0 , 4DE7CB65-CDF1-4DE9-8AE8-E3CCE27B9F2C\t", &ev));
+  /* clang-format on */
   assert_int_equal(0xC004F038u, ev.hresult);
   assert_int_equal(5, ev.required_count);
   assert_string_equal("SRV01.Corp.Example", ev.client); /* as given */
@@ -213,21 +219,18 @@ test_info_field_count(void **state)
   struct kg_event ev;
 
   (void) state;
-  assert_string_equal("info string: expected 9 fields, got 8",
-                      info("0x0, 25, vdi-p1-001.corp.example, " CMID_001 ", 2026/11/20 9:14, 1, 1, 259200", &ev));
-  assert_string_equal("info string: expected 9 fields, got 10",
-                      info(INFO_001 ", extra", &ev));
-  assert_string_equal("info string: expected 9 fields, got 10",
-                      info(INFO_001 ",", &ev));
+  assert_string_equal(
+    "info string: expected 9 fields, got 8",
+    info("0x0, 25, vdi-p1-001.corp.example, " CMID_001 ", 2026/11/20 9:14, 1, 1, 259200", &ev));
+  assert_string_equal("info string: expected 9 fields, got 10", info(INFO_001 ", extra", &ev));
+  assert_string_equal("info string: expected 9 fields, got 10", info(INFO_001 ",", &ev));
   assert_string_equal("info string: expected 9 fields, got 1", info("", &ev));
   assert_string_equal("info string: expected 9 fields, got 1",
                       info("An activation request has been processed.", &ev));
-  assert_string_equal("info string: expected 9 fields, got 16",
-                      info(",,,,,,,,,,,,,,,", &ev));
+  assert_string_equal("info string: expected 9 fields, got 16", info(",,,,,,,,,,,,,,,", &ev));
   assert_string_equal("info string: expected 9 fields, got more than 16",
                       info(",,,,,,,,,,,,,,,,", &ev));
-  assert_string_equal("info string: expected 9 fields, got 1",
-                      kg_events_parse_info(NULL, 5, &ev));
+  assert_string_equal("info string: expected 9 fields, got 1", kg_events_parse_info(NULL, 5, &ev));
 }
 
 static void
@@ -309,13 +312,12 @@ test_info_field_errors(void **state)
   struct kg_event ev;
 
   (void) state;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-  {
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const char *err = info(cases[i].in, &ev);
 
     if (NULL == err || 0 != strcmp(err, cases[i].err))
-      fail_msg("case %zu \"%s\": got \"%s\", want \"%s\"", i, cases[i].in,
-               err ? err : "(accepted)", cases[i].err);
+      fail_msg("case %zu \"%s\": got \"%s\", want \"%s\"", i, cases[i].in, err ? err : "(accepted)",
+               cases[i].err);
   }
 }
 
@@ -329,20 +331,24 @@ test_info_limits(void **state)
   (void) state;
   memset(name, 'a', sizeof name);
   name[253] = '\0';
-  snprintf(line, sizeof line, "0x0, 25, %s, " CMID_001 ", 2026/11/20 9:14, 1, 1, 259200, " WIN_ACT, name);
+  snprintf(line, sizeof line, "0x0, 25, %s, " CMID_001 ", 2026/11/20 9:14, 1, 1, 259200, " WIN_ACT,
+           name);
   assert_null(info(line, &ev));
   assert_int_equal(253, strlen(ev.client));
   kg_event_clear(&ev);
   name[253] = 'a';
   name[254] = '\0';
-  snprintf(line, sizeof line, "0x0, 25, %s, " CMID_001 ", 2026/11/20 9:14, 1, 1, 259200, " WIN_ACT, name);
+  snprintf(line, sizeof line, "0x0, 25, %s, " CMID_001 ", 2026/11/20 9:14, 1, 1, 259200, " WIN_ACT,
+           name);
   assert_string_equal("info string: client name is longer than 253 characters", info(line, &ev));
 
-  assert_null(info("0xFFFFFFFF, 5, a, " CMID_001 ", 2028/2/29 23:59, 0, 0, 9223372036854775807, " WIN_ACT, &ev));
+  assert_null(info(
+    "0xFFFFFFFF, 5, a, " CMID_001 ", 2028/2/29 23:59, 0, 0, 9223372036854775807, " WIN_ACT, &ev));
   assert_int_equal(0xFFFFFFFFu, ev.hresult);
   assert_int_equal(INT64_MAX, ev.minutes_to_expiry);
   kg_event_clear(&ev);
-  assert_null(info("0x00000000, 5, a, " CMID_001 ", 2026/12/31 0:00, 0, 0, 000259200, " WIN_ACT, &ev));
+  assert_null(
+    info("0x00000000, 5, a, " CMID_001 ", 2026/12/31 0:00, 0, 0, 000259200, " WIN_ACT, &ev));
   assert_int_equal(259200, ev.minutes_to_expiry);
   kg_event_clear(&ev);
 }
@@ -354,8 +360,7 @@ test_info_embedded_nul(void **state)
   struct kg_event ev;
 
   (void) state;
-  for (size_t i = 0; i < sizeof base - 1; i++)
-  {
+  for (size_t i = 0; i < sizeof base - 1; i++) {
     char *copy = malloc(sizeof base - 1);
     const char *err;
 
@@ -437,8 +442,10 @@ test_json_fixture(void **state)
   free(body);
 }
 
+/* clang-format off */
 #define J_GOOD "{\"cmid\":\"" CMID_001 "\",\"client\":\"vdi-p1-001.corp.example\",\"requested_at\":\"2026-11-20T09:14:03Z\"}"
 #define J_WITH(extra) "{\"cmid\":\"" CMID_001 "\",\"client\":\"vdi-p1-001.corp.example\",\"requested_at\":\"2026-11-20T09:14:03Z\"," extra "}"
+/* clang-format on */
 
 static void
 test_json_optional_forms(void **state)
@@ -446,14 +453,17 @@ test_json_optional_forms(void **state)
   struct kg_events_batch b;
 
   (void) state;
+  /* clang-format off */
   parse_ok(KG_EVENTS_JSON,
            "[" J_GOOD ","
            J_WITH("\"hresult\":\"0xc004f038\",\"is_vm\":false,\"license_status\":0,\"minutes_to_expiry\":0") ","
            J_WITH("\"hresult\":3221549112,\"is_vm\":0") ","
            J_WITH("\"hresult\":null,\"required_count\":null,\"is_vm\":null,\"license_status\":null,"
                   "\"minutes_to_expiry\":null,\"activation_id\":null") ","
-           J_WITH("\"hresult\":\"0XFFFFFFFF\",\"is_vm\":true,\"activation_id\":\"{4DE7CB65-CDF1-4DE9-8AE8-E3CCE27B9F2C}\"")
-           "]", &b);
+    /* clang-format on */
+    J_WITH(
+      "\"hresult\":\"0XFFFFFFFF\",\"is_vm\":true,\"activation_id\":\"{4DE7CB65-CDF1-4DE9-8AE8-E3CCE27B9F2C}\"") "]",
+    &b);
   assert_int_equal(5, b.n_events);
   assert_false(b.events[0].has_hresult);
   assert_false(b.events[0].has_required_count);
@@ -485,12 +495,14 @@ test_json_optional_forms(void **state)
 static void
 test_reject_future(void **state)
 {
+  /* clang-format off */
   const char *body =
     "{\"cmid\":\"" CMID_001 "\",\"client\":\"a\",\"requested_at\":\"2026-11-20T09:24:04Z\"}\n"
     "{\"cmid\":\"bad\",\"client\":\"b\",\"requested_at\":\"2026-11-20T09:14:03Z\"}\n"
     "{\"cmid\":\"" CMID_001 "\",\"client\":\"c\",\"requested_at\":\"2026-11-20T09:24:03Z\"}\n";
+  /* clang-format on */
   struct kg_events_batch b;
-  int64_t now_us = (int64_t) 1795166043 * 1000000;   /* 2026-11-20T09:14:03Z */
+  int64_t now_us = (int64_t) 1795166043 * 1000000; /* 2026-11-20T09:14:03Z */
 
   (void) state;
   parse_ok(KG_EVENTS_NDJSON, body, &b);
@@ -501,8 +513,10 @@ test_reject_future(void **state)
   assert_int_equal(2, b.events[0].index);
   assert_int_equal(2, b.n_rejected);
   assert_int_equal(0, b.rejected[0].index);
+  /* clang-format off */
   assert_string_equal("requested_at: 601 s ahead of the service's clock "
                       "(more than 600 s of clock skew: check the KMS host's time)",
+                      /* clang-format on */
                       b.rejected[0].error);
   assert_int_equal(1, b.rejected[1].index);
   kg_events_batch_free(&b);
@@ -516,20 +530,28 @@ test_json_record_errors(void **state)
     const char *err;
   } cases[] = {
     { "{\"client\":\"a\",\"requested_at\":\"2026-11-20T09:14:03Z\"}", "cmid: missing" },
-    { "{\"cmid\":5,\"client\":\"a\",\"requested_at\":\"2026-11-20T09:14:03Z\"}", "cmid: not a string" },
-    { "{\"cmid\":null,\"client\":\"a\",\"requested_at\":\"2026-11-20T09:14:03Z\"}", "cmid: not a string" },
-    { "{\"cmid\":\"6a1f2c7e\",\"client\":\"a\",\"requested_at\":\"2026-11-20T09:14:03Z\"}", "cmid: not a GUID" },
+    { "{\"cmid\":5,\"client\":\"a\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
+      "cmid: not a string" },
+    { "{\"cmid\":null,\"client\":\"a\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
+      "cmid: not a string" },
+    { "{\"cmid\":\"6a1f2c7e\",\"client\":\"a\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
+      "cmid: not a GUID" },
     { "{\"cmid\":\"" CMID_001 "\",\"requested_at\":\"2026-11-20T09:14:03Z\"}", "client: missing" },
-    { "{\"cmid\":\"" CMID_001 "\",\"client\":[],\"requested_at\":\"2026-11-20T09:14:03Z\"}", "client: not a string" },
-    { "{\"cmid\":\"" CMID_001 "\",\"client\":\"\",\"requested_at\":\"2026-11-20T09:14:03Z\"}", "client: empty" },
+    { "{\"cmid\":\"" CMID_001 "\",\"client\":[],\"requested_at\":\"2026-11-20T09:14:03Z\"}",
+      "client: not a string" },
+    { "{\"cmid\":\"" CMID_001 "\",\"client\":\"\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
+      "client: empty" },
     { "{\"cmid\":\"" CMID_001 "\",\"client\":\"a,b\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
       "client: has a space, comma, control or non-ASCII character" },
-    { "{\"cmid\":\"" CMID_001 "\",\"client\":\"a\\u0000b\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
+    { "{\"cmid\":\"" CMID_001
+      "\",\"client\":\"a\\u0000b\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
       "client: has a space, comma, control or non-ASCII character" },
-    { "{\"cmid\":\"" CMID_001 "\",\"client\":\"caf\\u00e9\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
+    { "{\"cmid\":\"" CMID_001
+      "\",\"client\":\"caf\\u00e9\",\"requested_at\":\"2026-11-20T09:14:03Z\"}",
       "client: has a space, comma, control or non-ASCII character" },
     { "{\"cmid\":\"" CMID_001 "\",\"client\":\"a\"}", "requested_at: missing" },
-    { "{\"cmid\":\"" CMID_001 "\",\"client\":\"a\",\"requested_at\":1795166043}", "requested_at: not a string" },
+    { "{\"cmid\":\"" CMID_001 "\",\"client\":\"a\",\"requested_at\":1795166043}",
+      "requested_at: not a string" },
     { "{\"cmid\":\"" CMID_001 "\",\"client\":\"a\",\"requested_at\":\"2026-11-20 09:14\"}",
       "requested_at: not an RFC 3339 date-time" },
     { J_WITH("\"hresult\":\"0x123456789\""), "hresult: not 0x and 1 to 8 hex digits" },
@@ -550,7 +572,9 @@ test_json_record_errors(void **state)
     { J_WITH("\"activation_id\":7"), "activation_id: not a string" },
     { J_WITH("\"foo\":1"), "unknown field 'foo'" },
     { J_WITH("\"CMID\":\"x\""), "unknown field 'CMID'" },
-    { J_WITH("\"a\\tb\\n\\u00e9'\":1"), "unknown field 'a?b?" "?" "?''" },
+    { J_WITH("\"a\\tb\\n\\u00e9'\":1"), "unknown field 'a?b?"
+                                        "?"
+                                        "?''" },
     { J_WITH("\"0123456789012345678901234567890123456789toolong\":1"),
       "unknown field '0123456789012345678901234567890123456789...'" },
     /* an unknown field is reported before a missing one */
@@ -561,8 +585,7 @@ test_json_record_errors(void **state)
   };
 
   (void) state;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-  {
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char body[1024];
     struct kg_events_batch b;
 
@@ -583,11 +606,14 @@ test_json_mixed_indexes(void **state)
   struct kg_events_batch b;
 
   (void) state;
+  /* clang-format off */
   parse_ok(KG_EVENTS_JSON,
            "[" J_GOOD ", 42, " J_WITH("\"foo\":1") ","
            "{\"cmid\":\"6A1F2C7E-0B4D-4F0E-9A55-2B7D3C1E9F10\",\"client\":\"b.example\","
            "\"requested_at\":\"2026-12-01T01:00:00+01:00\"},"
-           J_WITH("\"required_count\":24") ", [], " J_GOOD "]", &b);
+    /* clang-format on */
+    J_WITH("\"required_count\":24") ", [], " J_GOOD "]",
+    &b);
   assert_int_equal(7, b.n_records);
   assert_int_equal(3, b.n_events);
   assert_int_equal(4, b.n_rejected);
@@ -637,14 +663,13 @@ test_json_embedded_nul(void **state)
 
   (void) state;
   /* a raw NUL byte is not JSON anywhere in the body */
-  for (size_t i = 0; i < sizeof body - 1; i++)
-  {
+  for (size_t i = 0; i < sizeof body - 1; i++) {
     char copy[sizeof body];
 
     memcpy(copy, body, sizeof body);
     copy[i] = '\0';
-    assert_int_equal(-1, parse_bytes(KG_EVENTS_JSON, copy, sizeof body - 1,
-                                     KG_EVENTS_MAX_RECORDS, &b, &err));
+    assert_int_equal(
+      -1, parse_bytes(KG_EVENTS_JSON, copy, sizeof body - 1, KG_EVENTS_MAX_RECORDS, &b, &err));
   }
 }
 
@@ -654,11 +679,14 @@ test_max_records(void **state)
   struct kg_events_batch b;
   const char *err = NULL;
   const char *json3 = "[" J_GOOD "," J_GOOD ",1]";
-  const char *nd3 = J_GOOD "\n\n" J_GOOD "\r\n" "x\n";
+  const char *nd3 = J_GOOD "\n\n" J_GOOD "\r\n"
+                           "x\n";
+  /* clang-format off */
   const char *csv3 = "TimeCreated,Message\n"
                      "2026-11-20T09:14:03Z,\"" INFO_001 "\"\n"
                      "2026-11-20T09:14:03Z,\"" INFO_001 "\"\n"
                      "bad,bad\n";
+  /* clang-format on */
 
   (void) state;
   assert_int_equal(-1, parse_bytes(KG_EVENTS_JSON, json3, strlen(json3), 2, &b, &err));
@@ -770,23 +798,19 @@ test_ndjson_embedded_nul(void **state)
   const char *err;
 
   (void) state;
-  for (size_t i = 0; i < sizeof body - 1; i++)
-  {
+  for (size_t i = 0; i < sizeof body - 1; i++) {
     char copy[sizeof body];
 
     memcpy(copy, body, sizeof body);
     copy[i] = '\0';
-    assert_int_equal(0, parse_bytes(KG_EVENTS_NDJSON, copy, sizeof body - 1,
-                                     KG_EVENTS_MAX_RECORDS, &b, &err));
+    assert_int_equal(
+      0, parse_bytes(KG_EVENTS_NDJSON, copy, sizeof body - 1, KG_EVENTS_MAX_RECORDS, &b, &err));
     /* the NUL spoils exactly the line that holds it; in place of the
        first newline it joins both lines into one bad record */
-    if (i == strlen(J_GOOD))
-    {
+    if (i == strlen(J_GOOD)) {
       assert_int_equal(1, b.n_records);
       assert_int_equal(0, b.n_events);
-    }
-    else
-    {
+    } else {
       assert_int_equal(2, b.n_records);
       assert_int_equal(1, b.n_events);
       assert_int_equal((i < strlen(J_GOOD)) ? 0 : 1, b.rejected[0].index);
@@ -886,12 +910,14 @@ test_csv_lf_reordered_columns(void **state)
 
   (void) state;
   /* LF line ends, other columns, any order and case, unquoted cells */
+  /* clang-format off */
   parse_ok(KG_EVENTS_CSV,
            "Id,message,LevelDisplayName, TIMECREATED \n"
            "12290,\"An activation request has been processed.\nInfo:\n" INFO_001 "\n\",Information,"
            "2026-11-20T10:14:03.5+01:00\n"
            "12290," "0x0;25" ",Information,2026-11-20T09:14:03Z\n"
            "12290,\"" INFO_001 "\",Information,2026-11-20T09:14:03Z", &b);
+  /* clang-format on */
   assert_int_equal(3, b.n_records);
   assert_int_equal(2, b.n_events);
   assert_int_equal(T_0914 * 1000000 + 500000, b.events[0].requested_at_us);
@@ -909,10 +935,12 @@ test_csv_quoting(void **state)
   (void) state;
   /* "" escapes, commas and CR/LF/CRLF inside a quoted Message; the info
      string is the last non-empty line, with trailing blank lines */
+  /* clang-format off */
   parse_ok(KG_EVENTS_CSV,
            "\"TimeCreated\",\"Message\"\r\n"
            "\"2026-11-20T09:14:03Z\",\"He said \"\"hi\"\", twice,\rthen\n" INFO_001 "  \r\n \r\n\"\r\n"
            "\"2026-11-20T09:14:03Z\",\"\"\"" "\r\n" INFO_001 "\"\r\n", &b);
+  /* clang-format on */
   assert_int_equal(2, b.n_records);
   assert_int_equal(2, b.n_events);
   assert_string_equal(CMID_001, b.events[0].cmid);
@@ -926,6 +954,7 @@ test_csv_row_errors(void **state)
   struct kg_events_batch b;
 
   (void) state;
+  /* clang-format off */
   parse_ok(KG_EVENTS_CSV,
            "\"TimeCreated\",\"Message\"\r\n"
            "\"2026-11-20T09:14:03Z\"\r\n"                                 /* 0: 1 column */
@@ -936,6 +965,7 @@ test_csv_row_errors(void **state)
            "\"2026-11-20T09:14:03Z\",\"" PREAMBLE "0x0, 25, a.example, " CMID_001 ", 2026/11/20 9:14, 1, 1, 259200, nope\"\r\n"
            "\"2026-11-20T09:14:03Z\",\"" INFO_001 "\"\r\n"                /* 6: good */
            "\"2026-11-20T09:14:03Z\",\"" PREAMBLE "0x0, 25", &b);         /* 7: unterminated */
+  /* clang-format on */
   assert_int_equal(8, b.n_records);
   assert_int_equal(1, b.n_events);
   assert_int_equal(7, b.n_rejected);
@@ -949,11 +979,13 @@ test_csv_row_errors(void **state)
   kg_events_batch_free(&b);
 
   /* an unterminated quote swallows the rest: one last record, rejected */
+  /* clang-format off */
   parse_ok(KG_EVENTS_CSV,
            "TimeCreated,Message\n"
            "2026-11-20T09:14:03Z,\"" INFO_001 "\"\n"
            "2026-11-20T09:14:03Z,\"" INFO_001 "\n"
            "2026-11-20T09:14:03Z,x\n", &b);
+  /* clang-format on */
   assert_int_equal(2, b.n_records);
   assert_int_equal(1, b.n_events);
   assert_rejected(&b, 0, 1, "row: unterminated quoted field");
@@ -969,23 +1001,27 @@ test_csv_header(void **state)
   (void) state;
   assert_string_equal("CSV body has no header row", parse_refused(KG_EVENTS_CSV, ""));
   assert_string_equal("CSV body has no header row", parse_refused(KG_EVENTS_CSV, "\xEF\xBB\xBF"));
-  assert_string_equal("CSV body has no header row",
-                      parse_refused(KG_EVENTS_CSV, "#TYPE System.Management.Automation.PSCustomObject\r\n"));
+  assert_string_equal(
+    "CSV body has no header row",
+    parse_refused(KG_EVENTS_CSV, "#TYPE System.Management.Automation.PSCustomObject\r\n"));
   assert_string_equal("CSV body has no header row", parse_refused(KG_EVENTS_CSV, "\r\n\r\n"));
   assert_string_equal(missing, parse_refused(KG_EVENTS_CSV, "\"TimeCreated\"\r\n"));
   assert_string_equal(missing, parse_refused(KG_EVENTS_CSV, "\"TimeCreated\",\"Msg\"\r\n"));
   assert_string_equal(missing, parse_refused(KG_EVENTS_CSV, "Time Created,Message\r\n"));
   assert_string_equal(missing, parse_refused(KG_EVENTS_CSV, "[" J_GOOD "]"));
   /* without the #TYPE skip, the type line is taken for the header */
-  assert_string_equal(missing,
-                      parse_refused(KG_EVENTS_CSV, "\xEF\xBB\xBF #TYPE x\r\n\"TimeCreated\",\"Message\"\r\n"));
+  assert_string_equal(
+    missing,
+    parse_refused(KG_EVENTS_CSV, "\xEF\xBB\xBF #TYPE x\r\n\"TimeCreated\",\"Message\"\r\n"));
   assert_string_equal("CSV header has an unterminated quoted field",
                       parse_refused(KG_EVENTS_CSV, "\"TimeCreated\",\"Message"));
   assert_string_equal("CSV header has text after a closing quote",
                       parse_refused(KG_EVENTS_CSV, "\"TimeCreated\",\"Message\"s\r\n"));
   /* a header alone is a valid, empty export */
+  /* clang-format off */
   parse_ok(KG_EVENTS_CSV, "\xEF\xBB\xBF#TYPE Selected.System.Diagnostics.Eventing.Reader.EventLogRecord\r\n"
                           "\"TimeCreated\",\"Message\"\r\n", &b);
+  /* clang-format on */
   assert_int_equal(0, b.n_records);
   kg_events_batch_free(&b);
   parse_ok(KG_EVENTS_CSV, "timecreated,MESSAGE", &b);
@@ -1000,11 +1036,13 @@ test_csv_empty_lines_and_cr(void **state)
 
   (void) state;
   /* empty lines anywhere take no index; a lone CR ends a line too */
+  /* clang-format off */
   parse_ok(KG_EVENTS_CSV,
            "\r\n\"TimeCreated\",\"Message\"\r\n\r\n"
            "\"2026-11-20T09:14:03Z\",\"" INFO_001 "\"\r\n\n\r"
            "bad,\"" INFO_001 "\"\r"
            "\"2026-11-20T09:14:03Z\",\"" INFO_001 "\"\r\n\r\n", &b);
+  /* clang-format on */
   assert_int_equal(3, b.n_records);
   assert_int_equal(2, b.n_events);
   assert_rejected(&b, 0, 1, "TimeCreated: not an RFC 3339 date-time");
@@ -1016,39 +1054,33 @@ test_csv_embedded_nul(void **state)
 {
   struct kg_events_batch b;
   const char *err;
+  /* clang-format off */
   static const char body[] = "\"TimeCreated\",\"Message\"\r\n"
                              "\"2026-11-20T09:14:03Z\",\"" PREAMBLE INFO_001 "\"\r\n";
+  /* clang-format on */
   size_t header = strlen("\"TimeCreated\",\"Message\"\r\n");
-  size_t time_at = header;                 /* opening quote of TimeCreated */
-  size_t info_at = header + 20 + 4;        /* first byte of the Message */
+  size_t time_at = header;          /* opening quote of TimeCreated */
+  size_t info_at = header + 20 + 4; /* first byte of the Message */
 
   (void) state;
-  for (size_t i = 0; i < sizeof body - 1; i++)
-  {
+  for (size_t i = 0; i < sizeof body - 1; i++) {
     char copy[sizeof body];
     int rc;
 
     memcpy(copy, body, sizeof body);
     copy[i] = '\0';
     rc = parse_bytes(KG_EVENTS_CSV, copy, sizeof body - 1, KG_EVENTS_MAX_RECORDS, &b, &err);
-    if (i < header)
-    {
+    if (i < header) {
       /* a NUL in the header spoils a column name, or the line end */
       assert_true(-1 == rc || 0 == b.n_events);
-    }
-    else if (i > time_at && i < time_at + 20)
-    {
+    } else if (i > time_at && i < time_at + 20) {
       assert_int_equal(1, b.n_records);
       assert_rejected(&b, 0, 0, "TimeCreated: not an RFC 3339 date-time");
-    }
-    else if (i >= info_at && i < info_at + strlen(PREAMBLE) - 1)
-    {
+    } else if (i >= info_at && i < info_at + strlen(PREAMBLE) - 1) {
       /* NULs in the preamble are harmless, except in place of the LF
          that ends it: the NUL then starts the info string's line */
       assert_int_equal(1, b.n_events);
-    }
-    else if (i >= info_at + strlen(PREAMBLE) - 1 && i < info_at + strlen(PREAMBLE INFO_001))
-    {
+    } else if (i >= info_at + strlen(PREAMBLE) - 1 && i < info_at + strlen(PREAMBLE INFO_001)) {
       assert_int_equal(1, b.n_records);
       assert_int_equal(1, b.n_rejected);
       assert_int_equal(0, strncmp("info string: ", b.rejected[0].error, 13));
@@ -1066,12 +1098,13 @@ test_csv_embedded_nul(void **state)
 static void
 parse_any(const char *data, size_t len)
 {
+  /* clang-format off */
   static const enum kg_events_format fmts[] = {
     KG_EVENTS_JSON, KG_EVENTS_NDJSON, KG_EVENTS_CSV
   };
+  /* clang-format on */
 
-  for (size_t f = 0; f < 3; f++)
-  {
+  for (size_t f = 0; f < 3; f++) {
     struct kg_events_batch b;
     const char *err = NULL;
 
@@ -1085,13 +1118,14 @@ parse_any(const char *data, size_t len)
 static void
 test_truncated_inputs(void **state)
 {
+  /* clang-format off */
   static const char *const names[] = {
     "kms-export-ps5.csv", "kms-export-mixed.csv", "events.json", "events-mixed.ndjson"
   };
+  /* clang-format on */
 
   (void) state;
-  for (size_t n = 0; n < sizeof names / sizeof names[0]; n++)
-  {
+  for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
     size_t len;
     char *body = read_fixture(names[n], &len);
 
@@ -1115,8 +1149,7 @@ test_truncated_csv_records(void **state)
 
   (void) state;
   assert_int_equal(0, parse_bytes(KG_EVENTS_CSV, body, len, 100, &full, &err));
-  for (size_t cut = 0; cut <= len; cut++)
-  {
+  for (size_t cut = 0; cut <= len; cut++) {
     struct kg_events_batch b;
     int rc = parse_bytes(KG_EVENTS_CSV, body, cut, 100, &b, &err);
 
@@ -1126,8 +1159,7 @@ test_truncated_csv_records(void **state)
     assert_true(b.n_rejected <= 1);
     if (1 == b.n_rejected)
       assert_int_equal(b.n_records - 1, b.rejected[0].index);
-    for (size_t i = 0; i < b.n_events; i++)
-    {
+    for (size_t i = 0; i < b.n_events; i++) {
       assert_string_equal(full.events[i].cmid, b.events[i].cmid);
       assert_string_equal(full.events[i].client, b.events[i].client);
       assert_int_equal(full.events[i].requested_at_us, b.events[i].requested_at_us);
@@ -1150,28 +1182,27 @@ lcg(uint64_t *s)
 static void
 test_random_mutations(void **state)
 {
+  /* clang-format off */
   static const char *const names[] = {
     "kms-export-ps5.csv", "events.json", "events-mixed.ndjson"
   };
+  /* clang-format on */
   static const char specials[] = "\"\",\r\n\0{}[]:\\-0x9 \t\xEF\xBB\xBF\xff";
   uint64_t seed = 12290;
 
   (void) state;
-  for (size_t n = 0; n < sizeof names / sizeof names[0]; n++)
-  {
+  for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
     size_t len;
     char *orig = read_fixture(names[n], &len);
     char *buf = malloc(len + 64);
 
     assert_non_null(buf);
-    for (int iter = 0; iter < 1500; iter++)
-    {
+    for (int iter = 0; iter < 1500; iter++) {
       size_t blen = len;
       int edits = 1 + (int) (lcg(&seed) % 6);
 
       memcpy(buf, orig, len);
-      for (int e = 0; e < edits; e++)
-      {
+      for (int e = 0; e < edits; e++) {
         size_t pos = (0 == blen) ? 0 : lcg(&seed) % blen;
         uint32_t op = lcg(&seed) % 4;
 
@@ -1179,13 +1210,10 @@ test_random_mutations(void **state)
           buf[pos] = (char) lcg(&seed);
         else if (1 == op && blen > 0)
           buf[pos] = specials[lcg(&seed) % (sizeof specials - 1)];
-        else if (2 == op && blen > 0)
-        {
+        else if (2 == op && blen > 0) {
           memmove(buf + pos, buf + pos + 1, blen - pos - 1);
           blen--;
-        }
-        else if (blen < len + 63)
-        {
+        } else if (blen < len + 63) {
           memmove(buf + pos + 1, buf + pos, blen - pos);
           buf[pos] = specials[lcg(&seed) % (sizeof specials - 1)];
           blen++;
@@ -1206,20 +1234,23 @@ test_random_mutations(void **state)
 static char *
 build_csv(size_t n, size_t *len)
 {
+  /* clang-format off */
   static const char head[] = "\xEF\xBB\xBF#TYPE System.Management.Automation.PSCustomObject\r\n"
                              "\"TimeCreated\",\"Message\"\r\n";
+  /* clang-format on */
   size_t cap = sizeof head + n * 400;
   char *buf = malloc(cap);
   size_t used = sizeof head - 1;
 
   assert_non_null(buf);
   memcpy(buf, head, used);
-  for (size_t i = 0; i < n; i++)
-  {
+  for (size_t i = 0; i < n; i++) {
+    /* clang-format off */
     int w = snprintf(buf + used, cap - used,
                      "\"2026-11-%02zuT%02zu:%02zu:03.1234567Z\",\"" PREAMBLE
                      "0x0, 25, vdi-p1-%05zu.corp.example, 6a1f2c7e-0b4d-4f0e-9a55-%012zx, "
                      "2026/11/20 9:14, 1, 1, 259200, " WIN_ACT "\"\r\n",
+                     /* clang-format on */
                      1 + i % 28, i % 24, i % 60, i, i);
 
     assert_true(w > 0 && (size_t) w < cap - used);
@@ -1287,8 +1318,7 @@ test_pathological_shapes(void **state)
   assert_int_equal(0, b.n_records);
   kg_events_batch_free(&b);
   /* 512 K one-byte NDJSON lines: refused by the count, before any decoding */
-  for (size_t i = 0; i < n; i += 2)
-  {
+  for (size_t i = 0; i < n; i += 2) {
     buf[i] = '1';
     buf[i + 1] = '\n';
   }
@@ -1303,6 +1333,7 @@ test_pathological_shapes(void **state)
 int
 main(void)
 {
+  /* clang-format off */
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_guid_normalize),
     cmocka_unit_test(test_info_with_spaces),
@@ -1341,6 +1372,7 @@ main(void)
     cmocka_unit_test(test_csv_10000_records),
     cmocka_unit_test(test_pathological_shapes),
   };
+  /* clang-format on */
 
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

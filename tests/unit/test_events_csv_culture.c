@@ -13,7 +13,6 @@
 
 #include "events_testutil.h"
 
-
 /** kms-export-useculture-de.csv: ';', "+01:00" local times, German text, one event 12293. */
 static void
 test_useculture_fixture(void **state)
@@ -34,7 +33,8 @@ test_separator_from_header(void **state)
   assert_int_equal(T_0914 * 1000000, b.events[0].requested_at_us);
   kg_events_batch_free(&b);
   /* commas stay the default, also with no separator in sight */
-  parse_ok(KG_EVENTS_CSV, "\"TimeCreated\",\"Message\"\r\n\"2026-11-20T09:14:03Z\",\"" INFO_001 "\"\r\n", &b);
+  parse_ok(KG_EVENTS_CSV,
+           "\"TimeCreated\",\"Message\"\r\n\"2026-11-20T09:14:03Z\",\"" INFO_001 "\"\r\n", &b);
   assert_int_equal(1, b.n_events);
   kg_events_batch_free(&b);
   /* a ';' body with a ',' row reads as one column short */
@@ -55,6 +55,7 @@ test_id_column(void **state)
   struct kg_events_batch b;
 
   (void) state;
+  /* clang-format off */
   parse_ok(KG_EVENTS_CSV,
            "Id;TimeCreated;Message\n"
            "12290;2026-11-20T09:14:03Z;\"" INFO_001 "\"\n"
@@ -63,6 +64,7 @@ test_id_column(void **state)
            "70000;2026-11-20T09:14:03Z;\"" INFO_001 "\"\n"
            ";2026-11-20T09:14:03Z;\"" INFO_001 "\"\n"
            "12290;yesterday;\"" INFO_001 "\"\n", &b);
+  /* clang-format on */
   assert_int_equal(6, b.n_records);
   assert_int_equal(1, b.n_events);
   assert_int_equal(1, b.n_skipped);
@@ -83,8 +85,7 @@ test_utf16_refused(void **state)
   const char *err = NULL;
 
   (void) state;
-  for (int f = KG_EVENTS_JSON; f <= KG_EVENTS_CSV; f++)
-  {
+  for (int f = KG_EVENTS_JSON; f <= KG_EVENTS_CSV; f++) {
     assert_int_equal(-1, parse_bytes((enum kg_events_format) f, le, sizeof le - 1,
                                      KG_EVENTS_MAX_RECORDS, &b, &err));
     assert_string_equal("body is UTF-16: send UTF-8 (PowerShell: -Encoding UTF8)", err);
@@ -96,12 +97,14 @@ test_utf16_refused(void **state)
 int
 main(void)
 {
+  /* clang-format off */
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_useculture_fixture),
     cmocka_unit_test(test_separator_from_header),
     cmocka_unit_test(test_id_column),
     cmocka_unit_test(test_utf16_refused),
   };
+  /* clang-format on */
 
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

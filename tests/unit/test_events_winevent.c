@@ -13,15 +13,14 @@
 
 #include "events_testutil.h"
 
-
 static void
 test_fixtures(void **state)
 {
   (void) state;
-  check_source_fixture(KG_EVENTS_JSON, "winevent-ps5.json", 123000);      /* /Date(ms)/ */
-  check_source_fixture(KG_EVENTS_JSON, "winevent-ps7.json", 123456);      /* +01:00, 7 digits */
-  check_source_fixture(KG_EVENTS_NDJSON, "winlogbeat.ndjson", 123000);    /* RFC 3339 ms */
-  check_source_fixture(KG_EVENTS_NDJSON, "nxlog.ndjson", 0);              /* seconds, no zone */
+  check_source_fixture(KG_EVENTS_JSON, "winevent-ps5.json", 123000);       /* /Date(ms)/ */
+  check_source_fixture(KG_EVENTS_JSON, "winevent-ps7.json", 123456);       /* +01:00, 7 digits */
+  check_source_fixture(KG_EVENTS_NDJSON, "winlogbeat.ndjson", 123000);     /* RFC 3339 ms */
+  check_source_fixture(KG_EVENTS_NDJSON, "nxlog.ndjson", 0);               /* seconds, no zone */
   check_source_fixture(KG_EVENTS_NDJSON, "fluentbit-winevtlog.ndjson", 0); /* " +0100" */
 }
 
@@ -32,22 +31,27 @@ test_single_object_and_mixed_records(void **state)
 
   (void) state;
   /* ConvertTo-Json of one event writes the object, not an array */
+  /* clang-format off */
   parse_ok(KG_EVENTS_JSON, "{\"Id\": 12290, \"TimeCreated\": \"\\/Date(1795166043000)\\/\","
            " \"Message\": \"An activation request has been processed.\\r\\nInfo:\\r\\n" INFO_001 "\"}", &b);
+  /* clang-format on */
   assert_int_equal(1, b.n_events);
   assert_int_equal(US(T_0914), b.events[0].requested_at_us);
   kg_events_batch_free(&b);
   /* kmsgate's own records and event records side by side */
+  /* clang-format off */
   parse_ok(KG_EVENTS_JSON, "[{\"cmid\": \"6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10\", \"client\": \"a.corp.example\","
            " \"requested_at\": \"2026-11-20T09:14:03Z\"},"
            " {\"Id\": 12290, \"TimeCreated\": \"2026-11-20T09:14:03Z\", \"Properties\": [{\"Value\": \"" INFO_001 "\"}]},"
            " {\"Id\": 12293, \"TimeCreated\": \"2026-11-20T09:14:03Z\"}]", &b);
+  /* clang-format on */
   assert_int_equal(2, b.n_events);
   assert_int_equal(1, b.n_skipped);
   assert_string_equal("vdi-p1-001.corp.example", b.events[1].client);
   kg_events_batch_free(&b);
   /* a lone object that is no event record is refused as before */
-  assert_string_equal("body is not a JSON array", parse_refused(KG_EVENTS_JSON, "{\"not\": \"an array\"}"));
+  assert_string_equal("body is not a JSON array",
+                      parse_refused(KG_EVENTS_JSON, "{\"not\": \"an array\"}"));
 }
 
 static void
@@ -56,6 +60,7 @@ test_nine_data_fields(void **state)
   struct kg_events_batch b;
 
   (void) state;
+  /* clang-format off */
   parse_ok(KG_EVENTS_NDJSON,
            "{\"EventID\": \"12290\", \"EventTime\": \"2026-11-20T09:14:03.5Z\", \"StringInserts\":"
            " [0, 25, \"vdi-p1-001.corp.example\", \"6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10\","
@@ -64,7 +69,8 @@ test_nine_data_fields(void **state)
            " \"param3\": \"b.corp.example\", \"param4\": \"6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10\","
            " \"param5\": \"2026/11/20 9:14\", \"param6\": \"1\", \"param7\": \"1\", \"param8\": \"259200\","
            " \"param9\": \"4de7cb65-cdf1-4de9-8ae8-e3cce27b9f2c\"}}, \"@timestamp\": \"2026-11-20T09:14:03Z\"}\n",
-           &b);
+    /* clang-format on */
+    &b);
   assert_int_equal(2, b.n_events);
   assert_int_equal(US(T_0914) + 500000, b.events[0].requested_at_us);
   assert_true(b.events[0].is_vm);
@@ -76,7 +82,10 @@ test_nine_data_fields(void **state)
 static void
 test_times(void **state)
 {
-  static const struct { const char *t; int64_t us; } ok[] = {
+  static const struct {
+    const char *t;
+    int64_t us;
+  } ok[] = {
     { "/Date(1795166043123)/", US(T_0914) + 123000 },
     { "/Date(1795166043123+0100)/", US(T_0914) + 123000 },
     { "/Date(253402300799999)/", US(INT64_C(253402300799)) + 999000 },
@@ -86,34 +95,38 @@ test_times(void **state)
     { "2026-11-20 09:14:03Z", US(T_0914) },
     { "2026-11-20T09:14:03.123456789Z", US(T_0914) + 123456 },
   };
+  /* clang-format off */
   static const char *const bad[] = {
     "/Date()/", "/Date(12a)/", "/Date(1+01)/", "/Date(1234567890123456)/", "/Date(-1)/",
     "/Date(253402300800000)/", "/Date(1+2400)/", "2026-11-20",
     "2026-11-20 09:14", "2026-11-20 25:14:03", "2026-11-20 09:14:03 CET", "20.11.2026 09:14:03",
     "/Date(1795166043123", "yesterday",
   };
+  /* clang-format on */
   char body[256];
   struct kg_events_batch b;
 
   (void) state;
-  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-  {
-    snprintf(body, sizeof body, "{\"Id\":12290,\"TimeCreated\":\"%s\",\"Message\":\"" INFO_001 "\"}", ok[i].t);
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    snprintf(body, sizeof body,
+             "{\"Id\":12290,\"TimeCreated\":\"%s\",\"Message\":\"" INFO_001 "\"}", ok[i].t);
     parse_ok(KG_EVENTS_JSON, body, &b);
     if (1 != b.n_events || ok[i].us != b.events[0].requested_at_us)
       fail_msg("time %s not read as %lld", ok[i].t, (long long) ok[i].us);
     kg_events_batch_free(&b);
   }
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-  {
-    snprintf(body, sizeof body, "{\"Id\":12290,\"TimeCreated\":\"%s\",\"Message\":\"" INFO_001 "\"}", bad[i]);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(body, sizeof body,
+             "{\"Id\":12290,\"TimeCreated\":\"%s\",\"Message\":\"" INFO_001 "\"}", bad[i]);
     parse_ok(KG_EVENTS_JSON, body, &b);
     assert_rejected(&b, 0, 0, "TimeCreated: not a date-time");
     kg_events_batch_free(&b);
   }
   /* Windows PowerShell 5.1's DateTime object */
+  /* clang-format off */
   parse_ok(KG_EVENTS_JSON, "{\"Id\":12290,\"TimeCreated\":{\"value\":\"\\/Date(1795166043000)\\/\","
            "\"DisplayHint\":2,\"DateTime\":\"Friday, November 20, 2026 9:14:03 AM\"},\"Message\":\"" INFO_001 "\"}", &b);
+  /* clang-format on */
   assert_int_equal(US(T_0914), b.events[0].requested_at_us);
   kg_events_batch_free(&b);
 }
@@ -124,6 +137,7 @@ test_record_errors(void **state)
   struct kg_events_batch b;
 
   (void) state;
+  /* clang-format off */
   parse_ok(KG_EVENTS_NDJSON,
            "{\"TimeCreated\":\"2026-11-20T09:14:03Z\",\"Message\":\"" INFO_001 "\"}\n"
            "{\"Id\":\"x\",\"TimeCreated\":\"2026-11-20T09:14:03Z\"}\n"
@@ -137,7 +151,8 @@ test_record_errors(void **state)
            "{\"Id\":12290,\"TimeCreated\":\"2026-11-20T09:14:03Z\",\"Properties\":[{\"Name\":\"a\"}]}\n"
            "{\"Id\":12290,\"TimeCreated\":\"2026-11-20T09:14:03Z\",\"Message\":\"Info:\\r\\n0x0, 25\"}\n"
            "{\"Id\":12290,\"@timestamp\":\"2026-11-20T09:14:03Z\",\"winlog\":{\"event_data\":{\"param1\":\"0x0, 25, x, y\"}}}\n",
-           &b);
+    /* clang-format on */
+    &b);
   assert_int_equal(12, b.n_rejected);
   assert_rejected(&b, 0, 0, "Id: missing (nor EventID, winlog.event_id or event.code)");
   assert_rejected(&b, 1, 1, "Id: not an event id");
@@ -146,7 +161,9 @@ test_record_errors(void **state)
   assert_rejected(&b, 4, 4, "TimeCreated: missing (nor EventTime or @timestamp)");
   assert_rejected(&b, 5, 5, "EventTime: not a date-time");
   assert_rejected(&b, 6, 6, "Message: not a string");
-  assert_rejected(&b, 7, 7, "Message: missing, and no event data (Properties, StringInserts or winlog.event_data)");
+  assert_rejected(
+    &b, 7, 7,
+    "Message: missing, and no event data (Properties, StringInserts or winlog.event_data)");
   assert_rejected(&b, 8, 8, "Properties: 2 values, expected the info string or its 9 fields");
   assert_rejected(&b, 9, 9, "Properties: value 1 is not a string or a number");
   assert_rejected(&b, 10, 10, "info string: expected 9 fields, got 2");
@@ -157,6 +174,7 @@ test_record_errors(void **state)
 int
 main(void)
 {
+  /* clang-format off */
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fixtures),
     cmocka_unit_test(test_single_object_and_mixed_records),
@@ -164,6 +182,7 @@ main(void)
     cmocka_unit_test(test_times),
     cmocka_unit_test(test_record_errors),
   };
+  /* clang-format on */
 
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

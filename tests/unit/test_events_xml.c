@@ -15,9 +15,11 @@
 
 #define NS "http://schemas.microsoft.com/win/2004/08/events/event"
 /** One event with the given EventID text, SystemTime and EventData content. */
+/* clang-format off */
 #define EV(id, time, data) \
   "<Event xmlns='" NS "'><System><EventID>" id "</EventID><TimeCreated SystemTime='" time \
   "'/></System><EventData>" data "</EventData></Event>"
+/* clang-format on */
 
 static void
 test_fixtures(void **state)
@@ -34,9 +36,12 @@ test_shapes(void **state)
 
   (void) state;
   /* no namespace, blanks around, an Events root, CDATA, an empty body */
+  /* clang-format off */
   parse_ok(KG_EVENTS_XML, "\r\n <Events><Event><System><EventID>12290</EventID>"
            "<TimeCreated SystemTime='2026-11-20T09:14:03Z'/></System><EventData><Data><![CDATA["
-           INFO_001 "]]></Data></EventData></Event></Events>\n", &b);
+           /* clang-format on */
+           INFO_001 "]]></Data></EventData></Event></Events>\n",
+           &b);
   assert_int_equal(1, b.n_events);
   assert_int_equal(US(T_0914), b.events[0].requested_at_us);
   kg_events_batch_free(&b);
@@ -47,6 +52,7 @@ test_shapes(void **state)
   assert_int_equal(0, b.n_records);
   kg_events_batch_free(&b);
   /* RenderingInfo/Message wins over the data; a blank one falls back to it */
+  /* clang-format off */
   parse_ok(KG_EVENTS_XML,
            "<Event xmlns='" NS "'><System><EventID>12290</EventID><TimeCreated SystemTime='2026-11-20T09:14:03Z'/>"
            "</System><EventData><Data>junk</Data></EventData><RenderingInfo><Message>Info:&#13;\n" INFO_001
@@ -54,6 +60,7 @@ test_shapes(void **state)
            "<Event xmlns='" NS "'><System><EventID>12290</EventID><TimeCreated SystemTime='2026-11-20T09:14:03Z'/>"
            "</System><EventData><Data>" INFO_001 "</Data></EventData><RenderingInfo><Message> </Message>"
            "</RenderingInfo></Event>", &b);
+  /* clang-format on */
   assert_int_equal(2, b.n_events);
   kg_events_batch_free(&b);
 }
@@ -65,15 +72,17 @@ test_record_errors(void **state)
 
   (void) state;
   parse_ok(KG_EVENTS_XML,
-           "<Event xmlns='" NS "'><System><TimeCreated SystemTime='2026-11-20T09:14:03Z'/></System></Event>"
-           EV("twelve", "2026-11-20T09:14:03Z", "")
-           "<Event xmlns='" NS "'><System><EventID>12290</EventID></System></Event>"
-           EV("12290", "20.11.2026", "")
-           EV("12290", "2026-11-20T09:14:03Z", "")
-           EV("12290", "2026-11-20T09:14:03Z", "<Data>a</Data><Data>b</Data>")
-           EV("12290", "2026-11-20T09:14:03Z", "<Data>0x0, 25</Data>")
-           EV("12293", "garbage", "")
-           EV(" 12290 ", "2026-11-20T09:14:03.1234567Z", "<Data>" INFO_001 "</Data>"), &b);
+           "<Event xmlns='" NS
+           "'><System><TimeCreated SystemTime='2026-11-20T09:14:03Z'/></System></Event>" EV(
+             "twelve", "2026-11-20T09:14:03Z",
+             "") "<Event xmlns='" NS
+                 "'><System><EventID>12290</EventID></System></Event>" EV("12290", "20.11.2026", "")
+                   EV("12290", "2026-11-20T09:14:03Z", "")
+                     EV("12290", "2026-11-20T09:14:03Z", "<Data>a</Data><Data>b</Data>")
+                       EV("12290", "2026-11-20T09:14:03Z", "<Data>0x0, 25</Data>")
+                         EV("12293", "garbage", "") EV(" 12290 ", "2026-11-20T09:14:03.1234567Z",
+                                                       "<Data>" INFO_001 "</Data>"),
+           &b);
   assert_int_equal(9, b.n_records);
   assert_int_equal(1, b.n_events);
   assert_int_equal(1, b.n_skipped);
@@ -90,6 +99,7 @@ test_record_errors(void **state)
 static void
 test_whole_body_refused(void **state)
 {
+  /* clang-format off */
   static const char *const bodies[] = {
     "<Event>",                                   /* truncated */
     "not xml at all",
@@ -103,14 +113,16 @@ test_whole_body_refused(void **state)
     "<Events>&undefined;</Events>",
     "<Event></Event></kmsgate-body><Event>",     /* closing the wrapper early */
   };
+  /* clang-format on */
   struct kg_events_batch b;
   const char *err;
 
   (void) state;
-  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
-  {
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
     err = NULL;
-    if (0 == parse_bytes(KG_EVENTS_XML, bodies[i], strlen(bodies[i]), KG_EVENTS_MAX_RECORDS, &b, &err))
+    if (0
+        == parse_bytes(KG_EVENTS_XML, bodies[i], strlen(bodies[i]), KG_EVENTS_MAX_RECORDS, &b,
+                       &err))
       fail_msg("body %zu accepted: %s", i, bodies[i]);
     assert_non_null(err);
   }
@@ -125,7 +137,7 @@ test_limits(void **state)
   struct kg_events_batch b;
   const char *err = NULL;
   const char *two = EV("12290", "2026-11-20T09:14:03Z", "") EV("12290", "2026-11-20T09:14:03Z", "")
-                    EV("12290", "2026-11-20T09:14:03Z", "");
+    EV("12290", "2026-11-20T09:14:03Z", "");
 
   (void) state;
   assert_non_null(deep);
@@ -147,6 +159,7 @@ test_limits(void **state)
 int
 main(void)
 {
+  /* clang-format off */
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fixtures),
     cmocka_unit_test(test_shapes),
@@ -154,6 +167,7 @@ main(void)
     cmocka_unit_test(test_whole_body_refused),
     cmocka_unit_test(test_limits),
   };
+  /* clang-format on */
 
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ parse_ok(const char *s)
 {
   int64_t us = -42;
 
-  if (! kg_time_parse_rfc3339(s, strlen(s), &us))
+  if (!kg_time_parse_rfc3339(s, strlen(s), &us))
     fail_msg("expected to parse: \"%s\"", s);
   return us;
 }
@@ -67,8 +67,7 @@ test_parse_offsets(void **state)
   assert_int_equal(1796083200LL * 1000000, parse_ok("2026-12-01T05:30:00+05:30"));
   assert_int_equal(1796083200LL * 1000000, parse_ok("2026-12-01T00:00:00+00:00"));
   assert_int_equal(1796083200LL * 1000000, parse_ok("2026-12-01T00:00:00-00:00"));
-  assert_int_equal((1796083200LL - 86340) * 1000000,
-                   parse_ok("2026-12-01T00:00:00+23:59"));
+  assert_int_equal((1796083200LL - 86340) * 1000000, parse_ok("2026-12-01T00:00:00+23:59"));
   /* the year is checked as written; the instant may precede the epoch */
   assert_int_equal(-3600LL * 1000000, parse_ok("1970-01-01T00:00:00+01:00"));
 }
@@ -81,8 +80,7 @@ test_parse_fractions(void **state)
   assert_int_equal(1796083200LL * 1000000 + 120000, parse_ok("2026-12-01T00:00:00.12Z"));
   assert_int_equal(1796083200LL * 1000000 + 123456, parse_ok("2026-12-01T00:00:00.123456Z"));
   /* Windows' 7 digits: truncated, never rounded up */
-  assert_int_equal(1796083200LL * 1000000 + 123456,
-                   parse_ok("2026-12-01T01:00:00.1234567+01:00"));
+  assert_int_equal(1796083200LL * 1000000 + 123456, parse_ok("2026-12-01T01:00:00.1234567+01:00"));
   assert_int_equal(1796083200LL * 1000000 + 999999,
                    parse_ok("2026-12-01T00:00:00.99999999999999999999Z"));
   assert_int_equal(1796083200LL * 1000000 + 1, parse_ok("2026-12-01T00:00:00.0000019Z"));
@@ -126,6 +124,7 @@ test_parse_ranges(void **state)
 static void
 test_parse_bad_forms(void **state)
 {
+  /* clang-format off */
   static const char *const bad[] = {
     "",
     "2026",
@@ -155,6 +154,7 @@ test_parse_bad_forms(void **state)
     "2O26-12-01T00:00:00Z",
     "11/20/2026 9:14:03 AM",
   };
+  /* clang-format on */
 
   (void) state;
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -165,18 +165,18 @@ test_parse_bad_forms(void **state)
 static void
 test_parse_truncated(void **state)
 {
+  /* clang-format off */
   static const char *const good[] = {
     "2026-12-01T01:00:00.1234567+01:00",
     "2026-11-20T09:14:03.1234567Z",
   };
+  /* clang-format on */
 
   (void) state;
-  for (size_t g = 0; g < 2; g++)
-  {
+  for (size_t g = 0; g < 2; g++) {
     size_t len = strlen(good[g]);
 
-    for (size_t n = 0; n < len; n++)
-    {
+    for (size_t n = 0; n < len; n++) {
       /* heap copy of exactly n bytes: ASan flags any read beyond */
       char *copy = malloc(n > 0 ? n : 1);
       int64_t us;
@@ -197,8 +197,7 @@ test_parse_embedded_nul(void **state)
   int64_t us;
 
   (void) state;
-  for (size_t i = 0; i < sizeof base - 1; i++)
-  {
+  for (size_t i = 0; i < sizeof base - 1; i++) {
     char copy[sizeof base];
 
     memcpy(copy, base, sizeof base);
@@ -248,8 +247,7 @@ test_round_trip(void **state)
 {
   (void) state;
   /* a step coprime with 86400 visits every time of day and many dates */
-  for (int64_t s = 0; s <= 253402300799LL; s += 7919LL * 3607)
-  {
+  for (int64_t s = 0; s <= 253402300799LL; s += 7919LL * 3607) {
     char buf[KG_TIME_BUFSZ];
     int64_t us;
 
@@ -259,8 +257,7 @@ test_round_trip(void **state)
     assert_int_equal(s * 1000000, us);
   }
   /* and every day boundary of 2024..2029, leap day included */
-  for (int64_t s = 1704067200LL; s < 1893456000LL; s += 86400)
-  {
+  for (int64_t s = 1704067200LL; s < 1893456000LL; s += 86400) {
     char buf[KG_TIME_BUFSZ];
     int64_t us;
 
@@ -273,6 +270,7 @@ test_round_trip(void **state)
 int
 main(void)
 {
+  /* clang-format off */
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_utc),
     cmocka_unit_test(test_parse_lowercase),
@@ -286,6 +284,7 @@ main(void)
     cmocka_unit_test(test_format),
     cmocka_unit_test(test_round_trip),
   };
+  /* clang-format on */
 
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
  * @return the next value
  */
 static inline uint64_t
-rnd (uint64_t *s)
+rnd(uint64_t *s)
 {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -30,9 +30,9 @@ rnd (uint64_t *s)
  * @return the value
  */
 static inline int64_t
-rnd_range (uint64_t *s, int64_t lo, int64_t hi)
+rnd_range(uint64_t *s, int64_t lo, int64_t hi)
 {
-  return lo + (int64_t) (rnd (s) % (uint64_t) (hi - lo + 1));
+  return lo + (int64_t) (rnd(s) % (uint64_t) (hi - lo + 1));
 }
 
 #endif
