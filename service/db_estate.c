@@ -59,7 +59,7 @@ static const struct kg_stmt stmt_pools = {
   " least(c.request_count, 2147483647),"                                      \
   " (f.id IS NOT NULL OR s.short_name IS NOT NULL OR b.id IS NOT NULL),"      \
   RENEWS_ELSEWHERE ", coalesce(c.required_count, 0)"                         \
-  " FROM cmids c"                                                             \
+  " FROM cmids c" OTHER_HOSTS_JOIN                                                             \
   " LEFT JOIN desktops f ON f.hostname = c.last_client"                       \
   "  AND f.kms_host_id = c.kms_host_id"                                       \
   " LEFT JOIN (SELECT DISTINCT short_name FROM desktops WHERE kms_host_id = $1) s" \

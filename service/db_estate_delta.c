@@ -63,6 +63,7 @@ static const struct kg_stmt stmt_cmids = {
   "   AND b.kms_host_id = c.kms_host_id AND strpos(b.hostname, '.') = 0)),"
   RENEWS_ELSEWHERE ", coalesce(c.required_count, 0)"
   " FROM cmids c JOIN targets t ON t.cmid = c.cmid AND c.kms_host_id = $1"
+  OTHER_HOSTS_JOIN
   " WHERE c.last_request_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days'"
   " OR EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = c.kms_host_id"
   "            AND d.cmid = c.cmid AND d.state = 'active')"
