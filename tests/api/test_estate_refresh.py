@@ -182,3 +182,32 @@ def test_a_refreshed_estate_answers_as_one_read_in_full():
         for s in (refreshing, full):
             expect(s.stop() == 0)
         full.drop()
+
+
+@no_service
+def test_an_estate_behind_the_kept_log_is_read_in_full():
+    """The log keeps 256 versions per host (migration 0015): a replica that
+    has not read the host for 300 writes reads it in full, and answers as
+    one that read it in full all along."""
+    full = Service(extra_env={"KMSGATE_ESTATE_REFRESH": "off"}).start()
+    refreshing = Service(database=full.database, migrate=False).start()
+    try:
+        a = Client(refreshing.port, full.admin_token)
+        create_host(a, HOSTS[0])
+        create_pool(a, "pa", HOSTS[0])
+        doc = "/v1/kms-hosts/%s/forecast" % HOSTS[0]
+        expect_status(a.get(doc), 200)
+        loads = metric(refreshing.port, "full")
+        for k in range(300):
+            put_desktop(full.client(), "far-%03d.corp.example" % k, "pa")
+        kept = full.sql("SELECT count(*) FROM estate_changes")[0][0]
+        expect(int(kept) == 256, "the log keeps 256 versions: %s" % kept)
+        mine, theirs = a.get(doc), full.client().get(doc)
+        expect(strip(mine.json)["unseen"] == strip(theirs.json)["unseen"] == 300,
+               (mine.json, theirs.json))
+        expect(metric(refreshing.port, "full") == loads + 1, "read in full")
+        expect(metric(refreshing.port, "refresh") == 0, "no refresh from 300 versions behind")
+    finally:
+        for s in (refreshing, full):
+            expect(s.stop() == 0)
+        full.drop()
