@@ -32,7 +32,7 @@ struct kg_estate {
   char (*cmid_text)[37]; /**< per CMID index */
   bool *cmid_elsewhere;  /**< per CMID: another host of the family caches it */
   int8_t *cmid_required; /**< per CMID: its latest request's required count
-                                         (25 clients, 5 servers, 0 unknown) */
+                              (25 clients, 5 servers, 0 unknown) */
   struct fc_pool *pools;
   long long *pool_ids;
   char **pool_names;
@@ -43,7 +43,7 @@ struct kg_estate {
   long long *desktop_ids;
   char **desktop_hostnames;
   bool *desktop_here;      /**< registered on this host (the others are there because
-                                         this host caches their CMIDs) */
+                                this host caches their CMIDs) */
   bool *desktop_cmid_away; /**< its CMID is one this host does not cache */
   struct fc_plan *reserved;
   struct kg_reserved_plan *reserved_ids;

@@ -51,7 +51,7 @@ struct kg_new_decision {
   const char *idempotency_key; /**< or NULL */
   const char *request_hash;    /**< or NULL */
   bool durable;                /**< false: a plain evaluation's record, inserted outside any
-                                     transaction, committed without waiting for the flush */
+                                    transaction, committed without waiting for the flush */
 };
 
 /**

@@ -49,8 +49,8 @@ struct fc_cmid {
                                   desktop's name: when no desktop carries this
                                   CMID, that desktop replaced it (rule (b)) */
   bool renews_elsewhere;       /* its newest request is on another host of the
-                                family: it renews there and lapses here
-                                (kms-model.md section 6) */
+                                  family: it renews there and lapses here
+                                  (kms-model.md section 6) */
 };
 
 struct fc_pool {
@@ -78,7 +78,7 @@ struct fc_plan {
   const struct fc_provision *provision;
   size_t n_arrivals;
   const int64_t *arrivals; /* CMIDs that move here from a retired host: each
-                                requests first at max(time, now), then renews */
+                              requests first at max(time, now), then renews */
 };
 
 /**
