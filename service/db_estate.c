@@ -338,19 +338,29 @@ rows_by_hostname(const PGresult *res, size_t n)
   return order;
 }
 
+int
+kg_estate_alloc_desktops(struct kg_estate *es, size_t n)
+{
+  es->desktops = calloc(n + 1, sizeof(*es->desktops));
+  es->desktop_ids = calloc(n + 1, sizeof(*es->desktop_ids));
+  es->desktop_hostnames = calloc(n + 1, sizeof(*es->desktop_hostnames));
+  es->desktop_here = calloc(n + 1, sizeof(*es->desktop_here));
+  es->desktop_cmid_away = calloc(n + 1, sizeof(*es->desktop_cmid_away));
+  es->model.n_desktops = n;
+  es->model.desktops = es->desktops;
+  return (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
+          || NULL == es->desktop_here || NULL == es->desktop_cmid_away)
+           ? -1
+           : 0;
+}
+
 static int
 fill_desktops(struct kg_estate *es, const PGresult *res)
 {
   size_t n = (size_t) PQntuples(res);
-
-  es->desktops = calloc(n + 1, sizeof(*es->desktops));
-  es->desktop_ids = calloc(n + 1, sizeof(*es->desktop_ids));
-  es->desktop_hostnames = calloc(n + 1, sizeof(*es->desktop_hostnames));
   struct named_row *order = rows_by_hostname(res, n);
-  es->desktop_here = calloc(n + 1, sizeof(*es->desktop_here));
-  es->desktop_cmid_away = calloc(n + 1, sizeof(*es->desktop_cmid_away));
-  if (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
-      || NULL == order || NULL == es->desktop_here || NULL == es->desktop_cmid_away) {
+
+  if (NULL == order || 0 != kg_estate_alloc_desktops(es, n)) {
     free(order);
     return -1;
   }
@@ -360,8 +370,6 @@ fill_desktops(struct kg_estate *es, const PGresult *res)
     (void) kg_estate_desktop_from_row(es, i, res, order[i].row);
   }
   free(order);
-  es->model.n_desktops = n;
-  es->model.desktops = es->desktops;
   return 0;
 }
 

@@ -216,22 +216,6 @@ split_desktop_rows(const struct kg_estate *old, const PGresult *res, struct desk
   return 0;
 }
 
-static int
-alloc_desktops(struct kg_estate *es, size_t n)
-{
-  es->desktops = calloc(n + 1, sizeof(*es->desktops));
-  es->desktop_ids = calloc(n + 1, sizeof(*es->desktop_ids));
-  es->desktop_hostnames = calloc(n + 1, sizeof(*es->desktop_hostnames));
-  es->desktop_here = calloc(n + 1, sizeof(*es->desktop_here));
-  es->desktop_cmid_away = calloc(n + 1, sizeof(*es->desktop_cmid_away));
-  es->model.n_desktops = n;
-  es->model.desktops = es->desktops;
-  return (NULL == es->desktops || NULL == es->desktop_ids || NULL == es->desktop_hostnames
-          || NULL == es->desktop_here || NULL == es->desktop_cmid_away)
-           ? -1
-           : 0;
-}
-
 static void
 copy_desktop(struct kg_estate *es, size_t to, const struct kg_estate *old, size_t from)
 {
@@ -293,7 +277,7 @@ merge_desktops(struct kg_estate *es, const struct kg_estate *old, const PGresult
     } else {
       es->strings = kg_estate_strings_new(old->strings, dr.added_bytes);
     }
-    if (NULL != es->strings && 0 == alloc_desktops(es, n))
+    if (NULL != es->strings && 0 == kg_estate_alloc_desktops(es, n))
       mr = merge_desktop_order(es, old, res, &dr, *remap);
   }
   free(dr.changed);

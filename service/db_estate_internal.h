@@ -70,6 +70,13 @@ int32_t kg_estate_pool_by_id(const struct kg_estate *es, long long id);
 void kg_estate_cmid_from_row(struct kg_estate *es, size_t index, const PGresult *res, int row);
 
 /**
+ * Allocates the estate's desktop arrays for @a n desktops (filled by the
+ * caller) and points the model at them.
+ * @return 0, or -1 without memory
+ */
+int kg_estate_alloc_desktops(struct kg_estate *es, size_t n);
+
+/**
  * Sets desktop @a index from row @a row of a desktop result (id, hostname,
  * pool id, cmid, state, here); the hostname pointer is the caller's.
  * @return 0, or -1 when its pool is not in the estate
