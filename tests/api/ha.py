@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from harness import DATA_DIR, PG_BIN, PG_USER, Client, expect, free_port, psql
+from harness import DATA_DIR, PG_BIN, PG_USER, Client, expect, expect_status, free_port, psql
 
 HA_DIR = os.path.join(DATA_DIR, "deploy", "ha")
 
@@ -109,6 +109,18 @@ class Node:
             return ""
 
 
+def wait_sync(primary, timeout=30):
+    """Waits until the primary has a synchronous standby streaming."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = primary.sql("SELECT count(*) FROM pg_stat_replication"
+                           " WHERE sync_state = 'sync' AND state = 'streaming'", "postgres")
+        if rows[0][0] != "0":
+            return
+        time.sleep(0.1)
+    raise AssertionError("no synchronous standby:\n" + primary.log()[-2000:])
+
+
 class Daemon:
     """A foreground process of the tests' own (pgbouncer, haproxy, etcd, patroni)."""
 
@@ -165,3 +177,188 @@ def start_pgbouncer(folder, backend_dir, backend_port, mode, pool_size, extra=""
     wait_port(port, proc=daemon)
     daemon.port = port
     return daemon
+
+
+# --- a load that records every answer --------------------------------------
+
+REQUEST_TIMEOUT = 20  # s: connect_timeout 3 s per host + statement_timeout 15 s, and a margin
+
+
+class Answer:
+    def __init__(self, kind, key, start, end, status, retry_after, body):
+        self.kind, self.key, self.start, self.end = kind, key, start, end
+        self.status, self.retry_after, self.body = status, retry_after, body
+
+
+class Load:
+    """Threads that each repeat one kind of request until stopped, every
+    answer recorded with its start and end times. A request that gets no
+    answer within REQUEST_TIMEOUT is recorded with status 0."""
+
+    def __init__(self, ports, token):
+        self.ports = ports if isinstance(ports, list) else [ports]
+        self.token = token
+        self.answers = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = []
+
+    def _one(self, kind, key, method, path, body, headers, port):
+        start = time.time()
+        status, retry_after, doc = 0, None, None
+        try:
+            r = Client(port, self.token, check=False).request(method, path, body=body,
+                                                               headers=headers,
+                                                               timeout=REQUEST_TIMEOUT)
+            status, retry_after = r.status, r.headers.get("retry-after")
+            try:
+                doc = r.json
+            except ValueError:
+                doc = None
+        except OSError as e:
+            doc = {"error": repr(e)}
+        a = Answer(kind, key, start, time.time(), status, retry_after, doc)
+        with self.lock:
+            self.answers.append(a)
+        return a
+
+    def add(self, kind, make, pause):
+        """Starts a thread calling make(i) -> (method, path, body, headers, key)."""
+        def loop():
+            i = 0
+            while not self.stopping.is_set():
+                method, path, body, headers, key = make(i)
+                self._one(kind, key, method, path, body, headers,
+                          self.ports[i % len(self.ports)])
+                i += 1
+                time.sleep(pause)
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(REQUEST_TIMEOUT + 5)
+
+    def of(self, kind):
+        return [a for a in self.answers if a.kind == kind]
+
+    def summary(self):
+        by = {}
+        for a in self.answers:
+            by.setdefault(a.status, 0)
+            by[a.status] += 1
+        return by
+
+
+def check_answers(load, what):
+    """Every request was answered (no time-out, no refused connection), and
+    every 503 carries Retry-After; only 200, 201 and 503 appear (and 409 for
+    a reservation of a desktop that a plan already holds)."""
+    bad = [a for a in load.answers if a.status not in (200, 201, 503)
+           and not (a.kind == "reserve" and a.status == 409)]
+    expect(not bad, "%s: unexpected answers: %s" % (
+        what, [(a.kind, a.status, a.body, round(a.end - a.start, 2)) for a in bad[:5]]))
+    slow = [a for a in load.answers if a.end - a.start > REQUEST_TIMEOUT]
+    expect(not slow, "%s: answers slower than %d s: %d" % (what, REQUEST_TIMEOUT, len(slow)))
+    bare = [a for a in load.answers if a.status == 503 and not a.retry_after]
+    expect(not bare, "%s: 503 without Retry-After: %d" % (what, len(bare)))
+
+
+def wait_ready(port, timeout, started=None):
+    """Polls /readyz every 50 ms; returns seconds until it answered 200 (from @started)."""
+    started = started or time.time()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if Client(port, check=False).get("/readyz", timeout=REQUEST_TIMEOUT).status == 200:
+                return time.time() - started
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("/readyz not 200 within %d s" % timeout)
+
+
+def report(name, **figures):
+    """One line of measured figures in the test output (docs/operations.md quotes them)."""
+    print("    %s: %s" % (name, ", ".join("%s=%s" % kv for kv in figures.items())), flush=True)
+
+
+# --- the failover workload: writes, gates and reservations ------------------
+
+HOST = "kms01.corp.example"
+HEADROOM = 7  # estate.renewing_pool(32 desktops) of test_reservations: 7 may go
+
+
+def prepare_estate(c):
+    """A host whose pool p1 may lose 7 desktops, a pool for the writes, and
+    two plans reserved before any failure. Returns (names, plan ids)."""
+    from estate import DAY, create_host, create_pool, now_s, renewing_pool
+    create_host(c)
+    create_pool(c, "p1")
+    create_pool(c, "writes")
+    names = renewing_pool(c, "p1", 32, now_s() - DAY)
+    plans = []
+    for name in names[:2]:
+        r = c.post("/v1/gate", {"kms_host": HOST, "decommission": {"desktops": [name]},
+                                "reserve": True, "ttl_minutes": 30})
+        expect_status(r, 201)
+        plans.append(r.json["plan_id"])
+    return names, plans
+
+
+def start_workload(load, names, tag):
+    """Desktop writes every 10 ms, gates every 20 ms, a reservation of the next
+    desktop every 100 ms (each with its own Idempotency-Key)."""
+    def write(i):
+        name = "vdi-w-%s-%05d.corp.example" % (tag, i)
+        return "PUT", "/v1/desktops/" + name, {"pool": "writes"}, None, name
+
+    def gate(i):
+        return "POST", "/v1/gate", {"kms_host": HOST,
+                                    "decommission": {"desktops": [names[-1]]}}, None, None
+
+    def reserve(i):
+        key = "%s-%d" % (tag, i)
+        body = {"kms_host": HOST, "decommission": {"desktops": [names[2 + i % 28]]},
+                "reserve": True, "ttl_minutes": 30}
+        return "POST", "/v1/gate", body, {"Idempotency-Key": key}, (key, body)
+
+    load.add("write", write, 0.01)
+    load.add("gate", gate, 0.02)
+    load.add("reserve", reserve, 0.1)
+
+
+def verify_after(c, load, pre_plans, down_from=None, down_to=None):
+    """What a failover must not do, checked through the recovered service.
+    Returns the number of acknowledged writes lost (the caller expects 0)."""
+    check_answers(load, "during the failover")
+    # No answer of success from a database that was not the primary: between
+    # the primary's death and the promotion nothing can have been served.
+    if down_from is not None:
+        served = [a for a in load.answers if a.status in (200, 201)
+                  and a.start > down_from and a.end < down_to]
+        expect(not served, "answered %d x 2xx with no primary, e.g. %s" % (
+            len(served), [(a.kind, a.body) for a in served[:3]]))
+    lost = [a.key for a in load.of("write") if a.status in (200, 201)
+            and c.get("/v1/desktops/" + a.key).status != 200]
+    # Reservations: every acknowledged plan is there; a reservation whose
+    # answer was a 503 is retried with its key and answered once.
+    for a in load.of("reserve"):
+        if a.status == 201:
+            expect_status(c.get("/v1/plans/" + a.body["plan_id"]), 200)
+        elif a.status == 503:
+            key, body = a.key
+            r = c.post("/v1/gate", body, headers={"Idempotency-Key": key})
+            expect(r.status in (200, 201, 409), "retry of %s: %r" % (key, r))
+    reserved = c.get("/v1/plans?kms_host=%s&state=reserved&limit=100" % HOST).json["items"]
+    held = [d for p in reserved for d in p["decommission"]]
+    expect(len(held) == len(set(held)), "a desktop in two reserved plans: %s" % held)
+    expect(len(held) <= HEADROOM, "%d desktops reserved, headroom %d" % (len(held), HEADROOM))
+    for plan_id in pre_plans:  # taken before the failure: still reserved, committed once
+        r = c.post("/v1/plans/%s/commit" % plan_id)
+        expect(r.status == 200 and r.json["state"] == "committed", r)
+    committed = c.get("/v1/plans?kms_host=%s&state=committed&limit=100" % HOST).json["items"]
+    expect(sorted(p["id"] for p in committed) == sorted(pre_plans), committed)
+    return len(lost)
