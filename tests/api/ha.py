@@ -362,3 +362,40 @@ def verify_after(c, load, pre_plans, down_from=None, down_to=None):
     committed = c.get("/v1/plans?kms_host=%s&state=committed&limit=100" % HOST).json["items"]
     expect(sorted(p["id"] for p in committed) == sorted(pre_plans), committed)
     return len(lost)
+
+
+def start_haproxy(folder, replica_ports):
+    """HAProxy from deploy/ha/haproxy.cfg in front of three replicas."""
+    port = free_port()
+    cfg = render("haproxy.cfg", folder + "/haproxy.cfg", DIR=folder, PORT=port,
+                 REPLICA1=replica_ports[0], REPLICA2=replica_ports[1],
+                 REPLICA3=replica_ports[2])
+    check = subprocess.run(["/usr/sbin/haproxy", "-c", "-q", "-f", cfg], capture_output=True,
+                           text=True)
+    expect(check.returncode == 0, "haproxy -c: %s" % check.stderr)
+    daemon = Daemon(["/usr/sbin/haproxy", "-db", "-f", cfg], folder + "/haproxy.out",
+                    as_pg_user=False)
+    wait_port(port, proc=daemon)
+    daemon.port = port
+    daemon.socket = folder + "/haproxy.sock"
+    return daemon
+
+
+def haproxy_states(daemon):
+    """{server name: status} from the stats socket (UP, DOWN, ...)."""
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(daemon.socket)
+    s.sendall(b"show stat\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    lines = data.decode().splitlines()
+    head = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(head, line.split(","))) for line in lines[1:] if line]
+    return {r["svname"]: r["status"] for r in rows
+            if r["svname"] not in ("FRONTEND", "BACKEND")}
