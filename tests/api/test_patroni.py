@@ -1,7 +1,7 @@
 """Long form (KG_HA_LONG=1; about 3 minutes): PostgreSQL under Patroni 3.0
-with etcd 3.4, three members on this machine started by
-deploy/ha/patroni-cluster.sh exactly as the README's "Running it highly
-available" does, the service on the members' multi-host URL. The leader is
+with etcd 3.4, three members on this machine started by the
+README's block in "Running it highly available" (deploy/ha/patroni-cluster.sh),
+run as printed, the service on the members' multi-host URL. The leader is
 killed (its Patroni SIGKILLed, its PostgreSQL stopped with -m immediate)
 under writes, gates and reservations; Patroni promotes the synchronous
 standby once the leader key expires (ttl 10 s).
@@ -17,7 +17,8 @@ import time
 import urllib.request
 
 import ha
-from harness import Service, expect, no_service
+from harness import DATA_DIR, Service, expect, no_service
+from test_readme import readme_block
 
 RECOVERY_S = 40  # stated bound from the kill: ttl 10 s + loop_wait 1 s + promotion + reconnect
 SCRIPT = os.path.join(ha.HA_DIR, "patroni-cluster.sh")
@@ -47,10 +48,13 @@ def _leader_killed():
     folder = ha.own_dir("kg-patroni")
     svc = load = None
     try:
-        out = subprocess.run([SCRIPT, "start", folder], capture_output=True, text=True,
-                             timeout=300)
-        expect(out.returncode == 0, "patroni-cluster.sh start: %s" % out.stderr[-3000:])
+        # The README's block, as printed, with HA_DIR pointing at our folder.
+        out = subprocess.run(["bash", "-e", "-c", readme_block("ha-patroni")],
+                             capture_output=True, text=True, timeout=300, cwd=DATA_DIR,
+                             env=dict(os.environ, HA_DIR=folder))
+        expect(out.returncode == 0, "README's Patroni block: %s" % out.stderr[-3000:])
         url = out.stdout.strip().splitlines()[-1]
+        expect("target_session_attrs=read-write" in url, url)
         ports = _ports(folder)
         svc = Service(database="kmsgate", migrate=False, threads=4)
         svc.url = url
