@@ -56,7 +56,7 @@ log_notice(void *cls, const char *message)
    holds the statements a previous kmsgate process prepared under the same
    names. The last statement reads the settings back: one round trip. */
 /* clang-format off */
-static const char session_setup_sql[]
+static const char setup_sql[]
   = "DEALLOCATE ALL;"
     " SELECT set_config('statement_timeout', '15s', false),"
     " set_config('lock_timeout', '10s', false), set_config('TimeZone', 'UTC', false),"
@@ -66,25 +66,37 @@ static const char session_setup_sql[]
     " current_setting('max_parallel_workers_per_gather') AS parallel";
 /* clang-format on */
 
-/** True when column @a col of the first row reads @a want. */
-static bool
-setting_is(const PGresult *res, const char *col, const char *want)
+/** Column @a col of the one row of a read-back, or "?". */
+static const char *
+read_back(const PGresult *res, const char *col)
 {
   int c = PQfnumber(res, col);
-  return c >= 0 && 1 == PQntuples(res) && 0 == strcmp(PQgetvalue(res, 0, c), want);
+  return (c >= 0 && 1 == PQntuples(res)) ? PQgetvalue(res, 0, c) : "?";
 }
 
 /** Applies the session settings and checks that they hold. */
 static bool
 setup_session(PGconn *conn)
 {
-  PGresult *res = PQexec(conn, session_setup_sql);
-  bool ok = NULL != res && PGRES_TUPLES_OK == PQresultStatus(res)
-            && setting_is(res, "statement_timeout", "15s") && setting_is(res, "lock_timeout", "10s")
-            && setting_is(res, "timezone", "UTC") && setting_is(res, "parallel", "0");
-  if (!ok)
+  const char *sql = setup_sql; /* constant text (tests/api/test_security.py) */
+  PGresult *res = PQexec(conn, sql);
+  bool applied = NULL != res && PGRES_TUPLES_OK == PQresultStatus(res);
+  const char *st = applied ? read_back(res, "statement_timeout") : "";
+  const char *lt = applied ? read_back(res, "lock_timeout") : "";
+  const char *tz = applied ? read_back(res, "timezone") : "";
+  const char *par = applied ? read_back(res, "parallel") : "";
+  bool ok = applied && 0 == strcmp(st, "15s") && 0 == strcmp(lt, "10s") && 0 == strcmp(tz, "UTC")
+            && 0 == strcmp(par, "0");
+  /* clang-format off */
+  if (applied && !ok)
     kg_log(KG_LOG_ERROR, json_pack("{s:s}", "event", "db_session_setup_failed"),
-           "database session settings could not be applied or did not hold: %s",
+           "database session settings did not hold (read back: statement_timeout %s,"
+           " lock_timeout %s, TimeZone %s, max_parallel_workers_per_gather %s)",
+           /* clang-format on */
+           st, lt, tz, par);
+  else if (!ok)
+    kg_log(KG_LOG_ERROR, json_pack("{s:s}", "event", "db_session_setup_failed"),
+           "database session settings could not be applied: %s",
            res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
   PQclear(res);
   return ok;

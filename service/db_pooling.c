@@ -66,7 +66,8 @@ wait_result(PGconn *conn)
 static enum step
 query_pid(PGconn *conn, const char *sql, long *pid)
 {
-  if (1 != PQsendQuery(conn, sql) || !wait_result(conn))
+  int sent = PQsendQuery(conn, sql);
+  if (1 != sent || !wait_result(conn))
     return step_failed(conn, NULL);
   enum step st = STEP_FAILED;
   PGresult *res;

@@ -91,7 +91,11 @@ def test_haproxy_three_replicas_race_and_a_killed_replica():
         expect(ha.haproxy_states(lb)["kmsgate2"].startswith("DOWN"), ha.haproxy_states(lb))
         time.sleep(3)
         load.stop()
-        lost = ha.verify_after(c, load, pre_plans)
+        try:
+            lost = ha.verify_after(c, load, pre_plans)
+        except AssertionError as e:  # HAProxy's log says why (termination state)
+            raise AssertionError("%s\nHAProxy's log of failed requests:\n%s" % (e, "\n".join(
+                line for line in lb.log().splitlines() if " 50" in line)[-3000:]))
         errors = [a for a in load.answers if a.status not in (200, 201, 409)]
         writes = [a for a in load.of("write") if a.status in (200, 201)]
         ha.report("haproxy (replica killed)", marked_down_s="%.2f" % marked_down,
