@@ -29,6 +29,12 @@ work=${KG_WORK:-$KG_ROOT}
 model_iterations=${KG_MODEL_ITERATIONS:-}   # set it to override the random estates per run
 
 kg_ensure_packages || exit 1
+# Test-only packages: the high-availability tests (tests/api/test_pgbouncer.py,
+# test_failover.py, test_haproxy.py, test_patroni.py) run Debian's PgBouncer,
+# HAProxy, and Patroni with etcd (the Patroni test is the long form, collected
+# only with KG_HA_LONG=1: about 3 minutes).
+KG_HA_PACKAGES=(pgbouncer haproxy patroni python3-etcd etcd-server)
+kg_ensure_packages "${KG_HA_PACKAGES[@]}" || exit 1
 passed=0
 failed=0
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }

@@ -43,23 +43,73 @@ log_notice(void *cls, const char *message)
   kg_log(KG_LOG_WARN, json_pack("{s:s}", "event", "db_notice"), "%s", message);
 }
 
-static PGconn *
-open_connection(void)
+/* The session settings every statement relies on, applied after connecting
+   rather than as the startup parameter "options", which a stock PgBouncer
+   refuses (and ignore_startup_parameters would drop silently). A short
+   statement timeout keeps a stuck query from pinning a worker, a lock timeout
+   below it makes waiting for a lock fail first, UTC keeps interval arithmetic
+   on timestamptz ('30 days') free of daylight-saving shifts whatever the
+   database's default time zone, and no parallel workers: every statement here
+   is short OLTP, and starting workers cost more than the scan they share (the
+   estate's CMID query planned a Gather with 2 workers: 65 ms for 1,400 rows).
+   DEALLOCATE ALL first: a pooler may hand over a server session that still
+   holds the statements a previous kmsgate process prepared under the same
+   names. The last statement reads the settings back: one round trip. */
+/* clang-format off */
+static const char setup_sql[]
+  = "DEALLOCATE ALL;"
+    " SELECT set_config('statement_timeout', '15s', false),"
+    " set_config('lock_timeout', '10s', false), set_config('TimeZone', 'UTC', false),"
+    " set_config('max_parallel_workers_per_gather', '0', false);"
+    " SELECT current_setting('statement_timeout') AS statement_timeout,"
+    " current_setting('lock_timeout') AS lock_timeout, current_setting('TimeZone') AS timezone,"
+    " current_setting('max_parallel_workers_per_gather') AS parallel";
+/* clang-format on */
+
+/** Column @a col of the one row of a read-back, or "?". */
+static const char *
+read_back(const PGresult *res, const char *col)
+{
+  int c = PQfnumber(res, col);
+  return (c >= 0 && 1 == PQntuples(res)) ? PQgetvalue(res, 0, c) : "?";
+}
+
+/** Applies the session settings and checks that they hold. */
+static bool
+setup_session(PGconn *conn)
+{
+  const char *sql = setup_sql; /* constant text (tests/api/test_security.py) */
+  PGresult *res = PQexec(conn, sql);
+  bool applied = NULL != res && PGRES_TUPLES_OK == PQresultStatus(res);
+  const char *st = applied ? read_back(res, "statement_timeout") : "";
+  const char *lt = applied ? read_back(res, "lock_timeout") : "";
+  const char *tz = applied ? read_back(res, "timezone") : "";
+  const char *par = applied ? read_back(res, "parallel") : "";
+  bool ok = applied && 0 == strcmp(st, "15s") && 0 == strcmp(lt, "10s") && 0 == strcmp(tz, "UTC")
+            && 0 == strcmp(par, "0");
+  /* clang-format off */
+  if (applied && !ok)
+    kg_log(KG_LOG_ERROR, json_pack("{s:s}", "event", "db_session_setup_failed"),
+           "database session settings did not hold (read back: statement_timeout %s,"
+           " lock_timeout %s, TimeZone %s, max_parallel_workers_per_gather %s)",
+           /* clang-format on */
+           st, lt, tz, par);
+  else if (!ok)
+    kg_log(KG_LOG_ERROR, json_pack("{s:s}", "event", "db_session_setup_failed"),
+           "database session settings could not be applied: %s",
+           res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+  PQclear(res);
+  return ok;
+}
+
+PGconn *
+kg_db_open(void)
 {
   /* dbname is expanded when it holds a URI or key=value string; the keywords
      after it override: a short connect timeout keeps /readyz and the gate
-     failing fast, a statement timeout keeps a stuck query from pinning a worker,
-     and UTC keeps interval arithmetic on timestamptz ('30 days') free of
-     daylight-saving shifts whatever the database's default time zone.
-     No parallel workers: every statement here is short OLTP, and starting
-     workers cost more than the scan they share (the estate's CMID query
-     planned a Gather with 2 workers: 65 ms for 1,400 rows). */
-  const char *keys[] = { "dbname", "connect_timeout", "application_name", "options", NULL };
-  /* clang-format off */
-  const char *vals[] = { db_url ? db_url : "", "3", "kmsgate",
-                         "-c statement_timeout=15000 -c lock_timeout=10000 -c TimeZone=UTC"
-                         " -c max_parallel_workers_per_gather=0", NULL };
-  /* clang-format on */
+     failing fast (per host of a multi-host URL). */
+  const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+  const char *vals[] = { db_url ? db_url : "", "3", "kmsgate", NULL };
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
   if (NULL != conn && CONNECTION_OK != PQstatus(conn)) {
@@ -68,8 +118,13 @@ open_connection(void)
     PQfinish(conn);
     return NULL;
   }
-  if (NULL != conn)
-    PQsetNoticeProcessor(conn, log_notice, NULL);
+  if (NULL == conn)
+    return NULL;
+  PQsetNoticeProcessor(conn, log_notice, NULL);
+  if (!setup_session(conn)) {
+    PQfinish(conn);
+    return NULL;
+  }
   return conn;
 }
 
@@ -97,7 +152,7 @@ kg_db_connected(struct kg_db *db)
   if (NULL != db->conn)
     PQfinish(db->conn);
   db->n_prepared = 0; /* prepared statements died with the old session */
-  db->conn = open_connection();
+  db->conn = kg_db_open();
   return NULL != db->conn;
 }
 

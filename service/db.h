@@ -36,6 +36,13 @@ struct kg_db;
 void kg_db_configure(const char *database_url);
 
 /**
+ * Opens a connection of its own with the session settings applied and
+ * checked, outside the per-thread registry (start-up checks).
+ * @return the connection (caller PQfinish()es) or NULL, logged
+ */
+PGconn *kg_db_open(void);
+
+/**
  * The calling thread's connection, (re)connecting when needed.
  * libpq connections are not thread-safe, so each thread has its own.
  * @return the handle (never NULL; check kg_db_connected())

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "estate_cache.h"
 #include "db.h"
+#include "db_pooling.h"
 #include "http.h"
 #include "http_health.h"
 #include "log.h"
@@ -33,6 +34,10 @@ cmd_migrate(const struct kg_config *cfg)
 
   if (0 != load_migrations(cfg, &set))
     return 1;
+  if (KG_POOLING_SHARED == kg_db_pooling_check()) {
+    kg_migrations_free(&set);
+    return 1;
+  }
   int rc = kg_migrations_apply(kg_db_thread(), &set, &applied);
   /* clang-format off */
   if (0 == rc)
@@ -99,6 +104,14 @@ cmd_serve(const struct kg_config *cfg)
 
   if (0 != load_migrations(cfg, &set) || 0 != kg_health_init(cfg, &set))
     return 1;
+  /* Refused before serving anything: under transaction pooling the session
+     settings and prepared statements would land on other clients' sessions.
+     A database down at start-up is not checked (the service waits for it). */
+  if (KG_POOLING_SHARED == kg_db_pooling_check()) {
+    kg_health_shutdown();
+    kg_migrations_free(&set);
+    return 1;
+  }
   /* Blocked before the workers start so that they inherit the mask and
      only sigwait() below ever sees SIGINT/SIGTERM. */
   sigemptyset(&stop_signals);
