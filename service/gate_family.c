@@ -223,31 +223,43 @@ fam_rank(struct kg_family *f, struct fam_desk *c, size_t n)
   return KG_QS_OK;
 }
 
-/** Adds the active unheld desktops of host @a hi (of @a pool, or all) not yet in @a c. */
+/** Adds the active unheld desktops of host @a hi (of @a pool, or all) to @a c. */
 static int
 add_candidates(struct kg_family *f, int hi, int32_t pool, struct fam_desk **c, size_t *n)
 {
   const struct kg_estate *es = &f->h[hi].use.view;
-  size_t had = *n;
   struct fam_desk *grown = realloc(*c, (*n + es->model.n_desktops + 1) * sizeof(**c));
 
   if (NULL == grown)
     return -1;
   *c = grown;
-  for (size_t d = 0; d < es->model.n_desktops; d++) {
-    bool dup = false;
-    if (FC_ACTIVE != es->desktops[d].state || (pool >= 0 && es->desktops[d].pool != pool)
-        || fam_held(f, es->desktop_ids[d]))
-      continue;
-    for (size_t k = 0; k < had && !dup; k++)
-      dup = (*c)[k].id == es->desktop_ids[d];
-    /* clang-format off */
-    if (!dup)
+  /* clang-format off */
+  for (size_t d = 0; d < es->model.n_desktops; d++)
+    if (FC_ACTIVE == es->desktops[d].state && (pool < 0 || es->desktops[d].pool == pool)
+        && !fam_held(f, es->desktop_ids[d]))
       (*c)[(*n)++] = (struct fam_desk){ .id = es->desktop_ids[d],
                                         .hostname = es->desktop_hostnames[d], .reg = hi };
-    /* clang-format on */
-  }
+  /* clang-format on */
   return 0;
+}
+
+static int
+compare_desk_ids(const void *a, const void *b)
+{
+  return compare_ids(&((const struct fam_desk *) a)->id, &((const struct fam_desk *) b)->id);
+}
+
+/** Keeps each desktop once (several hosts hold the same desktop). */
+static void
+unique_desks(struct fam_desk *c, size_t *n)
+{
+  size_t k = 0;
+
+  qsort(c, *n, sizeof(*c), compare_desk_ids);
+  for (size_t i = 0; i < *n; i++)
+    if (0 == k || c[k - 1].id != c[i].id)
+      c[k++] = c[i];
+  *n = k;
 }
 
 enum kg_qs
@@ -279,6 +291,7 @@ fam_candidates(struct kg_family *f, const char *pool, const bool *hosts, struct 
   for (size_t i = 0, had = f->n; i < had; i++)
     if (hosts[i] && 0 != add_candidates(f, (int) i, -1, c, n))
       return KG_QS_INTERNAL_ERROR;
+  unique_desks(*c, n);
   return fam_rank(f, *c, *n);
 }
 

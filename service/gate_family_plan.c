@@ -269,6 +269,10 @@ find_touched(struct kg_family *f, const struct kg_family_plan *p, struct plan_st
     for (size_t h = 0; KG_QS_OK == qs && found && h < ph.n; h++)
       qs = touch(f, ph.name[h]);
   }
+  for (size_t i = 0; i < f->n && !any; i++)
+    any = f->h[i].touched;
+  if (!any)
+    f->h[0].touched = true; /* nothing else to say: the request's host answers */
   return qs;
 }
 

@@ -56,8 +56,6 @@ struct resolved_plan {
   size_t n_provisions;
   int32_t max_pool;
   struct kg_plan_summary summary;
-  long long other_hosts[KG_MAX_OTHER_HOSTS]; /**< other hosts it touches (gate_hosts.c) */
-  size_t n_other_hosts;
 };
 
 static enum kg_estate_fit fit(const struct gate_tx *tx);
@@ -273,7 +271,7 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
   }
   /* clang-format off */
   struct plan_rows rows = { desktop_ids, plan->n_desktops, pool_ids, counts, n_pools,
-                            plan->other_hosts, plan->n_other_hosts };
+                            NULL, 0 };
   /* clang-format on */
   enum kg_qs qs = store_plan(tx, es, &rows, at, plan_id);
   free(desktop_ids);
@@ -333,38 +331,6 @@ answer_dry_run(struct gate_tx *tx)
 }
 
 /**
- * Evaluates the plan on the other hosts of the product it touches and folds
- * their answers into tx->response; a reservation holds them all (their rows
- * were locked as they were read).
- */
-static enum kg_qs
-other_hosts(struct gate_tx *tx, struct resolved_plan *plan, const struct fc_result *r, int64_t at)
-{
-  const char *pools[KG_MAX_PROVISIONS];
-  int counts[KG_MAX_PROVISIONS];
-  bool go;
-
-  for (size_t i = 0; i < tx->in->n_provisions; i++) {
-    pools[i] = tx->in->provisions[i].pool;
-    counts[i] = tx->in->provisions[i].count;
-  }
-  /* clang-format off */
-  struct kg_gate_plan gp = {
-    .own = tx->use, .own_result = r, .desktops = plan->desktops, .n_desktops = plan->n_desktops,
-    .pool_names = pools, .counts = counts, .n_provisions = tx->in->n_provisions,
-    .max_pool = plan->max_pool, .at = at, .now = tx->now,
-    .horizon_seconds = 86400LL * tx->in->horizon_days, .has_margin = tx->in->has_margin,
-    .margin = tx->in->margin, .lock = tx->in->reserve,
-  };
-  /* clang-format on */
-  enum kg_qs qs = kg_gate_other_hosts(tx->ctx->db, &gp, tx->response, &go, plan->other_hosts,
-                                      &plan->n_other_hosts);
-  if (KG_QS_OK == qs)
-    tx->go = go;
-  return qs;
-}
-
-/**
  * Concludes an evaluated gate (tx->go, tx->response): reserves a go when
  * asked (the resolved @a plan, or the stored @a rows of a family plan), then
  * records the decision.
@@ -414,7 +380,13 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   }
   tx->go = r.go;
   tx->response = gate_response(es, &r, plan);
-  enum kg_qs qs = NULL == tx->response ? KG_QS_INTERNAL_ERROR : other_hosts(tx, plan, &r, at);
+  /* one host in the family: the plan touches only it (several: family_and_record()) */
+  enum kg_qs qs = NULL == tx->response ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
+  if (KG_QS_OK == qs
+      && 0
+           != json_object_set_new(tx->response, "hosts",
+                                  json_pack("[o]", kg_gate_host_entry(es, &r))))
+    qs = KG_QS_INTERNAL_ERROR;
   fc_result_free(&r);
   if (KG_QS_OK != qs)
     return qs;
