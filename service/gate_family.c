@@ -146,22 +146,38 @@ fam_cached(const struct kg_family *f, const struct kg_family_host *h, const char
   return (c >= 0 && es->cmids[c].last_request + FC_EXPIRY_SECONDS > f->now) ? c : -1;
 }
 
+/**
+ * Whether another host may cache the CMID of desktop @a c: its host's
+ * estate says so (cmid_elsewhere), or does not cache the desktop's CMID.
+ */
+static bool
+may_be_elsewhere(const struct kg_family *f, const struct fam_desk *c)
+{
+  const struct kg_estate *es = &f->h[c->reg].use.view;
+  int32_t d = kg_estate_desktop_index(es, c->hostname);
+
+  if (d < 0 || es->desktop_cmid_away[d])
+    return true;
+  return es->desktops[d].cmid >= 0 && es->cmid_elsewhere[es->desktops[d].cmid];
+}
+
 enum kg_qs
 fam_load_caching(struct kg_family *f, const struct fam_desk *c, size_t n)
 {
   struct kg_host_names names = { .n = 0 };
   long long *ids = malloc((n + 1) * sizeof(*ids)), none = 0;
-  enum kg_qs qs = KG_QS_INTERNAL_ERROR;
+  size_t m = 0;
   int i;
 
   if (NULL == ids)
-    return qs;
+    return KG_QS_INTERNAL_ERROR;
+  /* only desktops whose CMID may be cached on another host need the query */
   for (size_t k = 0; k < n; k++)
-    ids[k] = c[k].id;
-  if (f->h[0].use.view.family_hosts > 1)
-    qs = kg_db_plan_other_hosts(f->db, f->h[0].use.view.host.id, ids, n, &none, 0, f->now, &names);
-  else
-    qs = KG_QS_OK;
+    if (may_be_elsewhere(f, &c[k]))
+      ids[m++] = c[k].id;
+  enum kg_qs qs = m > 0 ? kg_db_plan_other_hosts(f->db, f->h[0].use.view.host.id, ids, m, &none, 0,
+                                                 f->now, &names)
+                        : KG_QS_OK;
   free(ids);
   for (size_t k = 0; k < names.n && KG_QS_OK == qs; k++)
     qs = fam_get(f, names.name[k], &i);

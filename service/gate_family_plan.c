@@ -301,6 +301,35 @@ touched_by_name(const struct kg_family *f, int *out)
   return n;
 }
 
+/**
+ * The one touched host when no other host caches the CMID of any active
+ * desktop it holds, else -1: then the family's order of its desktops is its
+ * own (no status or latest request comes from elsewhere), and the model's
+ * max_decommission of the whole host answers without ranking them again.
+ */
+static int
+only_host(const struct kg_family *f)
+{
+  int t = -1;
+
+  for (size_t i = 0; i < f->n; i++)
+    if (f->h[i].touched) {
+      if (t >= 0)
+        return -1;
+      t = (int) i;
+    }
+  if (t < 0 || f->more)
+    return -1;
+  const struct kg_estate *es = &f->h[t].use.view;
+  for (size_t d = 0; d < es->model.n_desktops; d++) {
+    int32_t c = es->desktops[d].cmid;
+    if (FC_ACTIVE == es->desktops[d].state
+        && ((c >= 0 && es->cmid_elsewhere[c]) || es->desktop_cmid_away[d]))
+      return -1;
+  }
+  return t;
+}
+
 /** The candidates max_decommission is about: the plan's pool, else the touched hosts'. */
 static enum kg_qs
 max_order(struct kg_family *f, const struct kg_family_plan *p, struct plan_state *st,
@@ -322,6 +351,8 @@ max_order(struct kg_family *f, const struct kg_family_plan *p, struct plan_state
     st->summary.max_pool = p->provisions[0].pool;
     return fam_candidates(f, p->provisions[0].pool, NULL, c, n);
   }
+  if (only_host(f) >= 0)
+    return KG_QS_OK; /* answer() takes the host's own */
   for (size_t i = 0; i < KG_FAMILY_HOSTS; i++)
     hosts[i] = i < f->n && f->h[i].touched;
   return fam_candidates(f, NULL, hosts, c, n);
@@ -416,7 +447,9 @@ answer(struct kg_family *f, const struct kg_family_plan *p, struct plan_state *s
 
   if (KG_QS_OK == qs)
     qs = max_order(f, p, st, &c, &n);
-  if (KG_QS_OK == qs)
+  if (KG_QS_OK == qs && NULL == c && NULL == st->order && only_host(f) >= 0)
+    max = f->h[only_host(f)].r.max_decommission;
+  else if (KG_QS_OK == qs)
     qs = fam_largest(f, &st->ev, c, n, &max);
   for (size_t i = 0; KG_QS_OK == qs && i < st->n_picks; i++)
     json_array_append_new(list, json_string(st->picks[i].hostname));
