@@ -175,3 +175,33 @@ def test_case5_a_retirement_with_another_plan_is_refused(svc):
         body = dict(extra, retire_kms_host={"name": "kms-b"})
         r = c.post("/v1/gate", body)
         expect(r.status == 422, "%r: %r" % (body, r))
+
+
+def test_max_decommission_counts_each_host_the_picks_would_touch(svc):
+    """d2 (renewing on kms-b, the later request) comes before d1 (renewing on
+    kms-a) in p's order. One of p touches kms-b only: go, kms-a not
+    evaluated. A second pick would take kms-a from 25 to 24, so the largest
+    decommission is 1, whichever host the request names."""
+    c = svc.client()
+    setup(c)
+    now = now_s()
+    put_desktop(c, desktop(1), "p")
+    put_desktop(c, desktop(2), "p")
+    seen(c, "kms-a", desktop(1), cmid_for("X1"), now, 170, 5)
+    pcs(c, "kms-a", 24, now, "pc-a")
+    seen(c, "kms-b", desktop(2), cmid_for("X2"), now, 170, 2)
+    pcs(c, "kms-b", 30, now, "pc-b")
+    r = c.post("/v1/gate", {"decommission": {"pool": "p", "count": 1}})
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decommission"] == [desktop(2)] and doc["decision"] == "go", doc)
+    expect([h["kms_host"] for h in doc["hosts"]] == ["kms-b"], doc["hosts"])
+    expect(doc["max_decommission"] == 1, doc)
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "decommission": {"pool": "p", "count": 1}})
+    expect(r.json["decision"] == "go" and r.json["max_decommission"] == 1, r.json)
+    expect(sorted(h["kms_host"] for h in r.json["hosts"]) == ["kms-a", "kms-b"], r.json)
+    for host in ("kms-a", "kms-b"):
+        r = c.get("/v1/kms-hosts/%s/headroom?pool=p" % host)
+        expect(r.json["max_decommission"] == 1, "%s: %r" % (host, r.json))
+    r = c.post("/v1/gate", {"decommission": {"pool": "p", "count": 2}})
+    expect(r.json["decision"] == "no-go" and r.json["kms_host"] == "kms-a", r.json)
