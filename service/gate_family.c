@@ -409,8 +409,24 @@ fam_largest(struct kg_family *f, const struct fam_eval *ev, const struct fam_des
   return KG_QS_OK;
 }
 
+bool
+fam_alone(const struct kg_family *f, int hi)
+{
+  const struct kg_estate *es = &f->h[hi].use.view;
+
+  if (f->more)
+    return false;
+  for (size_t d = 0; d < es->model.n_desktops; d++) {
+    int32_t c = es->desktops[d].cmid;
+    if (FC_ACTIVE == es->desktops[d].state
+        && ((c >= 0 && es->cmid_elsewhere[c]) || es->desktop_cmid_away[d]))
+      return false;
+  }
+  return true;
+}
+
 enum kg_qs
-kg_family_headroom(struct kg_family *f, const char *pool, int64_t at, int32_t *k)
+kg_family_headroom(struct kg_family *f, const char *pool, int64_t at, int32_t own, int32_t *k)
 {
   bool hosts[KG_FAMILY_HOSTS] = { true };
   struct fam_eval ev = { .at = at };
@@ -418,6 +434,10 @@ kg_family_headroom(struct kg_family *f, const char *pool, int64_t at, int32_t *k
   size_t n;
 
   f->h[0].touched = true;
+  if (NULL == pool && fam_alone(f, 0)) {
+    *k = own; /* the family's order of the host's desktops is its own */
+    return KG_QS_OK;
+  }
   enum kg_qs qs = fam_candidates(f, pool, hosts, &c, &n);
   if (KG_QS_OK == qs)
     qs = fam_largest(f, &ev, c, n, k);

@@ -95,9 +95,11 @@ enum kg_qs kg_family_gate(struct kg_family *f, const struct kg_family_plan *p,
  * The largest decommission from @a pool (NULL: every active desktop the
  * request's host counts or holds) at @a at that keeps h[0] and every host
  * the picks touch at go, the candidates ranked once over the family.
+ * @param own the model's answer on h[0] alone, taken when no other host can matter
  * @return KG_QS_OK or the failure
  */
-enum kg_qs kg_family_headroom(struct kg_family *f, const char *pool, int64_t at, int32_t *k);
+enum kg_qs kg_family_headroom(struct kg_family *f, const char *pool, int64_t at, int32_t own,
+                              int32_t *k);
 
 /** Releases what the answer holds. */
 void kg_family_answer_free(struct kg_family_answer *a);

@@ -55,6 +55,14 @@ enum kg_qs fam_rank(struct kg_family *f, struct fam_desk *c, size_t n);
 enum kg_qs fam_candidates(struct kg_family *f, const char *pool, const bool *hosts,
                           struct fam_desk **c, size_t *n);
 
+/**
+ * Whether no other host caches the CMID of any active desktop host @a hi
+ * holds: then the family's order of those desktops is the host's own (no
+ * status or latest request comes from elsewhere), and the model's
+ * max_decommission of the whole host is the family's.
+ */
+bool fam_alone(const struct kg_family *f, int hi);
+
 /** Evaluates the first @a k picks and the provisions on host @a h. */
 int fam_evaluate(const struct kg_family *f, const struct fam_eval *ev, struct kg_family_host *h,
                  const struct fam_desk *picks, size_t k, struct fc_result *r);

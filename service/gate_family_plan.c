@@ -303,9 +303,7 @@ touched_by_name(const struct kg_family *f, int *out)
 
 /**
  * The one touched host when no other host caches the CMID of any active
- * desktop it holds, else -1: then the family's order of its desktops is its
- * own (no status or latest request comes from elsewhere), and the model's
- * max_decommission of the whole host answers without ranking them again.
+ * desktop it holds (fam_alone()), else -1.
  */
 static int
 only_host(const struct kg_family *f)
@@ -318,16 +316,7 @@ only_host(const struct kg_family *f)
         return -1;
       t = (int) i;
     }
-  if (t < 0 || f->more)
-    return -1;
-  const struct kg_estate *es = &f->h[t].use.view;
-  for (size_t d = 0; d < es->model.n_desktops; d++) {
-    int32_t c = es->desktops[d].cmid;
-    if (FC_ACTIVE == es->desktops[d].state
-        && ((c >= 0 && es->cmid_elsewhere[c]) || es->desktop_cmid_away[d]))
-      return -1;
-  }
-  return t;
+  return (t >= 0 && fam_alone(f, t)) ? t : -1;
 }
 
 /** The candidates max_decommission is about: the plan's pool, else the touched hosts'. */

@@ -85,7 +85,7 @@ headroom_over_hosts(struct forecast_tx *tx, struct kg_db *db, const struct fc_re
   qs = kg_family_open(f, db, tx->use->view.host.name, tx->use->view.model.now,
                       86400LL * tx->horizon_days, false, KG_ESTATE_AT_LEAST);
   if (KG_QS_OK == qs)
-    qs = kg_family_headroom(f, tx->pool, r->max_decommission_at, &k);
+    qs = kg_family_headroom(f, tx->pool, r->max_decommission_at, r->max_decommission, &k);
   if (KG_QS_OK == qs)
     json_object_set_new(tx->response, "max_decommission", json_integer(k));
   kg_family_close(f);
