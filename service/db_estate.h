@@ -99,6 +99,12 @@ void kg_estate_free(struct kg_estate *estate);
 int32_t kg_estate_desktop_index(const struct kg_estate *estate, const char *hostname);
 
 /**
+ * Finds a CMID this host caches (or has seen) by its text.
+ * @return its index, or -1
+ */
+int32_t kg_estate_cmid_find(const struct kg_estate *estate, const char *text);
+
+/**
  * Finds a pool of this host (pinned to it or discovering it) by name; the
  * estate also holds pools of other hosts whose desktops' CMIDs it caches.
  * @return its index, or -1

@@ -57,9 +57,6 @@ int kg_estate_cmid_map_build(struct kg_estate *es, size_t capacity);
 /** Adds CMID @a index (its text already in cmid_text) to the table. */
 void kg_estate_cmid_map_add(struct kg_estate *es, int32_t index);
 
-/** @return the index of CMID @a text, or -1 */
-int32_t kg_estate_cmid_find(const struct kg_estate *es, const char *text);
-
 /** @return the index of pool id @a id (pools are ordered by id), or -1 */
 int32_t kg_estate_pool_by_id(const struct kg_estate *es, long long id);
 

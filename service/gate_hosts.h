@@ -1,8 +1,7 @@
 /**
  * @file gate_hosts.h
- * @brief A gate plan on several KMS hosts of one product (kms-model.md
- *        section 6): the plan evaluated on every other host it touches, and
- *        the answers folded into one.
+ * @brief What every gate answer over KMS hosts shares (kms-model.md section
+ *        6); the plan over several hosts is gate_family.h's.
  */
 #ifndef KG_GATE_HOSTS_H
 #define KG_GATE_HOSTS_H
@@ -12,22 +11,6 @@
 
 #include "db_plan_hosts.h"
 #include "estate_cache.h"
-
-/** The plan as the gate resolved it on its own host. */
-struct kg_gate_plan {
-  const struct kg_estate_use *own;    /**< the own host's estate */
-  const struct fc_result *own_result; /**< its evaluation */
-  const int32_t *desktops;            /**< decommissions, own estate indices */
-  size_t n_desktops;
-  const char *const *pool_names; /**< provisions: pool names ... */
-  const int *counts;             /**< ... and the counts asked */
-  size_t n_provisions;
-  int32_t max_pool; /**< own pool for the largest decommission, or -1 */
-  int64_t at, now, horizon_seconds;
-  bool has_margin;
-  int margin;
-  bool lock; /**< lock every host row (a reserving gate) */
-};
 
 /**
  * This host's share of @a count desktops provisioned into @a pool:
@@ -57,22 +40,5 @@ json_t *kg_gate_host_entry(const struct kg_estate *es, const struct fc_result *r
  * @return new reference, NULL when out of memory
  */
 json_t *kg_gate_binding_fields(const struct kg_estate *es, const struct fc_result *r);
-
-/**
- * Evaluates the plan on the other hosts it touches and folds them into the
- * own host's answer @a doc: `hosts` lists every evaluated host; the
- * top-level fields become the binding host's (lowest planned minimum above
- * its floor, ties by name); `decision` is go only if every host is; and
- * `max_decommission` the least over the hosts.
- * @param db connection
- * @param p the plan
- * @param[in,out] doc the own host's answer
- * @param[out] go the decision
- * @param[out] other_ids the ids of the other hosts evaluated
- * @param[out] n_other how many
- * @return KG_QS_OK or the failure
- */
-enum kg_qs kg_gate_other_hosts(struct kg_db *db, const struct kg_gate_plan *p, json_t *doc,
-                               bool *go, long long other_ids[KG_MAX_OTHER_HOSTS], size_t *n_other);
 
 #endif

@@ -4,10 +4,12 @@
  *        the plan time the retired host answers nobody: each CMID renewing on
  *        it that belongs to a discovering pool's desktop moves at its first
  *        renewal after that time, split over the pool's remaining hosts by
- *        weight (rounded down, each host credited with the latest arrivals);
- *        a CMID of no desktop moves nowhere. A pool left with no host makes
- *        the answer no-go; otherwise go only if every receiving host (and the
- *        request's host) stays at or above its floor.
+ *        weight (rounded down per host); a CMID of no desktop moves nowhere.
+ *        A moved CMID is a CMID, not a new one: where the receiving host
+ *        already caches it, it adds nothing until that entry would have
+ *        ended. A pool left with no host makes the answer no-go; otherwise go
+ *        only if every host that receives moved CMIDs (and the request's
+ *        host) stays at or above its floor.
  */
 #include "gate_retire.h"
 
@@ -22,11 +24,24 @@
 
 #define MAX_RECEIVERS 16
 
-/** A host that receives moved CMIDs, and when they arrive. */
+/** A CMID that moves off the retired host, and when it first requests elsewhere. */
+struct move {
+  char cmid[37];
+  int64_t at;
+};
+
+/** Of moves[first .. first + m), @a k land on the receiver (which ones is unknown). */
+struct group {
+  size_t first, m, k;
+};
+
+/** A host that receives moved CMIDs: the moves of each pool that sends it some. */
 struct receiver {
   char name[254];
-  int64_t *arrivals;
+  struct move *moves;
   size_t n, cap;
+  struct group *groups; /**< one per pool split over it */
+  size_t n_groups;
 };
 
 /** Everything one retirement evaluation gathers. */
@@ -57,19 +72,25 @@ receiver(struct retire *rt, const char *name)
   return r;
 }
 
+/** Records that @a k of the @a m moves of one pool land on @a r. */
 static bool
-add_arrivals(struct receiver *r, const int64_t *times, size_t n)
+add_group(struct receiver *r, const struct move *moves, size_t m, size_t k)
 {
-  if (r->n + n > r->cap) {
-    size_t cap = 2 * (r->n + n) + 16;
-    int64_t *grown = realloc(r->arrivals, cap * sizeof(*grown));
+  struct group *groups = realloc(r->groups, (r->n_groups + 1) * sizeof(*groups));
+  if (NULL == groups)
+    return false;
+  r->groups = groups;
+  if (r->n + m > r->cap) {
+    size_t cap = 2 * (r->n + m) + 16;
+    struct move *grown = realloc(r->moves, cap * sizeof(*grown));
     if (NULL == grown)
       return false;
-    r->arrivals = grown;
+    r->moves = grown;
     r->cap = cap;
   }
-  memcpy(r->arrivals + r->n, times, n * sizeof(*times));
-  r->n += n;
+  memcpy(r->moves + r->n, moves, m * sizeof(*moves));
+  r->groups[r->n_groups++] = (struct group){ r->n, m, k };
+  r->n += m;
   return true;
 }
 
@@ -85,12 +106,12 @@ keep_host(void *cls, const char *host, int weight)
 }
 
 /**
- * When each CMID renewing on the retired host of pool @a pool's active
- * desktops next requests after the plan time (each CMID once).
- * @return number of times written to @a out
+ * Each CMID renewing on the retired host of pool @a pool's active desktops,
+ * with when it next requests after the plan time (each CMID once).
+ * @return number of moves written to @a out
  */
 static size_t
-moving_cmids(const struct kg_estate *es, int32_t pool, int64_t t, bool *seen, int64_t *out)
+moving_cmids(const struct kg_estate *es, int32_t pool, int64_t t, bool *seen, struct move *out)
 {
   size_t n = 0;
 
@@ -100,8 +121,10 @@ moving_cmids(const struct kg_estate *es, int32_t pool, int64_t t, bool *seen, in
       continue;
     seen[dk->cmid] = true;
     int64_t next = fc_cmid_next_renewal(&es->model, dk->cmid, t);
-    if (next > 0)
-      out[n++] = next;
+    if (next > 0) {
+      snprintf(out[n].cmid, sizeof(out[n].cmid), "%s", es->cmid_text[dk->cmid]);
+      out[n++].at = next;
+    }
   }
   return n;
 }
@@ -109,9 +132,9 @@ moving_cmids(const struct kg_estate *es, int32_t pool, int64_t t, bool *seen, in
 /** Splits one discovering pool's moving CMIDs over its remaining hosts. */
 static enum kg_qs
 split_pool(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int32_t pool,
-           const int64_t *times, size_t m)
+           const struct move *moves, size_t m)
 {
-  int64_t share[MAX_RECEIVERS], *latest;
+  int64_t share[MAX_RECEIVERS];
   enum kg_qs qs;
 
   rt->n_hosts = 0;
@@ -122,17 +145,16 @@ split_pool(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int3
     return 0 == json_array_append_new(rt->stranded, json_string(es->pool_names[pool]))
              ? KG_QS_OK
              : KG_QS_INTERNAL_ERROR;
-  if (0 != fc_split_by_weight((int64_t) m, rt->weight, rt->n_hosts, share)
-      || NULL == (latest = malloc((m + 1) * sizeof(*latest))))
+  if (0 != fc_split_by_weight((int64_t) m, rt->weight, rt->n_hosts, share))
     return KG_QS_INTERNAL_ERROR;
   for (size_t h = 0; h < rt->n_hosts && KG_QS_OK == qs; h++) {
+    if (share[h] <= 0)
+      continue; /* it receives none of them: not touched by this pool */
     struct receiver *r = receiver(rt, rt->host[h]);
-    fc_latest_times(times, m, (size_t) share[h], latest);
     /* no receiver: one host too many to evaluate, and the answer is no-go */
-    if (NULL != r && !add_arrivals(r, latest, (size_t) share[h]))
+    if (NULL != r && !add_group(r, moves, m, (size_t) share[h]))
       qs = KG_QS_INTERNAL_ERROR;
   }
-  free(latest);
   return qs;
 }
 
@@ -141,8 +163,8 @@ static enum kg_qs
 plan_moves(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int64_t t)
 {
   bool *seen = calloc(es->model.n_cmids + 1, sizeof(*seen));
-  int64_t *times = calloc(es->model.n_desktops + 1, sizeof(*times));
-  enum kg_qs qs = (NULL == seen || NULL == times) ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
+  struct move *moves = calloc(es->model.n_desktops + 1, sizeof(*moves));
+  enum kg_qs qs = (NULL == seen || NULL == moves) ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
 
   for (size_t i = 0; i < es->model.n_pools && KG_QS_OK == qs; i++) {
     if (!es->pool_here[i])
@@ -152,12 +174,12 @@ plan_moves(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int6
         qs = KG_QS_INTERNAL_ERROR;
       continue;
     }
-    size_t m = moving_cmids(es, (int32_t) i, t, seen, times);
+    size_t m = moving_cmids(es, (int32_t) i, t, seen, moves);
     if (m > 0)
-      qs = split_pool(db, rt, es, (int32_t) i, times, m);
+      qs = split_pool(db, rt, es, (int32_t) i, moves, m);
   }
   free(seen);
-  free(times);
+  free(moves);
   return qs;
 }
 
@@ -169,6 +191,41 @@ struct outcome {
   bool go;
   int32_t max_decommission;
 };
+
+/**
+ * The arrivals a receiving host is forecast with. A moved CMID that the host
+ * already caches, with an entry ending at e = its last request there + E,
+ * covers [first request, e) there already; arriving at a it then covers
+ * [min(first, a), end of window), so what it adds is [max(a, e), end): the
+ * same as a new CMID arriving at max(a, e). A CMID the host does not cache
+ * adds [a, end). Each adds a suffix of time, so of the m CMIDs of a pool of
+ * which k land here, the k whose suffixes start latest add the least at
+ * every instant at once: the host is credited with the k latest of
+ * max(a, e) (kms-model.md section 6: "the latest to add coverage there").
+ * @return the number of arrivals written to @a out (room for r->n), or -1
+ */
+static int
+receiver_arrivals(const struct kg_estate *es, const struct receiver *r, int64_t *out)
+{
+  int64_t *starts = malloc((r->n + 1) * sizeof(*starts));
+  size_t n = 0;
+
+  if (NULL == starts)
+    return -1;
+  for (size_t g = 0; g < r->n_groups; g++) {
+    const struct group *gr = &r->groups[g];
+    for (size_t i = 0; i < gr->m; i++) {
+      const struct move *mv = &r->moves[gr->first + i];
+      int32_t c = kg_estate_cmid_find(es, mv->cmid);
+      int64_t ends = c >= 0 ? es->cmids[c].last_request + FC_EXPIRY_SECONDS : mv->at;
+      starts[gr->first + i] = ends > mv->at ? ends : mv->at;
+    }
+    fc_latest_times(starts + gr->first, gr->m, gr->k, out + n);
+    n += gr->k;
+  }
+  free(starts);
+  return (int) n;
+}
 
 /** Evaluates one receiving host (or the request's) with its arrivals. */
 static enum kg_qs
@@ -184,8 +241,12 @@ evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct
   if (KG_QS_OK != qs || !found)
     return qs;
   qs = kg_estate_acquire(db, &row, p->fit, p->now, p->horizon_seconds, &use);
+  int64_t *arrivals = KG_QS_OK == qs ? malloc((r->n + 1) * sizeof(*arrivals)) : NULL;
+  int n = NULL != arrivals ? receiver_arrivals(&use.view, r, arrivals) : -1;
+  if (KG_QS_OK == qs && n < 0)
+    qs = KG_QS_INTERNAL_ERROR;
   if (KG_QS_OK == qs) {
-    struct fc_plan plan = { .at = t, .n_arrivals = r->n, .arrivals = r->arrivals };
+    struct fc_plan plan = { .at = t, .n_arrivals = (size_t) n, .arrivals = arrivals };
     memset(&res, 0, sizeof(res));
     int32_t margin = kg_estate_margin(&use, p->has_margin, p->margin);
     if (0 != kg_estate_evaluate(&use, margin, &plan, -1, &res)) {
@@ -203,6 +264,7 @@ evaluate_receiver(struct kg_db *db, const struct kg_retire_plan *p, const struct
     }
     fc_result_free(&res);
   }
+  free(arrivals);
   kg_estate_release(&use);
   return qs;
 }
@@ -295,8 +357,10 @@ kg_gate_retire(struct kg_db *db, const struct kg_retire_plan *p,
       "stranded_pools", rt.stranded, "plan_id"));
     /* clang-format on */
   }
-  for (size_t i = 0; i < rt.n_rx; i++)
-    free(rt.rx[i].arrivals);
+  for (size_t i = 0; i < rt.n_rx; i++) {
+    free(rt.rx[i].moves);
+    free(rt.rx[i].groups);
+  }
   json_decref(rt.stranded);
   json_decref(o.hosts);
   json_decref(o.binding);

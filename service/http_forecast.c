@@ -13,7 +13,7 @@
 #include "estate_cache.h"
 #include "forecast.h"
 #include "forecast_json.h"
-#include "gate_hosts.h"
+#include "gate_family.h"
 #include "inventory.h"
 
 /** The three views of one baseline evaluation. */
@@ -69,38 +69,27 @@ headroom_document(const struct kg_estate *es, const struct fc_result *r, const c
 }
 
 /**
- * The headroom over every host the candidates' CMIDs are cached on (kms-model.md
- * section 6): the own answer's max_decommission, lowered to what each of those
- * hosts allows for the same order of desktops.
+ * The headroom over the family (kms-model.md section 6, "Picking across
+ * hosts"): the candidates ranked once over every host of the family, and the
+ * largest k that keeps this host and every host the first k picks touch at go.
  */
 static enum kg_qs
-headroom_over_hosts(struct forecast_tx *tx, struct kg_db *db, const struct fc_result *r,
-                    int32_t pool)
+headroom_over_hosts(struct forecast_tx *tx, struct kg_db *db, const struct fc_result *r)
 {
-  const struct kg_estate *es = &tx->use->view;
-  int32_t *order = malloc((es->model.n_desktops + 1) * sizeof(*order));
-  json_t *scratch = json_pack("{s:[]}", "reasons");
-  long long ids[16];
-  size_t n_other;
-  bool go;
+  struct kg_family *f = malloc(sizeof(*f));
+  int32_t k = 0;
   enum kg_qs qs = KG_QS_INTERNAL_ERROR;
 
-  if (NULL != order && NULL != scratch) {
-    /* clang-format off */
-    struct kg_gate_plan p = {
-      .own = tx->use, .own_result = r, .desktops = order, .max_pool = pool,
-      .n_desktops = kg_estate_pick_decommission(tx->use, pool, order, es->model.n_desktops),
-      .at = r->max_decommission_at, .now = es->model.now,
-      .horizon_seconds = 86400LL * tx->horizon_days,
-    };
-    /* clang-format on */
-    qs = kg_gate_other_hosts(db, &p, scratch, &go, ids, &n_other);
-    if (KG_QS_OK == qs && n_other > 0)
-      json_object_set(tx->response, "max_decommission",
-                      json_object_get(scratch, "max_decommission"));
-  }
-  free(order);
-  json_decref(scratch);
+  if (NULL == f)
+    return qs;
+  qs = kg_family_open(f, db, tx->use->view.host.name, tx->use->view.model.now,
+                      86400LL * tx->horizon_days, false, KG_ESTATE_AT_LEAST);
+  if (KG_QS_OK == qs)
+    qs = kg_family_headroom(f, tx->pool, r->max_decommission_at, r->max_decommission, &k);
+  if (KG_QS_OK == qs)
+    json_object_set_new(tx->response, "max_decommission", json_integer(k));
+  kg_family_close(f);
+  free(f);
   return qs;
 }
 
@@ -138,7 +127,7 @@ evaluate(struct forecast_tx *tx, struct kg_db *db, struct kg_estate *es)
   }
   enum kg_qs qs = made ? KG_QS_OK : KG_QS_INTERNAL_ERROR;
   if (KG_QS_OK == qs && VIEW_HEADROOM == tx->view && es->family_hosts > 1)
-    qs = headroom_over_hosts(tx, db, &r, pool);
+    qs = headroom_over_hosts(tx, db, &r);
   fc_result_free(&r);
   return qs;
 }

@@ -18,6 +18,7 @@
 #include "db_pools.h"
 #include "forecast.h"
 #include "forecast_json.h"
+#include "gate_family.h"
 #include "gate_hosts.h"
 #include "gate_input.h"
 #include "gate_retire.h"
@@ -55,9 +56,9 @@ struct resolved_plan {
   size_t n_provisions;
   int32_t max_pool;
   struct kg_plan_summary summary;
-  long long other_hosts[KG_MAX_OTHER_HOSTS]; /**< other hosts it touches (gate_hosts.c) */
-  size_t n_other_hosts;
 };
+
+static enum kg_estate_fit fit(const struct gate_tx *tx);
 
 static enum kg_qs
 reply_invalid(struct kg_ctx *ctx, const char *field, const char *fmt, const char *value)
@@ -214,6 +215,35 @@ gate_response(const struct kg_estate *es, const struct fc_result *r,
   return doc;
 }
 
+/** What a reservation stores: the plan's desktops, provisions and other hosts. */
+struct plan_rows {
+  const long long *desktop_ids;
+  size_t n_desktops;
+  const long long *pool_ids;
+  const int *counts;
+  size_t n_pools;
+  const long long *host_ids;
+  size_t n_hosts;
+};
+
+static enum kg_qs
+store_plan(struct gate_tx *tx, const struct kg_estate *es, const struct plan_rows *rows, int64_t at,
+           char plan_id[37])
+{
+  if (0 != kg_uuid_v7(plan_id))
+    return KG_QS_INTERNAL_ERROR;
+  /* clang-format off */
+  struct kg_new_plan row = {
+    .id = plan_id, .kms_host_id = es->host.id, .at = at,
+    .expires_at = tx->now + 60LL * tx->in->ttl_minutes, .request_json = tx->request_json,
+    .caller = tx->ctx->who.name, .n_desktops = rows->n_desktops,
+    .desktop_ids = rows->desktop_ids, .n_provisions = rows->n_pools, .pool_ids = rows->pool_ids,
+    .counts = rows->counts, .n_other_hosts = rows->n_hosts, .other_host_ids = rows->host_ids,
+  };
+  /* clang-format on */
+  return kg_db_plan_insert(tx->ctx->db, &row);
+}
+
 static enum kg_qs
 reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolved_plan *plan,
              int64_t at, char plan_id[37])
@@ -223,10 +253,8 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
   int counts[KG_MAX_PROVISIONS];
   size_t n_pools = 0;
 
-  if (NULL == desktop_ids || 0 != kg_uuid_v7(plan_id)) {
-    free(desktop_ids);
+  if (NULL == desktop_ids)
     return KG_QS_INTERNAL_ERROR;
-  }
   for (size_t i = 0; i < plan->n_desktops; i++)
     desktop_ids[i] = es->desktop_ids[plan->desktops[i]];
   /* The same pool named twice is one provision of the summed count. */
@@ -242,15 +270,10 @@ reserve_plan(struct gate_tx *tx, const struct kg_estate *es, const struct resolv
     counts[k] += plan->provisions[i].count;
   }
   /* clang-format off */
-  struct kg_new_plan row = {
-    .id = plan_id, .kms_host_id = es->host.id, .at = at,
-    .expires_at = tx->now + 60LL * tx->in->ttl_minutes, .request_json = tx->request_json,
-    .caller = tx->ctx->who.name, .n_desktops = plan->n_desktops, .desktop_ids = desktop_ids,
-    .n_provisions = n_pools, .pool_ids = pool_ids, .counts = counts,
-    .n_other_hosts = plan->n_other_hosts, .other_host_ids = plan->other_hosts,
-  };
+  struct plan_rows rows = { desktop_ids, plan->n_desktops, pool_ids, counts, n_pools,
+                            NULL, 0 };
   /* clang-format on */
-  enum kg_qs qs = kg_db_plan_insert(tx->ctx->db, &row);
+  enum kg_qs qs = store_plan(tx, es, &rows, at, plan_id);
   free(desktop_ids);
   return qs;
 }
@@ -308,35 +331,34 @@ answer_dry_run(struct gate_tx *tx)
 }
 
 /**
- * Evaluates the plan on the other hosts of the product it touches and folds
- * their answers into tx->response; a reservation holds them all (their rows
- * were locked as they were read).
+ * Concludes an evaluated gate (tx->go, tx->response): reserves a go when
+ * asked (the resolved @a plan, or the stored @a rows of a family plan), then
+ * records the decision.
  */
 static enum kg_qs
-other_hosts(struct gate_tx *tx, struct resolved_plan *plan, const struct fc_result *r, int64_t at)
+conclude(struct gate_tx *tx, const struct kg_estate *es, const struct resolved_plan *plan,
+         const struct plan_rows *rows, int64_t at)
 {
-  const char *pools[KG_MAX_PROVISIONS];
-  int counts[KG_MAX_PROVISIONS];
-  bool go;
+  char plan_id[37];
+  enum kg_qs qs = KG_QS_OK;
 
-  for (size_t i = 0; i < tx->in->n_provisions; i++) {
-    pools[i] = tx->in->provisions[i].pool;
-    counts[i] = tx->in->provisions[i].count;
+  tx->status = (!tx->go && tx->in->enforce) ? 409 : 200;
+  bool reserving = tx->go && tx->in->reserve;
+  if (reserving) {
+    int64_t from = at < tx->now ? tx->now : at;
+    qs = NULL != rows ? store_plan(tx, es, rows, from, plan_id)
+                      : reserve_plan(tx, es, plan, from, plan_id);
+    if (KG_QS_OK != qs)
+      return qs;
+    json_object_set_new(tx->response, "plan_id", json_string(plan_id));
+    json_object_set_new(tx->response, "expires_at",
+                        kg_json_time(tx->now + 60LL * tx->in->ttl_minutes));
+    tx->status = 201;
   }
-  /* clang-format off */
-  struct kg_gate_plan gp = {
-    .own = tx->use, .own_result = r, .desktops = plan->desktops, .n_desktops = plan->n_desktops,
-    .pool_names = pools, .counts = counts, .n_provisions = tx->in->n_provisions,
-    .max_pool = plan->max_pool, .at = at, .now = tx->now,
-    .horizon_seconds = 86400LL * tx->in->horizon_days, .has_margin = tx->in->has_margin,
-    .margin = tx->in->margin, .lock = tx->in->reserve,
-  };
-  /* clang-format on */
-  enum kg_qs qs = kg_gate_other_hosts(tx->ctx->db, &gp, tx->response, &go, plan->other_hosts,
-                                      &plan->n_other_hosts);
-  if (KG_QS_OK == qs)
-    tx->go = go;
-  return qs;
+  tx->evaluated = true;
+  if (tx->in->dry_run)
+    return answer_dry_run(tx);
+  return record_decision(tx, es, reserving ? plan_id : NULL);
 }
 
 /** Evaluates the resolved plan, reserves a go when asked, records the decision. */
@@ -350,8 +372,6 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
                                 .decommission = plan->desktops,
                                 .n_provision = plan->n_provisions, .provision = plan->provisions };
   /* clang-format on */
-  char plan_id[37];
-
   memset(&r, 0, sizeof(r));
   int32_t margin = kg_estate_margin(tx->use, tx->in->has_margin, tx->in->margin);
   if (0 != kg_estate_evaluate(tx->use, margin, &model_plan, plan->max_pool, &r)) {
@@ -360,25 +380,72 @@ evaluate_and_record(struct gate_tx *tx, struct kg_estate *es, struct resolved_pl
   }
   tx->go = r.go;
   tx->response = gate_response(es, &r, plan);
-  enum kg_qs qs = NULL == tx->response ? KG_QS_INTERNAL_ERROR : other_hosts(tx, plan, &r, at);
+  /* one host in the family: the plan touches only it (several: family_and_record()) */
+  enum kg_qs qs = NULL == tx->response ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
+  if (KG_QS_OK == qs
+      && 0
+           != json_object_set_new(tx->response, "hosts",
+                                  json_pack("[o]", kg_gate_host_entry(es, &r))))
+    qs = KG_QS_INTERNAL_ERROR;
   fc_result_free(&r);
   if (KG_QS_OK != qs)
     return qs;
-  tx->status = (!tx->go && tx->in->enforce) ? 409 : 200;
-  bool reserving = tx->go && tx->in->reserve;
-  if (reserving) {
-    qs = reserve_plan(tx, es, plan, at < tx->now ? tx->now : at, plan_id);
-    if (KG_QS_OK != qs)
-      return qs;
-    json_object_set_new(tx->response, "plan_id", json_string(plan_id));
-    json_object_set_new(tx->response, "expires_at",
-                        kg_json_time(tx->now + 60LL * tx->in->ttl_minutes));
-    tx->status = 201;
+  return conclude(tx, es, plan, NULL, at);
+}
+
+/**
+ * A plan over a family of several hosts (gate_family.c): picks ranked over
+ * the family, named desktops of any host their pool lists, only the hosts
+ * the plan touches evaluated.
+ */
+static enum kg_qs
+family_and_record(struct gate_tx *tx, struct kg_db *db, const struct kg_estate *es)
+{
+  struct kg_family *f = malloc(sizeof(*f));
+  struct kg_family_answer a;
+  int64_t at = tx->in->has_at ? tx->in->at : tx->now;
+  /* clang-format off */
+  struct kg_family_plan p = {
+    .named_host = '\0' != tx->in->kms_host[0],
+    .desktops = (const char(*)[KG_HOSTNAME_BUFSZ]) tx->in->desktops,
+    .n_desktops = NULL != tx->in->desktops ? tx->in->n_desktops : 0,
+    .pool = tx->in->decommission_pool, .count = (size_t) tx->in->decommission_count,
+    .provisions = tx->in->provisions, .n_provisions = tx->in->n_provisions,
+    .at = at, .has_margin = tx->in->has_margin, .margin = tx->in->margin,
+    .reserve = tx->in->reserve,
+  };
+  /* clang-format on */
+
+  memset(&a, 0, sizeof(a));
+  if (NULL == f)
+    return KG_QS_INTERNAL_ERROR;
+  enum kg_qs qs = kg_family_open(f, db, es->host.name, tx->now, 86400LL * tx->in->horizon_days,
+                                 tx->in->reserve, fit(tx));
+  if (KG_QS_OK == qs)
+    qs = kg_family_gate(f, &p, &a);
+  if (KG_QS_OK == qs && 409 == a.status) {
+    /* clang-format off */
+    kg_reply_problem_with(tx->ctx, 409, json_pack("{s:s,s:s}", "plan_id", a.held_plan,
+                                                  "desktop", a.held_desktop),
+                          "%s", a.message);
+    /* clang-format on */
+    qs = KG_QS_REPLIED;
+  } else if (KG_QS_OK == qs && 0 != a.status) {
+    qs = reply_invalid(tx->ctx, a.field, "%s", a.message);
+  } else if (KG_QS_OK == qs) {
+    /* clang-format off */
+    struct plan_rows rows = { a.desktop_ids, a.n_desktops, a.pool_ids, a.counts, a.n_pools,
+                              a.host_ids, a.n_hosts };
+    /* clang-format on */
+    tx->go = a.go;
+    tx->response = a.doc;
+    a.doc = NULL;
+    qs = conclude(tx, es, NULL, &rows, at);
   }
-  tx->evaluated = true;
-  if (tx->in->dry_run)
-    return answer_dry_run(tx);
-  return record_decision(tx, es, reserving ? plan_id : NULL);
+  kg_family_answer_free(&a);
+  kg_family_close(f);
+  free(f);
+  return qs;
 }
 
 /**
@@ -532,6 +599,11 @@ gate_transaction(struct kg_db *db, void *cls)
   tx->use = &use;
   if (KG_QS_OK == qs && tx->in->retire) {
     qs = retire_and_record(tx, db, &use.view);
+    kg_estate_release(&use);
+    return qs;
+  }
+  if (KG_QS_OK == qs && use.view.family_hosts > 1) {
+    qs = family_and_record(tx, db, &use.view);
     kg_estate_release(&use);
     return qs;
   }
