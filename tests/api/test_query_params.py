@@ -125,8 +125,11 @@ def test_documented_query_parameters_still_work(svc):
             continue
         url = fill(path)
         values = dict(SAMPLES, state=STATES.get(path))
-        page = c.get(url + "?limit=1")
-        cursor = page.json.get("next_cursor") if page.status == 200 else None
+        cursor = None
+        if "cursor" in names:
+            page = c.get(url + "?limit=1")
+            expect_status(page, 200)
+            cursor = page.json["next_cursor"]
         for name in sorted(names):
             if name == "cursor":
                 if cursor is None:
