@@ -134,6 +134,11 @@ check_listed_once(const json_t *list, struct kg_errors *e)
   {
     names[i].hostname = json_string_value(json_object_get(item, "h"));
     names[i].index = i;
+    if (NULL == names[i].hostname) { /* no memory for it while parsing */
+      kg_errors_add(e, false, "desktops", "too many machines for this service now");
+      free(names);
+      return;
+    }
   }
   qsort(names, n, sizeof(*names), compare_listed);
   for (i = 1; i < n && !too_many_errors(e); i++)
@@ -164,9 +169,9 @@ parse_desktops(const json_t *desktops, struct kg_errors *e, json_t *list)
   }
   json_array_foreach(desktops, i, item)
   {
-    json_t *out = json_pack("{s:i}", "n", (json_int_t) i);
     if (too_many_errors(e))
       break;
+    json_t *out = json_pack("{s:i}", "n", (json_int_t) i);
     if (!json_is_object(item))
       entry_error(e, true, i, "", "must be an object {hostname, power_state?, platform_id?}");
     else if (NULL != out)

@@ -196,6 +196,8 @@ def test_powered_off_desktops_stop_crediting_renewals(svc):
     g = gate_one(c, names[0])
     expect(g["decision"] == "no-go" and g["baseline_min"] == 24, g)
     expect(g["first_breach_at"] is not None, g)
+    expect(any("6 active desktops of this host are reported powered off" in x
+               for x in g["reasons"]), g["reasons"])
     f = c.get("/v1/kms-hosts/%s/forecast" % HOST).json
     expect(f["min"] == 24 and f["current_count"] == 30, f)
     d = c.get("/v1/desktops/" + q(names[1])).json
