@@ -10,7 +10,8 @@
 #include <string.h>
 
 /* A desktop with its CMID facts, by the rules of the model (forecast.c): its
-   CMID is renewing when an active desktop of the host carries it and the CMID's
+   CMID is renewing when an active desktop of the host that its platform does not
+   report powered off carries it and the CMID's
    last request is within the smallest renewal interval of those desktops' pools
    + 24 h grace; lapsing when seen but not renewing; unseen when the desktop has
    no CMID or the host never logged it. It expires E = 30 d = 720 h after its
@@ -25,7 +26,8 @@
   "  WHEN now() - c.last_request_at <= interval '24 hours' + (SELECT min(make_interval("  \
   "     mins => coalesce(op.renewal_interval_minutes, h.renewal_interval_minutes)))"       \
   "   FROM desktops o JOIN pools op ON op.id = o.pool_id"                                  \
-  "   WHERE o.kms_host_id = d.kms_host_id AND o.cmid = d.cmid AND o.state = 'active')"     \
+  "   WHERE o.kms_host_id = d.kms_host_id AND o.cmid = d.cmid AND o.state = 'active'"       \
+  "   AND o.power_state <> 'off')"                                                         \
   "  THEN 'renewing' ELSE 'lapsing' END,"                                                  \
   " " KG_SQL_EPOCH("c.last_request_at") ", c.request_count,"                               \
   " " KG_SQL_EPOCH("CASE WHEN c.last_request_at > now() THEN now()"                         \
@@ -33,7 +35,8 @@
   " c.required_count,"                                                                     \
   /* a short client name (VDI-001) cannot say which of these desktops it is */             \
   " EXISTS (SELECT 1 FROM desktops o WHERE o.kms_host_id = d.kms_host_id"                  \
-  "  AND o.short_name = d.short_name AND o.id <> d.id)"                                    \
+  "  AND o.short_name = d.short_name AND o.id <> d.id),"                                   \
+  " d.power_state, d.platform_id"                                                          \
   " FROM desktops d JOIN pools p ON p.id = d.pool_id"                                      \
   " JOIN kms_hosts h ON h.id = d.kms_host_id"                                              \
   " LEFT JOIN cmids c ON c.kms_host_id = d.kms_host_id AND c.cmid = d.cmid"
@@ -59,19 +62,23 @@ static const struct kg_stmt stmt_list = {
 /* clang-format on */
 
 /* $1 hostname, $2 pool id, $3 host id, $4 cmid given, $5 cmid, $6 state (NULL keep),
-   $7 last_activation_at given, $8 its Unix microseconds. A row of another host is
+   $7 last_activation_at given, $8 its Unix microseconds, $9 power_state (NULL keep),
+   $10 platform_id given, $11 platform_id. A row of another host is
    left alone (WHERE), which returns no row: its CMID lives in that host's cache. */
 /* clang-format off */
 static const struct kg_stmt stmt_upsert = {
   "desktop_upsert",
   "INSERT INTO desktops AS d (hostname, pool_id, kms_host_id, cmid, cmid_seen_at, state,"
-  " last_activation_at, decommissioned_at)"
+  " last_activation_at, decommissioned_at, power_state, platform_id)"
   " VALUES ($1, $2::bigint, $3::bigint, $5::uuid,"
   "  CASE WHEN $5::uuid IS NOT NULL THEN now() END, coalesce($6::text, 'active'),"
   "  timestamptz 'epoch' + $8::bigint * interval '1 microsecond',"
-  "  CASE WHEN $6::text = 'decommissioned' THEN now() END)"
+  "  CASE WHEN $6::text = 'decommissioned' THEN now() END, coalesce($9::text, 'unknown'),"
+  "  $11::text)"
   " ON CONFLICT (hostname) DO UPDATE SET"
   " pool_id = excluded.pool_id,"
+  " power_state = coalesce($9::text, d.power_state),"
+  " platform_id = CASE WHEN $10::boolean THEN $11::text ELSE d.platform_id END,"
   " cmid = CASE WHEN $4::boolean THEN excluded.cmid ELSE d.cmid END,"
   " cmid_seen_at = CASE WHEN NOT $4::boolean OR excluded.cmid IS NOT DISTINCT FROM d.cmid"
   "   THEN d.cmid_seen_at ELSE excluded.cmid_seen_at END,"
@@ -80,10 +87,13 @@ static const struct kg_stmt stmt_upsert = {
   "   ELSE d.last_activation_at END,"
   " decommissioned_at = CASE WHEN coalesce($6::text, d.state) = 'decommissioned'"
   "   THEN coalesce(d.decommissioned_at, now()) END,"
-  " updated_at = CASE WHEN (d.pool_id, d.cmid, d.state, d.last_activation_at)"
+  " updated_at = CASE WHEN (d.pool_id, d.cmid, d.state, d.last_activation_at, d.power_state,"
+  "   d.platform_id)"
   "   IS NOT DISTINCT FROM (excluded.pool_id,"
   "    CASE WHEN $4::boolean THEN excluded.cmid ELSE d.cmid END, coalesce($6::text, d.state),"
-  "    CASE WHEN $7::boolean THEN excluded.last_activation_at ELSE d.last_activation_at END)"
+  "    CASE WHEN $7::boolean THEN excluded.last_activation_at ELSE d.last_activation_at END,"
+  "    coalesce($9::text, d.power_state),"
+  "    CASE WHEN $10::boolean THEN $11::text ELSE d.platform_id END)"
   "   THEN d.updated_at ELSE now() END"
   " WHERE d.kms_host_id = excluded.kms_host_id"
   " RETURNING (xmax = 0)"
@@ -124,6 +134,8 @@ read_desktop(const PGresult *res, int row, struct kg_desktop_record *d)
   d->has_required_count = !PQgetisnull(res, row, 13);
   d->required_count = (int) kg_db_int(res, row, 13);
   d->name_ambiguous = kg_db_bool(res, row, 14);
+  d->power_state = PQgetvalue(res, row, 15);
+  d->platform_id = kg_db_text(res, row, 16);
 }
 
 struct desktop_cb {
@@ -164,6 +176,7 @@ kg_db_desktop_upsert(struct kg_db *db, const struct kg_desktop_put *put,
     put->has_cmid ? "true" : "false", put->has_cmid ? put->cmid : NULL, put->state,
     put->has_last_activation ? "true" : "false",
     lat_value ? kg_db_param_int(lat, put->last_activation_us) : NULL,
+    put->power_state, put->has_platform_id ? "true" : "false", put->platform_id,
   };
   /* clang-format on */
   PGresult *res = kg_db_exec(db, &stmt_upsert, KG_NPARAMS(params), params, &qs);

@@ -30,8 +30,10 @@ struct kg_desktop_record {
   long long request_count;
   const char *expires_at; /**< last_request_at + 30 days, or NULL */
   bool has_required_count;
-  int required_count;  /**< 25 or 5 */
-  bool name_ambiguous; /**< another desktop of its host has its first label */
+  int required_count;      /**< 25 or 5 */
+  bool name_ambiguous;     /**< another desktop of its host has its first label */
+  const char *power_state; /**< on | off | unknown, as its platform reported it */
+  const char *platform_id; /**< the platform's id of the machine, or NULL */
 };
 
 /**
@@ -53,6 +55,9 @@ struct kg_desktop_put {
   bool has_last_activation;   /**< last_activation_at given */
   bool last_activation_null;  /**< ... as null */
   int64_t last_activation_us; /**< ... else this, Unix microseconds */
+  const char *power_state;    /**< on | off | unknown; NULL: keep (unknown for a new desktop) */
+  bool has_platform_id;       /**< platform_id given (NULL clears) */
+  const char *platform_id;    /**< ... as this */
 };
 
 /** Outcome of an upsert. */

@@ -80,11 +80,9 @@ static const struct kg_stmt stmt_cmids = {
   " AND EXISTS (SELECT 1 FROM desktops d WHERE d.kms_host_id = c.kms_host_id"
   "             AND d.cmid = c.cmid AND d.state = 'active')"
 };
-/* The last column says whether the desktop is this host's (registered on it):
-   only such desktops may be named in this host's plans. */
 static const struct kg_stmt stmt_desktops = {
   "estate_desktops",
-  "SELECT d.id, d.hostname, d.pool_id, d.cmid, d.state, d.kms_host_id = $1 FROM desktops d"
+  "SELECT " KG_ESTATE_DESKTOP_COLUMNS " FROM desktops d"
   " WHERE (d.kms_host_id = $1 OR d.id IN (" FOREIGN_DESKTOPS "))"
   " AND (d.state <> 'decommissioned'"
   "  OR d.decommissioned_at > to_timestamp($2) - interval '" KG_RELEVANT_DAYS " days')"
@@ -308,6 +306,7 @@ kg_estate_desktop_from_row(struct kg_estate *es, size_t i, const PGresult *res, 
   es->desktops[i].cmid = (NULL == cmid) ? -1 : kg_estate_cmid_find(es, cmid);
   es->desktops[i].state = parse_state(PQgetvalue(res, row, 4));
   es->desktop_here[i] = kg_db_bool(res, row, 5);
+  es->desktops[i].powered_off = kg_db_bool(res, row, 6);
   /* a CMID this host does not cache: another host may */
   es->desktop_cmid_away[i] = NULL != cmid && es->desktops[i].cmid < 0;
   return es->desktops[i].pool >= 0 ? 0 : -1;

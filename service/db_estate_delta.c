@@ -79,7 +79,7 @@ static const struct kg_stmt stmt_desktops = {
   DELTA_LOG ","
   " ids AS (SELECT unnest(desktops) AS id FROM log"
   "  UNION SELECT d.id FROM desktops d WHERE d.cmid IN (SELECT unnest(cmids) FROM log))"
-  " SELECT d.id, d.hostname, d.pool_id, d.cmid, d.state, d.kms_host_id = $1,"
+  " SELECT " KG_ESTATE_DESKTOP_COLUMNS ","
   " (d.kms_host_id = $1"
   "  OR (EXISTS (SELECT 1 FROM kms_hosts dh JOIN kms_hosts h ON h.id = $1"
   "       AND h.family = dh.family AND h.id <> dh.id WHERE dh.id = d.kms_host_id)"
@@ -202,7 +202,7 @@ split_desktop_rows(const struct kg_estate *old, const PGresult *res, struct desk
   for (int r = 0; r < (int) rows; r++) {
     const char *hostname = PQgetvalue(res, r, 1);
     int32_t at = kg_estate_desktop_index(old, hostname);
-    bool member = kg_db_bool(res, r, 6);
+    bool member = kg_db_bool(res, r, 7);
     if (at >= 0) {
       dr->changed[dr->n_changed++] = (struct desktop_row){ at, member ? r : -1, hostname };
       dr->n_leaving += !member;

@@ -56,15 +56,16 @@ facts_init(struct facts *f)
   f->n_any = 0;
 }
 
+/** Adds one desktop of the CMID; only a desktop that renews counts as active. */
 static void
-facts_add(struct facts *f, int64_t r, enum fc_desktop_state state)
+facts_add(struct facts *f, int64_t r, const struct fc_desktop *d)
 {
   int32_t r32 = renewal32(r);
 
   f->n_any++;
   if (r32 < f->min_any_r)
     f->min_any_r = r32;
-  if (FC_ACTIVE != state)
+  if (!renews(d))
     return;
   f->n_active++;
   if (r32 < f->min_active_r)
@@ -152,7 +153,7 @@ scan_facts(const struct fc_estate *e, int32_t cmid, struct facts *f)
     const struct fc_desktop *d = &e->desktops[i];
 
     if (d->cmid == cmid && index_ok(d->pool, e->n_pools))
-      facts_add(f, e->pools[d->pool].renewal_seconds, d->state);
+      facts_add(f, e->pools[d->pool].renewal_seconds, d);
   }
   return true;
 }
@@ -310,7 +311,7 @@ model_statuses(struct model *m)
     const struct fc_desktop *d = &e->desktops[i];
 
     if (d->cmid >= 0)
-      facts_add(&m->cs[d->cmid].f, e->pools[d->pool].renewal_seconds, d->state);
+      facts_add(&m->cs[d->cmid].f, e->pools[d->pool].renewal_seconds, d);
   }
   for (size_t c = 0; c < e->n_cmids; c++) {
     struct cmid_state *cs = &m->cs[c];
@@ -327,14 +328,14 @@ model_statuses(struct model *m)
   model_images(m);
 }
 
-/** Active desktops per CMID that no reserved plan takes. */
+/** Renewing desktops per CMID that no reserved plan takes. */
 static void
 model_left(struct model *m)
 {
   for (size_t i = 0; i < m->n_reserved; i++) {
     const struct fc_desktop *d = &m->e->desktops[m->reserved[i].key];
 
-    if (FC_ACTIVE == d->state && d->cmid >= 0)
+    if (renews(d) && d->cmid >= 0)
       m->cs[d->cmid].left--;
   }
 }
@@ -461,7 +462,7 @@ collect_stops(struct model *m, const struct kv *list, size_t n, struct stop *out
   for (size_t i = 0; i < n; i++) {
     const struct fc_desktop *d = &ds[list[i].key];
 
-    if (FC_ACTIVE != d->state || d->cmid < 0 || !renewing(m, d->cmid))
+    if (!renews(d) || d->cmid < 0 || !renewing(m, d->cmid))
       continue;
     m->cs[d->cmid].hit++;
     m->cs[d->cmid].tmax = max64(m->cs[d->cmid].tmax, list[i].val);

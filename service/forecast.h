@@ -63,6 +63,10 @@ struct fc_desktop {
   int32_t pool;         /* index into pools */
   int32_t cmid;         /* index into cmids, -1 when unknown or never seen */
   enum fc_desktop_state state;
+  bool powered_off; /* its platform reports it powered off: an ACTIVE desktop
+                       that renews nothing (rule (a) counts it as not active)
+                       until reported on; still a desktop of its pool that a
+                       plan may decommission (taking it stops no renewal) */
 };
 
 struct fc_provision {

@@ -311,7 +311,7 @@ call_stops(struct call *x)
   for (size_t i = 0; i < w; i++) {
     const struct fc_desktop *d = &p->e.desktops[l[i].key];
 
-    if (FC_ACTIVE == d->state && d->cmid >= 0 && renewing(&p->m, d->cmid))
+    if (renews(d) && d->cmid >= 0 && renewing(&p->m, d->cmid))
       c[nc++] = (struct kv){ (uint64_t) d->cmid, l[i].val };
   }
   if (0 != radix_sort(c, nc))

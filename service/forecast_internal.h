@@ -15,6 +15,17 @@
 
 #include "forecast.h"
 
+/**
+ * Whether a desktop renews its CMID: active and not reported powered off
+ * (kms-model.md section 3, rule (a)). Every count of a CMID's active
+ * desktops (facts, `left`, the stops of a plan) counts these only.
+ */
+static inline bool
+renews(const struct fc_desktop *d)
+{
+  return FC_ACTIVE == d->state && !d->powered_off;
+}
+
 /** End of an interval that outlasts every window; never a valid input time. */
 #define NEVER INT64_MAX
 
@@ -32,7 +43,7 @@ struct facts {
   int32_t min_active_r; /* INT32_MAX while no active desktop */
   int32_t max_active_r;
   int32_t min_any_r; /* INT32_MAX while no desktop */
-  int32_t n_active;
+  int32_t n_active;  /* desktops that renew it (renews()) */
   int32_t n_any;
 };
 
@@ -44,7 +55,7 @@ struct cmid_state {
   int64_t rereq;    /* earliest reserved shared-image provision, or NEVER */
   int64_t tmax;     /* scratch: INT64_MIN between uses */
   struct facts f;
-  int32_t left;   /* active desktops no reserved plan takes */
+  int32_t left;   /* renewing desktops (renews()) no reserved plan takes */
   int32_t hit;    /* scratch: 0 between uses */
   uint8_t status; /* enum fc_status */
 };

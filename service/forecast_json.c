@@ -104,10 +104,22 @@ reason_plan_effect(json_t *reasons, const struct fc_result *r, const struct kg_p
                min_day, r->floor);
 }
 
+/** Active desktops of this host that their platform reports powered off. */
+static size_t
+powered_off_here(const struct kg_estate *es)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < es->model.n_desktops; i++)
+    n += es->desktop_here[i] && FC_ACTIVE == es->desktops[i].state && es->desktops[i].powered_off;
+  return n;
+}
+
 json_t *
 kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
                     const struct kg_plan_summary *plan)
 {
+  size_t off = powered_off_here(es);
   json_t *reasons = json_array();
   char day[40], end[40];
 
@@ -121,6 +133,13 @@ kg_forecast_reasons(const struct kg_estate *es, const struct fc_result *r,
                " (%d renewing CMIDs, %d lapsing)", r->baseline_min, day, r->floor,
                /* clang-format on */
                r->renewing, r->lapsing);
+  /* clang-format off */
+  if (off > 0)
+    add_reason(reasons, "%zu active desktop%s of this host %s reported powered off by %s"
+               " platform: no renewal of %s is credited until a sync reports %s on", off,
+               1 == off ? "" : "s", 1 == off ? "is" : "are", 1 == off ? "its" : "their",
+               1 == off ? "it" : "them", 1 == off ? "it" : "them");
+  /* clang-format on */
   reason_plan_effect(reasons, r, plan);
   /* clang-format off */
   if (r->go)

@@ -10,14 +10,15 @@
 
 /**
  * 0: its CMID stays with another remaining desktop; 1: taking it changes
- * nothing either; 2: it stops its CMID.
+ * nothing either; 2: it stops its CMID.  `left` counts the renewing
+ * desktops only, so one reported powered off is not among them.
  */
 static int
 cand_group(const struct model *m, const struct fc_desktop *d)
 {
-  if (d->cmid >= 0 && m->cs[d->cmid].left >= 2)
+  if (d->cmid >= 0 && m->cs[d->cmid].left - (renews(d) ? 1 : 0) >= 1)
     return 0;
-  if (d->cmid < 0 || !renewing(m, d->cmid))
+  if (d->cmid < 0 || !renewing(m, d->cmid) || !renews(d))
     return 1;
   return 2;
 }

@@ -31,7 +31,7 @@ load_reserved_latest(struct model *m)
   for (size_t i = 0; i < m->n_reserved; i++) {
     const struct fc_desktop *d = &m->e->desktops[m->reserved[i].key];
 
-    if (FC_ACTIVE == d->state && d->cmid >= 0) {
+    if (renews(d) && d->cmid >= 0) {
       struct cmid_state *cs = &m->cs[d->cmid];
 
       cs->tmax = max64(cs->tmax, m->reserved[i].val);
@@ -245,7 +245,8 @@ prep_stops(struct fc_prepared *p, int32_t *last, int32_t *pool_of, size_t *fill,
   for (size_t i = 0; i < p->n_order; i++) {
     const struct fc_desktop *d = &e->desktops[p->order[i]];
 
-    if (d->cmid < 0 || !renewing(m, d->cmid))
+    /* a desktop reported powered off stops nothing: its CMID renews with others */
+    if (d->cmid < 0 || !renewing(m, d->cmid) || !renews(d))
       continue;
     last[d->cmid] = (int32_t) i;
     if (-1 == pool_of[d->cmid] || d->pool == pool_of[d->cmid])

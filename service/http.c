@@ -24,6 +24,7 @@
 #include "fileutil.h"
 #include "log.h"
 #include "metrics.h"
+#include "query.h"
 #include "responses.h"
 
 static struct _u_instance instance;
@@ -197,10 +198,40 @@ parse_json_body(struct kg_ctx *ctx)
   return true;
 }
 
+/**
+ * Refuses a query parameter the route does not read (400): ignored, a
+ * misspelt `?enforce` or a `?dry_run` meant for the body would quietly
+ * change what the caller gets.
+ */
+static bool
+query_acceptable(struct kg_ctx *ctx)
+{
+  static const char *const why[] = {
+    [KG_QUERY_MALFORMED] = "is malformed (a bad %-escape, an encoded NUL or an empty name)",
+    [KG_QUERY_UNKNOWN] = "is not a parameter of this route",
+    [KG_QUERY_REPEATED] = "is given more than once",
+  };
+  char name[KG_QUERY_NAME_BUFSZ];
+  enum kg_query_verdict v = kg_query_check(ctx->req->http_url, ctx->route->query, name);
+  const char *takes = NULL != ctx->route->query ? ctx->route->query : "none";
+
+  if (KG_QUERY_OK == v)
+    return true;
+  /* clang-format off */
+  kg_reply_problem_with(ctx, 400, json_pack("{s:[{s:s,s:s}]}", "errors", "field", name,
+                                            "message", why[v]),
+                        "query parameter '%s' %s; %s %s takes: %s", name, why[v],
+                        ctx->req->http_verb, ctx->route->pattern, takes);
+  /* clang-format on */
+  return false;
+}
+
 static bool
 prepare_request(struct kg_ctx *ctx)
 {
   if (KG_ROLE_NONE != ctx->route->min_role && !authenticate(ctx))
+    return false;
+  if (!query_acceptable(ctx))
     return false;
   if (KG_BODY_NONE == ctx->route->body)
     return true;

@@ -61,6 +61,9 @@ struct kg_route {
   enum kg_body body;     /**< what the body must be */
   size_t max_body;       /**< larger bodies get 413 */
   kg_handler handler;
+  /** The query parameters the handler reads, separated by spaces (NULL: none).
+      The dispatcher refuses any other name with a 400 (query.h). */
+  const char *query;
 };
 
 /** Body limits from api.md. */

@@ -177,10 +177,11 @@ handle_delete(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_activation_ids[] = {
-  { "GET", "/v1/activation-ids", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
-  { "GET", "/v1/activation-ids/:id", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
-  { "PUT", "/v1/activation-ids/:id", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_put },
-  { "DELETE", "/v1/activation-ids/:id", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "GET", "/v1/activation-ids", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_list, "application limit cursor" },
+  { "GET", "/v1/activation-ids/:id", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get, NULL },
+  { "PUT", "/v1/activation-ids/:id", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_put, NULL },
+  { "DELETE", "/v1/activation-ids/:id", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -233,11 +233,11 @@ handle_observations(struct kg_ctx *ctx)
 /* clang-format off */
 const struct kg_route kg_routes_activations[] = {
   { "POST", "/v1/kms-hosts/:name/activations", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_INGEST_BODY,
-    handle_host_activations },
+    handle_host_activations, "time_zone utc_offset culture" },
   { "POST", "/v1/kms-servers/:server/activations", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_INGEST_BODY,
-    handle_server_activations },
+    handle_server_activations, "time_zone utc_offset culture" },
   { "POST", "/v1/kms-hosts/:name/observations", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY,
-    handle_observations },
-  { NULL, NULL, 0, 0, 0, NULL },
+    handle_observations, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -40,7 +40,8 @@ handle_list(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_decisions[] = {
-  { "GET", "/v1/decisions", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "GET", "/v1/decisions", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_list, "kms_host since limit cursor" },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -12,6 +12,7 @@
 #include "inventory.h"
 
 static const char *const states[] = { "active", "powered_off", "decommissioned", NULL };
+static const char *const power_states[] = { "on", "off", "unknown", NULL };
 
 /** State shared by a handler and its transaction callback. */
 struct desktop_tx {
@@ -96,16 +97,33 @@ input_last_activation(const json_t *body, struct kg_errors *e, struct kg_desktop
     kg_input_time(body, "last_activation_at", false, e, &put->last_activation_us);
 }
 
+/** Reads platform_id: the platform's id of the machine (1 to 256 bytes), or null to clear. */
+static void
+input_platform_id(const json_t *body, struct kg_errors *e, struct kg_desktop_put *put)
+{
+  const json_t *v = json_object_get(body, "platform_id");
+
+  put->has_platform_id = (NULL != v);
+  put->platform_id = NULL;
+  if (NULL != v && !json_is_null(v))
+    kg_input_name(body, "platform_id", false, KG_PLATFORM_ID_MAX, e, &put->platform_id);
+}
+
 static void
 parse_put(const json_t *body, struct kg_errors *e, struct desktop_tx *t)
 {
-  static const char *const fields[] = { "pool", "cmid", "state", "last_activation_at", NULL };
+  /* clang-format off */
+  static const char *const fields[] = { "pool", "cmid", "state", "last_activation_at",
+                                        "power_state", "platform_id", NULL };
+  /* clang-format on */
 
   kg_input_only(body, fields, "", e);
   kg_input_name(body, "pool", true, KG_NAME_MAX, e, &t->pool);
   input_cmid(body, e, t);
   kg_input_enum(body, "state", false, states, e, &t->put.state);
   input_last_activation(body, e, &t->put);
+  kg_input_enum(body, "power_state", false, power_states, e, &t->put.power_state);
+  input_platform_id(body, e, &t->put);
 }
 
 /** Answers the 422 of a desktop that would change KMS host. */
@@ -290,10 +308,11 @@ handle_delete(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_desktops[] = {
-  { "PUT", "/v1/desktops/:hostname", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY, handle_put },
-  { "GET", "/v1/desktops", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
-  { "GET", "/v1/desktops/:hostname", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
-  { "DELETE", "/v1/desktops/:hostname", KG_ROLE_HOOK, KG_BODY_NONE, 0, handle_delete },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "PUT", "/v1/desktops/:hostname", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY, handle_put, NULL },
+  { "GET", "/v1/desktops", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_list, "pool state cmid kms_host limit cursor" },
+  { "GET", "/v1/desktops/:hostname", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get, NULL },
+  { "DELETE", "/v1/desktops/:hostname", KG_ROLE_HOOK, KG_BODY_NONE, 0, handle_delete, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -209,9 +209,12 @@ handle_chart(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_forecast[] = {
-  { "GET", "/v1/kms-hosts/:name/forecast", KG_ROLE_READER, KG_BODY_NONE, 0, handle_forecast },
-  { "GET", "/v1/kms-hosts/:name/headroom", KG_ROLE_READER, KG_BODY_NONE, 0, handle_headroom },
-  { "GET", "/v1/kms-hosts/:name/forecast.svg", KG_ROLE_READER, KG_BODY_NONE, 0, handle_chart },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "GET", "/v1/kms-hosts/:name/forecast", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_forecast, "horizon_days pool" },
+  { "GET", "/v1/kms-hosts/:name/headroom", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_headroom, "horizon_days pool" },
+  { "GET", "/v1/kms-hosts/:name/forecast.svg", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_chart, "horizon_days" },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -618,12 +618,32 @@ gate_transaction(struct kg_db *db, void *cls)
   return qs;
 }
 
+/**
+ * A reader may ask a dry run (the dashboard's what-if): it records and
+ * reserves nothing. Anything else needs a hook token (403).
+ */
+static bool
+role_may_ask(struct kg_ctx *ctx)
+{
+  if (ctx->who.role >= KG_ROLE_HOOK || json_true() == json_object_get(ctx->body, "dry_run"))
+    return true;
+  kg_reply_problem(ctx, 403,
+                   "the token '%s' has role reader, which may ask only a dry run"
+                   " (\"dry_run\": true); evaluating a plan for real needs hook",
+                   ctx->who.name);
+  return false;
+}
+
 static void
 handle_gate(struct kg_ctx *ctx)
 {
   struct gate_input *in = malloc(sizeof(*in)); /* ~1.7 KiB: kept off the worker stack */
   struct gate_tx tx = { .ctx = ctx, .now = (int64_t) time(NULL) };
 
+  if (!role_may_ask(ctx)) {
+    free(in);
+    return;
+  }
   if (NULL == in) {
     kg_reply_problem(ctx, 500, "out of memory");
     return;
@@ -675,7 +695,7 @@ handle_gate(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_gate[] = {
-  { "POST", "/v1/gate", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_BODY, handle_gate },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "POST", "/v1/gate", KG_ROLE_READER, KG_BODY_JSON, KG_MAX_BODY, handle_gate, "enforce" },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -92,10 +92,10 @@ handle_dashboard(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_health[] = {
-  { "GET", "/healthz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_healthz },
-  { "GET", "/readyz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_readyz },
-  { "GET", "/openapi.yaml", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_openapi },
-  { "GET", "/", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_dashboard },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "GET", "/healthz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_healthz, NULL },
+  { "GET", "/readyz", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_readyz, NULL },
+  { "GET", "/openapi.yaml", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_openapi, NULL },
+  { "GET", "/", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_dashboard, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

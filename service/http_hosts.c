@@ -414,12 +414,13 @@ handle_duplicates(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_hosts[] = {
-  { "POST", "/v1/kms-hosts", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
-  { "GET", "/v1/kms-hosts", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
-  { "GET", "/v1/kms-hosts/:name", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
-  { "PATCH", "/v1/kms-hosts/:name", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_patch },
-  { "DELETE", "/v1/kms-hosts/:name", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete },
-  { "GET", "/v1/kms-hosts/:name/duplicates", KG_ROLE_READER, KG_BODY_NONE, 0, handle_duplicates },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "POST", "/v1/kms-hosts", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create, NULL },
+  { "GET", "/v1/kms-hosts", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list, "limit cursor" },
+  { "GET", "/v1/kms-hosts/:name", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get, NULL },
+  { "PATCH", "/v1/kms-hosts/:name", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_patch, NULL },
+  { "DELETE", "/v1/kms-hosts/:name", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete, NULL },
+  { "GET", "/v1/kms-hosts/:name/duplicates", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_duplicates, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

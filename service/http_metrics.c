@@ -240,7 +240,7 @@ handle_metrics(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_metrics[] = {
-  { "GET", "/metrics", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_metrics },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "GET", "/metrics", KG_ROLE_NONE, KG_BODY_NONE, 0, handle_metrics, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

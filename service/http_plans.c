@@ -170,11 +170,12 @@ handle_release(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_plans[] = {
-  { "GET", "/v1/plans", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
-  { "GET", "/v1/plans/:id", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
+  { "GET", "/v1/plans", KG_ROLE_READER, KG_BODY_NONE, 0,
+    handle_list, "kms_host state limit cursor" },
+  { "GET", "/v1/plans/:id", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get, NULL },
   /* No body is needed; whatever is sent is ignored (up to the usual limit). */
-  { "POST", "/v1/plans/:id/commit", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_BODY, handle_commit },
-  { "POST", "/v1/plans/:id/release", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_BODY, handle_release },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "POST", "/v1/plans/:id/commit", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_BODY, handle_commit, NULL },
+  { "POST", "/v1/plans/:id/release", KG_ROLE_HOOK, KG_BODY_RAW, KG_MAX_BODY, handle_release, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "inventory.h"
+#include "pool_sync.h"
 
 static const char *const platforms[] = { "horizon", "citrix", "other", NULL };
 
@@ -460,11 +461,13 @@ handle_delete(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_pools[] = {
-  { "POST", "/v1/pools", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
-  { "GET", "/v1/pools", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
-  { "GET", "/v1/pools/:name", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
-  { "PATCH", "/v1/pools/:name", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_patch },
-  { "DELETE", "/v1/pools/:name", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "POST", "/v1/pools", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create, NULL },
+  { "GET", "/v1/pools", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list, "kms_host limit cursor" },
+  { "GET", "/v1/pools/:name", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get, NULL },
+  { "PATCH", "/v1/pools/:name", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_patch, NULL },
+  { "DELETE", "/v1/pools/:name", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_delete, NULL },
+  { "PUT", "/v1/pools/:name/desktops", KG_ROLE_HOOK, KG_BODY_JSON, KG_MAX_SYNC_BODY,
+    kg_handle_pool_sync, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

@@ -106,8 +106,8 @@ handle_get(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_servers[] = {
-  { "GET", "/v1/kms-servers", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list },
-  { "GET", "/v1/kms-servers/:server", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "GET", "/v1/kms-servers", KG_ROLE_READER, KG_BODY_NONE, 0, handle_list, "limit cursor" },
+  { "GET", "/v1/kms-servers/:server", KG_ROLE_READER, KG_BODY_NONE, 0, handle_get, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

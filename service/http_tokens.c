@@ -149,10 +149,10 @@ handle_revoke(struct kg_ctx *ctx)
 
 /* clang-format off */
 const struct kg_route kg_routes_tokens[] = {
-  { "POST", "/v1/tokens", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create },
+  { "POST", "/v1/tokens", KG_ROLE_ADMIN, KG_BODY_JSON, KG_MAX_BODY, handle_create, NULL },
   /* api.md: token management is admin only, listing included. */
-  { "GET", "/v1/tokens", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_list },
-  { "DELETE", "/v1/tokens/:id", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_revoke },
-  { NULL, NULL, 0, 0, 0, NULL },
+  { "GET", "/v1/tokens", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_list, "limit cursor" },
+  { "DELETE", "/v1/tokens/:id", KG_ROLE_ADMIN, KG_BODY_NONE, 0, handle_revoke, NULL },
+  { NULL, NULL, 0, 0, 0, NULL, NULL },
 };
 /* clang-format on */

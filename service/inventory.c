@@ -66,7 +66,7 @@ kg_desktop_json(const struct kg_desktop_record *d)
                           "decommissioned_at", kg_json_epoch_text(d->decommissioned_at),
                           "created_at", kg_json_epoch_text(d->created_at),
                           "updated_at", kg_json_epoch_text(d->updated_at));
-  json_t *facts = json_pack("{s:s,s:o,s:o,s:o,s:o,s:b}",
+  json_t *facts = json_pack("{s:s,s:o,s:o,s:o,s:o,s:b,s:s,s:o}",
                             "cmid_status", d->cmid_status,
                             "last_request_at", kg_json_epoch_text(d->last_request_at),
                             "request_count", d->has_request_count
@@ -74,7 +74,9 @@ kg_desktop_json(const struct kg_desktop_record *d)
                             "expires_at", kg_json_epoch_text(d->expires_at),
                             "required_count", d->has_required_count
                               ? json_integer(d->required_count) : json_null(),
-                            "name_ambiguous", d->name_ambiguous);
+                            "name_ambiguous", d->name_ambiguous,
+                            "power_state", d->power_state,
+                            "platform_id", string_or_null(d->platform_id));
   /* clang-format on */
   if (NULL == doc || NULL == facts || 0 != json_object_update(doc, facts)) {
     json_decref(doc);

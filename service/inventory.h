@@ -27,6 +27,8 @@
 #define KG_NAME_MAX 128
 /** Longest host description, in characters (the schema's limit). */
 #define KG_DESCRIPTION_MAX 1000
+/** Longest platform_id of a desktop, in bytes (the schema allows 256 characters). */
+#define KG_PLATFORM_ID_MAX 256
 
 /**
  * The KMS host document: {name, family, threshold, capacity, margin, floor,

@@ -3,8 +3,9 @@ exactly as one read in full. Two replicas share a database: one refreshes
 (the default), the other reads every estate in full after each write
 (KMSGATE_ESTATE_REFRESH=off). After every write of a random sequence over two
 hosts of one family (desktops registered, moved between states, events that
-link them, clones sharing a CMID, requests from names registered later, the
-same CMID renewing on the other host, reservations), both answer the host
+link them, clones sharing a CMID, requests from names registered later,
+desktops powered off and on by their platform, the same CMID renewing on
+the other host, reservations), both answer the host
 documents, forecasts and gates; the answers must be equal."""
 import random
 import time
@@ -85,7 +86,9 @@ class Estate:
             return
         name, pool = self.rng.choice(self.desktops)
         state = self.rng.choice(("active", "powered_off", "decommissioned"))
-        put_desktop(self.c, name, pool, state=state)
+        # the platform's power report too: "off" stops its renewals (migration 0016)
+        power = self.rng.choice(("on", "off", "unknown"))
+        put_desktop(self.c, name, pool, state=state, power_state=power)
         if state == "decommissioned":
             self.decommissioned.add(name)
         else:

@@ -73,7 +73,8 @@ build(struct reader *r, struct world *w)
     /* clang-format off */
     w->desktops[i] = (struct fc_desktop) { w->names[i], (int32_t) take(r, (unsigned) n_pools),
                                            n_cmids ? (int32_t) take(r, (unsigned) n_cmids + 1) - 1 : -1,
-                                           (enum fc_desktop_state) take(r, 3) };
+                                           (enum fc_desktop_state) take(r, 3),
+                                           0 == take(r, 4) /* reported powered off */ };
     /* clang-format on */
   }
   w->e.n_pools = n_pools;

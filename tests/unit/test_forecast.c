@@ -1016,6 +1016,93 @@ test_powered_off_lapses(void **state)
   free(f);
 }
 
+/**
+ * Desktops their platform reports powered off (the pool sync) renew
+ * nothing: in the steady pool of example 1, 6 of the 30 reported off lapse
+ * at last + E = NOW + 28 d, so the baseline falls to 24 and is no-go.  They
+ * stay active desktops of the pool, first in the decommission order
+ * (taking them stops nothing); reported on again, the pool is go.
+ */
+static void
+test_reported_powered_off_renews_nothing(void **state)
+{
+  struct fx *f = steady_pool();
+  int32_t pick[30];
+  struct fc_result r;
+  const int64_t at[] = { NOW, NOW + 28 * DAY };
+  const int32_t count[] = { 30, 24 };
+  const int32_t off[] = { 3, 7, 11, 19, 23, 29 };
+
+  (void) state;
+  for (size_t i = 0; i < 6; i++)
+    f->desktops[off[i]].powered_off = true;
+  assert_int_equal(FC_LAPSING, fc_cmid_status(&f->e, f->desktops[3].cmid));
+  assert_int_equal(FC_RENEWING, fc_cmid_status(&f->e, f->desktops[4].cmid));
+  evaluate(f, NULL, -1, &r);
+  assert_steps(&r, 2, at, count);
+  assert_false(r.go);
+  assert_int_equal(24, r.renewing);
+  assert_int_equal(6, r.lapsing);
+  assert_true(r.has_breach);
+  assert_int_equal(NOW + 28 * DAY, r.first_breach_at);
+  fc_result_free(&r);
+  assert_int_equal(30, fc_pick_decommission(&f->e, 0, pick, 30));
+  for (size_t i = 0; i < 6; i++)
+    assert_int_equal(off[i], pick[i]); /* group 1, by hostname */
+  /* decommissioning the 6 changes nothing */
+  struct fc_plan plan = plan_of(NOW, 6, off, 0, NULL);
+  evaluate(f, &plan, -1, &r);
+  assert_int_equal(0, r.plan_lapsing_cmids);
+  assert_int_equal(24, r.projected_min);
+  fc_result_free(&r);
+  for (size_t i = 0; i < 6; i++)
+    f->desktops[off[i]].powered_off = false;
+  evaluate(f, NULL, -1, &r);
+  assert_true(r.go);
+  assert_int_equal(30, r.projected_min);
+  assert_int_equal(5, r.max_decommission);
+  fc_result_free(&r);
+  free(f);
+}
+
+/**
+ * A CMID shared by a desktop reported on and one reported off renews with
+ * the first alone: decommissioning it stops the CMID, decommissioning the
+ * one powered off stops nothing.
+ */
+static void
+test_shared_cmid_powered_off_partner(void **state)
+{
+  struct fx *f = fx_new(50, 1);
+  int32_t p = fx_pool(f, WEEK, true);
+  int32_t c = fx_cmid(f, NOW - 2 * DAY, 5);
+  int32_t on = fx_desktop(f, p, c, FC_ACTIVE);
+  int32_t off = fx_desktop(f, p, c, FC_ACTIVE);
+  int32_t pick[2];
+  struct fc_plan plan;
+  struct fc_result r;
+
+  (void) state;
+  f->desktops[off].powered_off = true;
+  assert_int_equal(FC_RENEWING, fc_cmid_status(&f->e, c));
+  plan = plan_of(NOW, 1, &on, 0, NULL);
+  evaluate(f, &plan, -1, &r);
+  assert_int_equal(1, r.plan_lapsing_cmids);
+  assert_true(r.has_breach);
+  fc_result_free(&r);
+  plan = plan_of(NOW, 1, &off, 0, NULL);
+  evaluate(f, &plan, -1, &r);
+  assert_int_equal(0, r.plan_lapsing_cmids);
+  assert_false(r.has_breach);
+  /* the one powered off first (its CMID stays with the other); then the last */
+  assert_int_equal(1, r.max_decommission);
+  fc_result_free(&r);
+  assert_int_equal(2, fc_pick_decommission(&f->e, p, pick, 2));
+  assert_int_equal(off, pick[0]);
+  assert_int_equal(on, pick[1]);
+  free(f);
+}
+
 /** An active desktop with no seen CMID counts nothing and is "unseen". */
 static void
 test_unseen_desktop(void **state)
@@ -1533,6 +1620,13 @@ ref_last(const struct fc_estate *e, int32_t c)
   return last > e->now ? e->now : last;
 }
 
+/** Rule (a) counts an active desktop only while it is not reported powered off. */
+static bool
+ref_renews(const struct fc_estate *e, int32_t d)
+{
+  return FC_ACTIVE == e->desktops[d].state && !e->desktops[d].powered_off;
+}
+
 static bool
 ref_renewing(const struct fc_estate *e, int32_t c)
 {
@@ -1544,7 +1638,7 @@ ref_renewing(const struct fc_estate *e, int32_t c)
     if (e->desktops[d].cmid != c)
       continue;
     any = true;
-    if (FC_ACTIVE == e->desktops[d].state && e->pools[e->desktops[d].pool].renewal_seconds < min_r)
+    if (ref_renews(e, (int32_t) d) && e->pools[e->desktops[d].pool].renewal_seconds < min_r)
       min_r = e->pools[e->desktops[d].pool].renewal_seconds;
   }
   if (INT64_MAX != min_r)
@@ -1560,7 +1654,7 @@ ref_projection_r(const struct fc_estate *e, int32_t c)
   int64_t r = 0;
 
   for (size_t d = 0; d < e->n_desktops; d++)
-    if (e->desktops[d].cmid == c && FC_ACTIVE == e->desktops[d].state
+    if (e->desktops[d].cmid == c && ref_renews(e, (int32_t) d)
         && e->pools[e->desktops[d].pool].renewal_seconds > r)
       r = e->pools[e->desktops[d].pool].renewal_seconds;
   return 0 == r ? e->host_renewal_seconds : r;
@@ -1576,7 +1670,7 @@ ref_stop(const struct world *w, int32_t c)
   for (size_t d = 0; d < e->n_desktops; d++) {
     int64_t td;
 
-    if (e->desktops[d].cmid != c || FC_ACTIVE != e->desktops[d].state)
+    if (e->desktops[d].cmid != c || !ref_renews(e, (int32_t) d))
       continue;
     td = ref_decommission_time(w, (int32_t) d);
     if (td > t)
@@ -1832,14 +1926,15 @@ ref_order(const struct fc_estate *e, int32_t pool, int32_t *out)
     if (!ref_remaining(e, (int32_t) d) || (-1 != pool && e->desktops[d].pool != pool))
       continue;
     for (size_t o = 0; o < e->n_desktops && cm >= 0; o++)
-      if (o != d && e->desktops[o].cmid == cm && ref_remaining(e, (int32_t) o))
+      if (o != d && e->desktops[o].cmid == cm && ref_remaining(e, (int32_t) o)
+          && ref_renews(e, (int32_t) o))
         shared = true;
     c[n].desktop = (int32_t) d;
     c[n].host = e->desktops[d].hostname;
     c[n].last = 0;
     if (shared)
       c[n].group = 0;
-    else if (cm < 0 || !ref_renewing(e, cm))
+    else if (cm < 0 || !ref_renewing(e, cm) || !ref_renews(e, (int32_t) d))
       c[n].group = 1;
     else {
       c[n].group = 2;
@@ -1950,6 +2045,9 @@ random_estate(uint64_t *s, struct fx *f)
                            st < 7   ? FC_ACTIVE
                            : st < 9 ? FC_POWERED_OFF
                                     : FC_DECOMMISSIONED);
+
+    /* a sync reports some desktops powered off (of any state) */
+    f->desktops[d].powered_off = 0 == rnd(s) % 4;
 
     /* out of index order half of the time, often tied on the 8 bytes
        after the common prefix: exercises sorting by name */
@@ -2419,6 +2517,8 @@ main(void)
     cmocka_unit_test (test_shared_cmid_across_plans),
     cmocka_unit_test (test_duplicate_desktop_earliest_wins),
     cmocka_unit_test (test_powered_off_lapses),
+    cmocka_unit_test (test_reported_powered_off_renews_nothing),
+    cmocka_unit_test (test_shared_cmid_powered_off_partner),
     cmocka_unit_test (test_unseen_desktop),
     cmocka_unit_test (test_provision_unique),
     cmocka_unit_test (test_provision_shared),
