@@ -84,11 +84,18 @@ function Send-Rows($Rows) {
   return $bad
 }
 
+# The records still rejected, kept on disk before the state moves past them.
+function Save-Kept($Rows) {
+  if (@($Rows).Count -gt 0) { $Rows | Export-Csv -NoTypeInformation -Encoding UTF8 -LiteralPath $RejectedFile }
+  elseif (Test-Path -LiteralPath $RejectedFile) { Remove-Item -LiteralPath $RejectedFile }
+}
+
 # Records rejected before, first: kept until kmsgate takes them.
 $kept = @()
 if (Test-Path -LiteralPath $RejectedFile) {
   $pending = @(Import-Csv -LiteralPath $RejectedFile)
   if ($pending.Count -gt 0) { $kept = @(Send-Rows $pending) }
+  Save-Kept $kept
 }
 
 # Where the previous run stopped; on the first run, everything the log holds.
@@ -112,16 +119,14 @@ for ($i = 0; $i -lt $events.Count; $i += 10000) {
   $batch = $events[$i..([Math]::Min($i + 9999, $events.Count - 1))]
   $rows = @($batch | Select-Object @{ n = 'TimeCreated'; e = { $_.TimeCreated.ToUniversalTime().ToString('o') } }, Message)
   $kept += @(Send-Rows $rows)
+  Save-Kept $kept
   $newest = $batch[-1].TimeCreated.ToUniversalTime().ToString('o')
   Set-Content -LiteralPath "$StateFile.new" -Value $newest -Encoding ASCII
   Move-Item -Force -LiteralPath "$StateFile.new" -Destination $StateFile
 }
 if ($kept.Count -gt 0) {
-  $kept | Export-Csv -NoTypeInformation -Encoding UTF8 -LiteralPath $RejectedFile
   [Console]::Error.WriteLine("kmsgate: $($kept.Count) rejected record(s) kept in $RejectedFile for the next run")
   $exitCode = 2
-} elseif (Test-Path -LiteralPath $RejectedFile) {
-  Remove-Item -LiteralPath $RejectedFile
 }
 
 # Each count the machine keeps, for reconciliation with kmsgate's model: one

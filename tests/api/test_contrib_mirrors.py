@@ -218,10 +218,10 @@ def message(client, cmid, when):
 
 def test_kms_export_task_mirror(svc):
     lines("kms-export-task.ps1", {
-        73: "Invoke-KmsgateRetry 'POST' $activations", 91: "Send-Rows $pending",
-        114: "Send-Rows $rows",
-        134: "Invoke-KmsgateRetry 'GET' \"/v1/kms-servers/$([uri]::EscapeDataString($Server))\"",
-        142: "Invoke-KmsgateRetry 'POST' \"/v1/kms-hosts/$([uri]::EscapeDataString($kmsHost))/observations\""})
+        73: "Invoke-KmsgateRetry 'POST' $activations", 97: "Send-Rows $pending",
+        121: "Send-Rows $rows",
+        139: "Invoke-KmsgateRetry 'GET' \"/v1/kms-servers/$([uri]::EscapeDataString($Server))\"",
+        147: "Invoke-KmsgateRetry 'POST' \"/v1/kms-hosts/$([uri]::EscapeDataString($kmsHost))/observations\""})
     c = svc.client()
     create_host(c)
     m = Mirror(svc, svc.create_token("hook", "export"))
@@ -231,19 +231,19 @@ def test_kms_export_task_mirror(svc):
     good = [(at, message("vdi-%d.corp.example" % i, "6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f1%d" % i, t))
             for i in range(3)]
     bad = (at, message("vdi-9.corp.example", "not-a-cmid", t))
-    # A batch with one record kmsgate rejects (line 114 -> 73): its index names it.
+    # A batch with one record kmsgate rejects (line 121 -> 73): its index names it.
     r = m.invoke("POST", path, raw=csv_rows(good + [bad]), content_type="text/csv; charset=utf-8")
     expect_status(r, 200)
     expect(r.json["accepted"] == 3 and [x["index"] for x in r.json["rejected"]] == [3], r.json)
-    # The next run sends the kept record first (line 91 -> 73): still rejected,
+    # The next run sends the kept record first (line 97 -> 73): still rejected,
     # so it stays kept (the old task had moved past it for good).
     r = m.invoke("POST", path, raw=csv_rows([bad]), content_type="text/csv; charset=utf-8")
     expect([x["index"] for x in r.json["rejected"]] == [0] and r.json["accepted"] == 0, r.json)
     # Re-sending the good ones (the overlap window) stores nothing new.
     r = m.invoke("POST", path, raw=csv_rows(good), content_type="text/csv; charset=utf-8")
     expect(r.json["duplicates"] == 3 and r.json["accepted"] == 0, r.json)
-    server = m.invoke("GET", "/v1/kms-servers/kms01.corp.example")  # line 134
+    server = m.invoke("GET", "/v1/kms-servers/kms01.corp.example")  # line 139
     expect_status(server, 200)
     host = [h["name"] for h in server.json["hosts"] if h["family"] == "windows"][0]
-    r = m.invoke("POST", "/v1/kms-hosts/%s/observations" % q(host), {"count": 3})  # line 142
+    r = m.invoke("POST", "/v1/kms-hosts/%s/observations" % q(host), {"count": 3})  # line 147
     expect(r.status in (200, 201), r)
