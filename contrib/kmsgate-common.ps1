@@ -99,11 +99,15 @@ function Write-Decision($g) {
 # nothing reserved, no key); otherwise a reservation under $Key. Handles the
 # answers every recipe handles alike and returns the go.
 function Invoke-Gate([string]$KmsHost, $Decommission, [bool]$DryRun, [int]$Ttl, [string]$Key) {
+  # kms_host only when known: a pool that discovers its hosts is evaluated on each of them.
+  $request = [ordered]@{}
+  if ($KmsHost) { $request.kms_host = $KmsHost }
+  $request.decommission = $Decommission
   if ($DryRun) {
-    $request = [ordered]@{ kms_host = $KmsHost; decommission = $Decommission; reserve = $false; dry_run = $true }
+    $request.reserve = $false; $request.dry_run = $true
     $gate = Invoke-KmsgateRetry 'POST' '/v1/gate' $request
   } else {
-    $request = [ordered]@{ kms_host = $KmsHost; decommission = $Decommission; reserve = $true; ttl_minutes = $Ttl }
+    $request.reserve = $true; $request.ttl_minutes = $Ttl
     $gate = Invoke-KmsgateRetry 'POST' '/v1/gate' $request $Key
   }
   if ($gate.Status -eq 409 -and $null -eq $gate.Body.decision) {

@@ -162,19 +162,22 @@ def _quote(text):
 
 
 def _kms_host(cfg, pool):
-    if cfg["kms_host"]:
-        return cfg["kms_host"]
-    status, doc = _call(cfg, "GET", "/v1/pools/" + _quote(pool))
-    if status != 200:
-        raise KmsgateRefused("kmsgate: pool %s (%d): %s" % (pool, status, _detail(doc)))
-    cfg["kms_host"] = doc["kms_host"]
-    return cfg["kms_host"]
+    """The pool's pinned KMS host, or None for a pool that discovers its hosts
+    (kms_hosts): the gate then evaluates every host of the pool."""
+    if cfg["kms_host"] is None:
+        status, doc = _call(cfg, "GET", "/v1/pools/" + _quote(pool))
+        if status != 200:
+            raise KmsgateRefused("kmsgate: pool %s (%d): %s" % (pool, status, _detail(doc)))
+        cfg["kms_host"] = doc.get("kms_host") or ""
+    return cfg["kms_host"] or None
 
 
 def _request(cfg, inputs, kind, pool, hostname):
     """The gate request of one machine and its key: the same on every event
     of the request, so that a later event replays the first answer."""
-    body = {"kms_host": _kms_host(cfg, pool), "reserve": True, "ttl_minutes": cfg["ttl"]}
+    body = {"reserve": True, "ttl_minutes": cfg["ttl"]}
+    if _kms_host(cfg, pool):
+        body["kms_host"] = _kms_host(cfg, pool)
     if kind == "provision":
         body["provision"] = [{"pool": pool, "count": 1}]
     else:

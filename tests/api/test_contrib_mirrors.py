@@ -32,13 +32,13 @@ def lines(script, expected):
 
 # kmsgate-common.ps1: the calls every recipe shares.
 COMMON = {
-    104: "Invoke-KmsgateRetry 'POST' '/v1/gate' $request",
-    107: "Invoke-KmsgateRetry 'POST' '/v1/gate' $request $Key",
-    120: "Invoke-KmsgateRetry 'GET' \"/v1/plans/$($gate.Body.plan_id)\"",
-    134: "Invoke-KmsgateRetry 'POST' \"/v1/plans/$PlanId/release\"",
-    140: "Invoke-KmsgateRetry 'DELETE' \"/v1/desktops/$([uri]::EscapeDataString($d))\"",
-    152: "Invoke-KmsgateRetry 'POST' \"/v1/plans/$PlanId/commit\"",
-    175: "Invoke-KmsgateRetry 'PUT' \"/v1/pools/$([uri]::EscapeDataString($Name))/desktops\" $body",
+    108: "Invoke-KmsgateRetry 'POST' '/v1/gate' $request",
+    111: "Invoke-KmsgateRetry 'POST' '/v1/gate' $request $Key",
+    124: "Invoke-KmsgateRetry 'GET' \"/v1/plans/$($gate.Body.plan_id)\"",
+    138: "Invoke-KmsgateRetry 'POST' \"/v1/plans/$PlanId/release\"",
+    144: "Invoke-KmsgateRetry 'DELETE' \"/v1/desktops/$([uri]::EscapeDataString($d))\"",
+    156: "Invoke-KmsgateRetry 'POST' \"/v1/plans/$PlanId/commit\"",
+    179: "Invoke-KmsgateRetry 'PUT' \"/v1/pools/$([uri]::EscapeDataString($Name))/desktops\" $body",
 }
 
 
@@ -63,35 +63,35 @@ class Mirror:
         self.calls.append("%s %s" % (method, path))
         return r
 
-    # Invoke-Gate (lines 101-128): a dry run without key, or a reservation under the key.
+    # Invoke-Gate (lines 101-132): a dry run without key, or a reservation under the key.
     def gate(self, kms_host, decommission, dry_run, ttl, key):
-        if dry_run:  # lines 102-104
-            body = {"kms_host": kms_host, "decommission": decommission, "reserve": False,
-                    "dry_run": True}
+        body = {"kms_host": kms_host} if kms_host else {}  # lines 102-104
+        body["decommission"] = decommission
+        if dry_run:  # lines 106-108
+            body.update(reserve=False, dry_run=True)
             return self.invoke("POST", "/v1/gate", body), None
-        body = {"kms_host": kms_host, "decommission": decommission, "reserve": True,  # 106-107
-                "ttl_minutes": ttl}
+        body.update(reserve=True, ttl_minutes=ttl)  # lines 109-111
         gate = self.invoke("POST", "/v1/gate", body, key)
         if gate.status not in (200, 201) or gate.json["decision"] != "go":
             return gate, None
-        plan = self.invoke("GET", "/v1/plans/" + gate.json["plan_id"])  # line 120
+        plan = self.invoke("GET", "/v1/plans/" + gate.json["plan_id"])  # line 124
         return gate, plan
 
-    # Undo-Plan (lines 133-149): release, then one DELETE per desktop gone.
+    # Undo-Plan (lines 137-153): release, then one DELETE per desktop gone.
     def undo(self, plan_id, gone):
         r = self.invoke("POST", "/v1/plans/%s/release" % plan_id)
         expect(r.status == 200 or (r.status == 409 and r.json["state"] in ("released", "expired")), r)
         for d in gone:
             expect_status(self.invoke("DELETE", "/v1/desktops/" + q(d)), 200)
 
-    # Complete-Plan (lines 151-162): commit, or the Undo-Plan fallback on a 409.
+    # Complete-Plan (lines 155-166): commit, or the Undo-Plan fallback on a 409.
     def complete(self, plan_id, gone):
         r = self.invoke("POST", "/v1/plans/%s/commit" % plan_id)
         if r.status == 409:
             self.undo(plan_id, gone)
         return r
 
-    # Sync-Pool (lines 168-187).
+    # Sync-Pool (lines 172-191).
     def sync(self, name, desktops, dry_run=False, force=False):
         return self.invoke("PUT", "/v1/pools/%s/desktops" % q(name),
                            {"desktops": desktops, "dry_run": dry_run, "force": force})
@@ -166,7 +166,7 @@ def test_horizon_resize_failures_release_and_record_what_is_gone(svc):
     m.undo(gate.json["plan_id"], gone)
     expect(sorted(h for h, s in states(svc).items() if s == "decommissioned") == gone)
     # Horizon took longer than the TTL: the commit is refused (expired) and
-    # Complete-Plan records each machine instead (kmsgate-common.ps1 line 158).
+    # Complete-Plan records each machine instead (kmsgate-common.ps1 line 162).
     gate, _ = m.gate("kms01.corp.example", {"pool": "finance", "count": 1}, False, 120, "k3")
     svc.sql("UPDATE plans SET expires_at = now() - interval '1 minute' WHERE id = '%s'"
             % gate.json["plan_id"])
