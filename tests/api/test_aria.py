@@ -20,11 +20,15 @@ the status and failureMessage names are from the topic schema as remembered
 and were not checked against a live Aria (see README, "What was not checked").
 """
 import importlib.util
+import json
 import os
+import re
+import shutil
+import subprocess
 import uuid
 
 from estate import create_host, create_pool, now_s, renewing_pool, DAY
-from harness import DATA_DIR, expect, free_port
+from harness import DATA_DIR, Skip, expect, free_port
 
 _spec = importlib.util.spec_from_file_location(
     "kmsgate_abx", os.path.join(DATA_DIR, "contrib", "aria", "kmsgate_abx.py"))
@@ -231,3 +235,27 @@ def test_standard_library_only(svc):
         imports = {line.split()[1].split(".")[0] for line in f
                    if line.startswith(("import ", "from "))}
     expect(imports <= {"json", "urllib"}, imports)
+
+
+def test_the_readme_subscription_condition_lets_tagged_pools_through(svc):
+    """The condition the README gives the subscriptions, evaluated as the
+    JavaScript it is on payloads with the pool as a property, as a tag, and
+    neither (the old condition tested only the property)."""
+    if shutil.which("node") is None:
+        if os.environ.get("CI") == "true":
+            raise AssertionError("node is needed to evaluate the subscription condition")
+        raise Skip("node is not installed")
+    with open(os.path.join(DATA_DIR, "README.md"), encoding="utf-8") as f:
+        condition = re.search(r"with the condition\s+`([^`]+)`", f.read()).group(1)
+    build = Request()
+    payloads = [build.compute("compute.allocation.pre", ["a"], props=POOL),
+                build.compute("compute.allocation.pre", ["a"], tags={"kmsgatePool": "p"}),
+                build.compute("compute.allocation.pre", ["a"], tags={"env": "prod"}),
+                {k: v for k, v in build.compute("compute.removal.pre", ["a"]).items()
+                 if k not in ("customProperties", "tags")}]
+    script = ("const payloads = %s; console.log(JSON.stringify(payloads.map(d => "
+              "(function (event) { return Boolean(%s); })({data: d}))));"
+              % (json.dumps(payloads), condition))
+    out = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30)
+    expect(out.returncode == 0, out.stderr)
+    expect(json.loads(out.stdout) == [True, True, False, False], out.stdout)
