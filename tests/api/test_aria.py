@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import uuid
 
-from estate import create_host, create_pool, now_s, renewing_pool, DAY
+from estate import headroom_two
 from harness import DATA_DIR, Skip, expect, free_port
 
 _spec = importlib.util.spec_from_file_location(
@@ -108,10 +108,7 @@ def states(svc, prefix):
 
 
 def estate(svc):
-    c = svc.client()
-    create_host(c)
-    create_pool(c, "vdi-pool")
-    renewing_pool(c, "vdi-pool", 27, now_s() - DAY, prefix="vdi-")
+    headroom_two(svc, "vdi-pool")
     return svc.create_token("hook", "aria")
 
 

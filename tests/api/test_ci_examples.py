@@ -15,7 +15,7 @@ import tempfile
 
 import yaml
 
-from estate import create_host, create_pool, now_s, renewing_pool, DAY
+from estate import headroom_two
 from harness import DATA_DIR, Skip, expect, free_port
 
 CI_DIR = os.path.join(DATA_DIR, "contrib", "ci")
@@ -119,10 +119,7 @@ class Platform:
 
 
 def estate(svc):
-    c = svc.client()
-    create_host(c)
-    create_pool(c, "vdi-pool")
-    renewing_pool(c, "vdi-pool", 27, now_s() - DAY, prefix="vdi-")
+    headroom_two(svc, "vdi-pool")
     return svc.create_token("hook", "ci")
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from estate import DAY, create_host, create_pool, now_s, renewing_pool
+from estate import create_host, headroom_two, now_s
 from harness import DATA_DIR, expect, expect_status, q
 
 CONTRIB = os.path.join(DATA_DIR, "contrib")
@@ -98,10 +98,7 @@ class Mirror:
 
 
 def estate(svc, pool="finance"):
-    c = svc.client()
-    create_host(c)
-    create_pool(c, pool)
-    return renewing_pool(c, pool, 27, now_s() - DAY, prefix="vdi-")
+    return headroom_two(svc, pool)
 
 
 def decisions(svc):

@@ -13,7 +13,7 @@ import importlib.util
 import io
 import os
 
-from estate import DAY, create_host, create_pool, now_s, renewing_pool
+from estate import create_pool, headroom_two
 from harness import DATA_DIR, expect, expect_status
 from test_contrib_mirrors import COMMON, Mirror, lines
 
@@ -24,10 +24,7 @@ _spec.loader.exec_module(aria_sync)
 
 
 def estate(svc, pool):
-    c = svc.client()
-    create_host(c)
-    create_pool(c, pool)
-    return renewing_pool(c, pool, 27, now_s() - DAY, prefix="vdi-")
+    return headroom_two(svc, pool)
 
 
 def states(svc):
