@@ -8,14 +8,15 @@ Targets vRealize Automation 8.2 to Aria Automation 8.18 (on premises), IaaS
 API: a refresh token from POST /csp/gateway/am/api/login?access_token
 ({username, password}), a bearer token from POST /iaas/api/login
 ({refreshToken}), then GET /iaas/api/machines paged with $top and $skip
-(content, totalElements), each machine's name, id, powerState,
+(content, totalElements), each machine's hostname or name, id, powerState,
 customProperties and tags ("Get your access token for the VMware Aria
-Automation API" and the IaaS API reference, Machines).
+Automation API" and the IaaS API reference, Get Machines:
+https://developer.broadcom.com/xapis/cloud-assembly-iaas-api/latest/iaas/api/machines/get).
 
 A machine's pool is its custom property kmsgatePool, else its tag
 kmsgatePool (the same rule as the ABX action); machines with neither are
-left out. The hostname is the machine name, with --domain added to a name
-without a dot. powerState ON is "on"; OFF, GUEST_OFF and SUSPEND are "off"
+left out. The hostname is the machine's hostname (else its name), with
+--domain added to a name without a dot. powerState ON is "on"; OFF, GUEST_OFF and SUSPEND are "off"
 (it renews nothing until a later sync reports it on); anything else is
 "unknown" (the model keeps what it had).
 
@@ -110,7 +111,9 @@ def pools_from(machines, domain=""):
     """{pool: [desktop, ...]} from the IaaS machines, in the pool sync's shape."""
     pools = {}
     for m in machines:
-        pool, name = _pool_of(m), str(m.get("name") or "").strip().lower()
+        # The guest's hostname when Aria knows it, else the machine name.
+        pool = _pool_of(m)
+        name = str(m.get("hostname") or m.get("name") or "").strip().lower()
         if not pool or not name:
             continue
         if domain and "." not in name:

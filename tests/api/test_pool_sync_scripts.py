@@ -160,12 +160,13 @@ def test_aria_pool_sync(svc):
     machines = [iaas_machine(n, "ON", pool="aria-pool") for n in short[1:]]
     machines[0]["powerState"] = "GUEST_OFF"
     machines += [iaas_machine("vdi-x1", "ON", pool="aria-pool"),
-                 iaas_machine("vdi-t1", "OFF", tag="aria-tagged"),
+                 iaas_machine("vra-7f3a", "OFF", tag="aria-tagged"),
                  iaas_machine("web-1", "ON")]  # no pool: left out
+    machines[-2]["hostname"] = "vdi-t1"  # the guest's name, not the machine's
     pools = aria_sync.pools_from(machines, "corp.example")
     expect(sorted(pools) == ["aria-pool", "aria-tagged"], sorted(pools))
     expect(pools["aria-tagged"] == [{"hostname": "vdi-t1.corp.example", "power_state": "off",
-                                     "platform_id": "aria-vdi-t1"}], pools["aria-tagged"])
+                                     "platform_id": "aria-vra-7f3a"}], pools["aria-tagged"])
     out = io.StringIO()
     expect(aria_sync.push(url, token, pools, dry_run=True, out=out) == (0, False), out.getvalue())
     expect("(dry run): 1 added, 1 decommissioned, 26 unchanged" in out.getvalue(), out.getvalue())
