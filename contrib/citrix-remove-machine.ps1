@@ -1,45 +1,68 @@
 <#
-citrix-remove-machine.ps1 - remove Citrix machines (Remove-BrokerMachine) only
-when kmsgate says the KMS host keeps enough activations (go / no-go).
+citrix-remove-machine.ps1 - remove Citrix machines only when kmsgate says the
+KMS host keeps enough activations (go / no-go).
 
-  1. Looks the machines up (Get-BrokerMachine) for their DNS names.
-  2. Asks POST /v1/gate with decommission {desktops: [...]}, reserve: true and an
-     Idempotency-Key (the machine list + date: a retry or a re-run the same
+Targets Citrix DaaS with the Remote PowerShell SDK (authenticated with a
+Secure Client profile: Get-XDAuthentication -ProfileName), and Citrix Virtual
+Apps and Desktops 7 LTSR 1912 to 2402 and current releases to 2411 on a
+Delivery Controller or Studio machine (-AdminAddress, Kerberos); Windows
+PowerShell 5.1.
+
+  1. Authenticates: -CloudProfile NAME (DaaS; the profile is created once
+     with Set-XDCredentials -CustomerId ... -SecureClientFile secureclient.csv
+     -ProfileType CloudApi -StoreAs NAME, as the account that runs the
+     script), or on-premises with -AdminAddress. With the Remote SDK and no
+     profile it refuses: Get-XDAuthentication would prompt.
+  2. Looks the machines up (Get-BrokerMachine) for their DNS names, and for
+     MCS machines their provisioning scheme, VM and AD account
+     (Get-BrokerCatalog, Get-ProvScheme, Get-ProvVM).
+  3. Asks POST /v1/gate with decommission {desktops: [...]}, reserve: true and
+     an Idempotency-Key (the machine list + date: a retry or a re-run the same
      day gets the same answer and the same plan instead of a second one).
-  3. No-go: prints the reasons and the largest safe decommission; changes nothing.
-  4. Go: for each machine: maintenance mode, shut down (power-managed machines;
+     -WhatIf asks a dry run instead: nothing recorded, nothing reserved.
+  4. No-go: prints the reasons and the largest safe decommission; changes nothing.
+  5. Go: for each machine: maintenance mode, shut down (power-managed machines;
      a machine that keeps running keeps renewing its KMS activation), remove
-     from its delivery group, remove from its catalog.
-  5. Then POST /v1/plans/{id}/commit (the desktops become decommissioned in
-     kmsgate), or /release if a removal failed; machines already removed are
-     then recorded with DELETE /v1/desktops/{hostname}.
+     from its delivery group and its catalog (Remove-BrokerMachine); for MCS
+     machines then, as Studio's "Delete" does: Unlock-ProvVM, Remove-ProvVM
+     (deletes the VM and its disks) and Remove-AcctADAccount (-AccountAction:
+     Delete, Disable or None for the AD computer account).
+  6. Then POST /v1/plans/{id}/commit (the desktops become decommissioned in
+     kmsgate), or /release if a removal failed; machines already out of the
+     broker are then recorded with DELETE /v1/desktops/{hostname}, and what
+     is left behind (VM, AD account) is printed.
 
-Removing a machine from its catalog deletes only the broker's record: for MCS
-catalogs delete the VM and its AD account afterwards (Remove-ProvVM,
-Remove-AcctADAccount), as Studio's "Delete" does. Run it where the Citrix
-Broker PowerShell SDK is installed (a Delivery Controller, Studio, or the DaaS
-Remote PowerShell SDK), with Windows PowerShell 5.1:
+What it refuses rather than half-does: a machine with user sessions (the
+shutdown would log them off) unless -Force; an MCS machine whose VM or AD
+account it cannot find (it would leave them behind); on DaaS, deleting or
+disabling AD accounts without -ADCredential (the cloud cannot write to your
+AD). It checks all of these before asking the gate.
 
-  .\citrix-remove-machine.ps1 -MachineName 'CORP\VDI-P1-001','CORP\VDI-P1-002'
+  .\citrix-remove-machine.ps1 -MachineName 'CORP\VDI-P1-001','CORP\VDI-P1-002' -CloudProfile kmsgate
   Get-Content retire.txt | .\citrix-remove-machine.ps1 -AdminAddress ddc01.corp.example
-  .\citrix-remove-machine.ps1 -MachineName 'CORP\VDI-P1-001' -WhatIf      # ask only
+  .\citrix-remove-machine.ps1 -MachineName 'CORP\VDI-P1-001' -AdminAddress ddc01 -WhatIf      # ask only
 
 Parameters:
   -MachineName    machines as Citrix names them (DOMAIN\NAME); also from the pipeline
-  -AdminAddress   Delivery Controller (default: the local one / the SDK's default)
+  -CloudProfile   DaaS: the Remote SDK credential profile (Set-XDCredentials -StoreAs)
+  -AdminAddress   on-premises: the Delivery Controller (default: the local one)
+  -AccountAction  MCS AD computer accounts: Delete (default), Disable or None
+  -ADCredential   an AD account allowed to delete/disable the computer accounts
   -KmsHost        the KMS host (default: kmsgate's record of the first machine)
   -Url            kmsgate base URL; -TokenFile holds a token of role "hook"
                   (readable by the account that runs this script only)
+  -Proxy          HTTP proxy for the kmsgate calls (default: none)
   -TtlMinutes     how long the reservation holds (default 60)
   -ShutdownMinutes  how long to wait for the machines to power off (default 15)
-  -Force          remove from the delivery group even with sessions still on it
+  -Force          remove machines even with user sessions on them (they are logged off)
   -IdempotencyKey to override the default key (e.g. to ask afresh the same day)
-  -WhatIf         ask the gate without reserving or changing anything
+  -WhatIf         ask the gate (a dry run) without reserving or changing anything
 
 All machines must use one KMS host (one gate question). Exit codes:
   0  go, the machines are removed and kmsgate records it (or -WhatIf and go, or already done)
-  1  error: bad parameters, unknown machine, token or request refused
-     (401/403/404/422), or a removal failed (the plan is released)
+  1  error: bad parameters, no authentication, unknown machine, sessions without
+     -Force, token or request refused (401/403/404/422), or a removal failed
+     (the plan is released)
   2  no-go: nothing changed; the reasons are printed
   3  kmsgate unavailable (503, 5xx or no answer after retries): nothing changed (fail closed)
   4  conflict (409): a machine is held by another reserved plan; nothing changed, retry later
@@ -48,10 +71,14 @@ All machines must use one KMS host (one gate question). Exit codes:
 [CmdletBinding(SupportsShouldProcess = $true)]
 param(
   [Parameter(Mandatory = $true, ValueFromPipeline = $true)][string[]]$MachineName,
+  [string]$CloudProfile,
   [string]$AdminAddress,
+  [ValidateSet('Delete', 'Disable', 'None')][string]$AccountAction = 'Delete',
+  [System.Management.Automation.PSCredential]$ADCredential,
   [string]$KmsHost,
   [string]$Url = 'https://kmsgate.corp.example',
   [string]$TokenFile = 'C:\kmsgate\token',
+  [string]$Proxy,
   [ValidateRange(1, 1440)][int]$TtlMinutes = 60,
   [ValidateRange(1, 1440)][int]$ShutdownMinutes = 15,
   [switch]$Force,
@@ -61,113 +88,43 @@ begin { $names = @() }
 process { $names += $MachineName }
 end {
 $ErrorActionPreference = 'Stop'
-# Windows PowerShell 5.1 may not offer TLS 1.2 by default.
-[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
-$Url = $Url.TrimEnd('/')
-$token = (Get-Content -Raw $TokenFile).Trim()
 $dryRun = [bool]$WhatIfPreference
 $ddc = @{}
 if ($AdminAddress) { $ddc.AdminAddress = $AdminAddress }
 
-# ---------------------------------------------------------------- kmsgate calls
-
-# One request; never throws. Status 0 means no answer (network, timeout).
-function Invoke-Kmsgate([string]$Method, [string]$Path, $Body = $null, [string]$Key = $null) {
-  $headers = @{ Authorization = "Bearer $token"; Accept = 'application/json' }
-  if ($Key) { $headers['Idempotency-Key'] = $Key }
-  $request = @{ Method = $Method; Uri = "$Url$Path"; Headers = $headers; UseBasicParsing = $true; TimeoutSec = 60 }
-  if ($null -ne $Body) {
-    $request.ContentType = 'application/json; charset=utf-8'
-    $request.Body = [System.Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $Body -Depth 8 -Compress))
-  }
-  $status = 0
-  $text = $null
-  try {
-    $response = Invoke-WebRequest @request
-    $status = [int]$response.StatusCode
-    $text = [System.Text.Encoding]::UTF8.GetString($response.RawContentStream.ToArray())
-  } catch {
-    $failure = $_
-    if ($null -ne $failure.Exception.Response) {
-      $status = [int]$failure.Exception.Response.StatusCode
-      $text = $failure.ErrorDetails.Message
-    } else {
-      $text = $failure.Exception.Message
-    }
-  }
-  $json = $null
-  if ($text) { try { $json = $text | ConvertFrom-Json } catch { $json = $null } }
-  return [pscustomobject]@{ Status = $status; Body = $json; Text = $text }
-}
-
-# Retries what may pass on a second try: no answer and 5xx (503 carries Retry-After).
-# Safe for the gate (Idempotency-Key), commit, release and DELETE (all idempotent).
-function Invoke-KmsgateRetry([string]$Method, [string]$Path, $Body = $null, [string]$Key = $null) {
-  for ($attempt = 1; ; $attempt++) {
-    $r = Invoke-Kmsgate $Method $Path $Body $Key
-    if (($r.Status -ne 0 -and $r.Status -lt 500) -or $attempt -ge 4) { return $r }
-    Start-Sleep -Seconds (5 * $attempt)
-  }
-}
-
-function Get-Problem($r) {
-  if ($null -eq $r.Body) { return "HTTP $($r.Status): $($r.Text)" }
-  $lines = @("HTTP $($r.Status): $($r.Body.title) $($r.Body.detail)".TrimEnd())
-  foreach ($e in @($r.Body.errors)) { if ($e) { $lines += "  $($e.field): $($e.message)" } }
-  return ($lines -join [Environment]::NewLine)
-}
-
-function Exit-Script([int]$Code, [string]$Message) {
-  if ($Message) { [Console]::Error.WriteLine("kmsgate: $Message") }
-  exit $Code
-}
-
-# The answer of a call that must succeed, or the script's exit for its failure.
-function Assert-Answer($r, [string]$What) {
-  if ($r.Status -ge 200 -and $r.Status -lt 300) { return }
-  if ($r.Status -eq 0 -or $r.Status -ge 500) { Exit-Script 3 "$What`: kmsgate unavailable, nothing changed (fail closed). $(Get-Problem $r)" }
-  Exit-Script 1 "$What refused. $(Get-Problem $r)"
-}
-
-function Write-Decision($g) {
-  Write-Output ("kmsgate: {0} on {1}: count {2}, floor {3}, projected minimum {4} (at {5}), first breach {6}, max_decommission {7}" -f `
-    $g.decision, $g.kms_host, $g.current_count, $g.floor, $g.projected_min, $g.projected_min_at, `
-    $(if ($g.first_breach_at) { $g.first_breach_at } else { 'none' }), $g.max_decommission)
-  foreach ($reason in @($g.reasons)) { if ($reason) { Write-Output "  - $reason" } }
-}
-
-# After a failed or partial change, or a plan that expired meanwhile: give the
-# reservation back, then record the desktops that are gone (their CMIDs lapse
-# whatever we say). Exits with $Code, or 5 when kmsgate could not be updated.
-function Undo-Plan([string]$PlanId, [string[]]$Gone, [string]$Why, [int]$Code) {
-  $r = Invoke-KmsgateRetry 'POST' "/v1/plans/$PlanId/release"
-  $manual = @()
-  if ($r.Status -ne 200) { $manual += "POST $Url/v1/plans/$PlanId/release" }
-  foreach ($d in $Gone) {
-    $r = Invoke-KmsgateRetry 'DELETE' "/v1/desktops/$([uri]::EscapeDataString($d))"
-    if ($r.Status -lt 200 -or $r.Status -ge 300) { $manual += "DELETE $Url/v1/desktops/$d" }
-  }
-  if ($manual.Count -gt 0) {
-    Exit-Script 5 ("$Why; kmsgate could not be updated, run (role hook):" + [Environment]::NewLine + ($manual -join [Environment]::NewLine))
-  }
-  Exit-Script $Code "$Why; plan $PlanId released, $($Gone.Count) desktop(s) that are gone recorded as decommissioned"
-}
+. (Join-Path $PSScriptRoot 'kmsgate-common.ps1')
 
 # ---------------------------------------------------------------- Citrix
 
-if (-not (Get-Command Get-BrokerMachine -ErrorAction SilentlyContinue)) {
-  Add-PSSnapin Citrix.Broker.Admin.V2
-}
+Connect-Citrix @('Citrix.Broker.Admin.V2', 'Citrix.MachineCreation.Admin.V2', 'Citrix.ADIdentity.Admin.V2') $CloudProfile $AdminAddress
 if ($names.Count -eq 0) { Exit-Script 1 'no machines given' }
+$adParams = @{}
+if ($ADCredential) { $adParams = @{ ADUserName = $ADCredential.UserName; ADPassword = $ADCredential.Password } }
+if ($CloudProfile -and $AccountAction -ne 'None' -and -not $ADCredential) {
+  Exit-Script 1 "-AccountAction $AccountAction on Citrix DaaS needs -ADCredential (the cloud cannot change your AD); or -AccountAction None to keep the accounts"
+}
 
-# kmsgate hostname (DNS name, lower case) -> broker machine
+# kmsgate hostname (DNS name, lower case) -> broker machine, and for MCS its VM and AD account.
 $machines = [ordered]@{}
+$mcs = @{}
 foreach ($n in $names) {
-  $bm = @(Get-BrokerMachine -MachineName $n @ddc -ErrorAction SilentlyContinue)
+  $bm = @(Get-BrokerMachine -MachineName $n @ddc -ErrorAction Stop)
   if ($bm.Count -ne 1) { Exit-Script 1 "no single Citrix machine named $n (check the name, DOMAIN\NAME, and -AdminAddress)" }
   $bm = $bm[0]
   if (-not $bm.DNSName) { Exit-Script 1 "Citrix machine $n has no DNS name to match in kmsgate" }
-  $machines[$bm.DNSName.ToLowerInvariant()] = $bm
+  if ($bm.SessionCount -gt 0 -and -not $Force) {
+    Exit-Script 1 "$n has $($bm.SessionCount) session(s): nothing changed (-Force shuts it down anyway, logging the users off)"
+  }
+  $hostname = $bm.DNSName.ToLowerInvariant()
+  $machines[$hostname] = $bm
+  $catalog = Get-BrokerCatalog -Uid $bm.CatalogUid @ddc -ErrorAction Stop
+  if ($catalog.ProvisioningType -eq 'MCS') {
+    $scheme = Get-ProvScheme -ProvisioningSchemeUid $catalog.ProvisioningSchemeId @ddc -ErrorAction Stop
+    $vm = @(Get-ProvVM -ProvisioningSchemeName $scheme.ProvisioningSchemeName -VMName $bm.HostedMachineName @ddc -ErrorAction Stop)
+    if ($vm.Count -ne 1) { Exit-Script 1 "no MCS VM $($bm.HostedMachineName) in scheme $($scheme.ProvisioningSchemeName): nothing changed (removing $n from the broker alone would leave its VM and AD account behind)" }
+    $mcs[$hostname] = [pscustomobject]@{ Scheme = $scheme.ProvisioningSchemeName; IdentityPool = $scheme.IdentityPoolName
+                                         VMName = $vm[0].VMName; VMId = $vm[0].VMId; Sid = $vm[0].ADAccountSid }
+  }
 }
 $hostnames = @($machines.Keys)
 
@@ -185,36 +142,14 @@ if (-not $IdempotencyKey) {
     (Get-Date).ToUniversalTime().ToString('yyyy-MM-dd')
 }
 
-$request = @{ kms_host = $KmsHost; decommission = @{ desktops = $hostnames }
-              reserve = (-not $dryRun); ttl_minutes = $TtlMinutes }
-if ($dryRun) { $gate = Invoke-KmsgateRetry 'POST' '/v1/gate' $request }
-else { $gate = Invoke-KmsgateRetry 'POST' '/v1/gate' $request $IdempotencyKey }
-
-if ($gate.Status -eq 409) {
-  Exit-Script 4 "conflict: $(Get-Problem $gate) (desktop $($gate.Body.desktop) in plan $($gate.Body.plan_id)); nothing changed, retry when that plan is committed, released or expired"
-}
-Assert-Answer $gate 'the gate'
-Write-Decision $gate.Body
-if ($gate.Body.decision -ne 'go') {
-  Exit-Script 2 "no-go for removing $($hostnames.Count) machine(s) (at most $($gate.Body.max_decommission) now); nothing changed"
-}
-if ($dryRun) { Write-Output 'kmsgate: go (-WhatIf: nothing reserved, nothing changed)'; Exit-Script 0 }
-
-$planId = $gate.Body.plan_id
-if (-not $planId) { Exit-Script 1 'the gate answered go without a plan_id' }
-# A replayed answer (same Idempotency-Key) names a plan that may be done already.
-$plan = Invoke-KmsgateRetry 'GET' "/v1/plans/$planId"
-Assert-Answer $plan "reading plan $planId"
-switch ($plan.Body.state) {
-  'reserved' { }
-  'committed' { Write-Output "kmsgate: plan $planId was committed before: the change is done"; Exit-Script 0 }
-  default { Exit-Script 1 "plan $planId is $($plan.Body.state): run again with a new -IdempotencyKey" }
-}
-Write-Output "kmsgate: plan $planId reserved until $($gate.Body.expires_at)"
+$gate = Invoke-Gate $KmsHost ([ordered]@{ desktops = $hostnames }) $dryRun $TtlMinutes $IdempotencyKey
+$planId = $gate.plan_id
+Write-Output "kmsgate: plan $planId reserved until $($gate.expires_at)"
 
 # ---------------------------------------------------------------- the change
 
 $removed = @()
+$leftBehind = @()
 $failure = $null
 try {
   foreach ($hostname in $hostnames) {
@@ -245,25 +180,29 @@ try {
     }
     Remove-BrokerMachine -InputObject $bm @ddc
     $removed += $hostname
+    $m = $mcs[$hostname]
+    if ($m) {
+      # As Studio's Delete: the VM and its disks, then the AD computer account.
+      $leftBehind += "VM $($m.VMName) (scheme $($m.Scheme)) and AD account $($m.Sid)"
+      Unlock-ProvVM -ProvisioningSchemeName $m.Scheme -VMID $m.VMId @ddc
+      $result = Remove-ProvVM -ProvisioningSchemeName $m.Scheme -VMName $m.VMName @ddc
+      if ($result.TaskState -ne 'Finished' -or @($result.FailedVirtualMachines).Count -gt 0) {
+        throw "Remove-ProvVM $($m.VMName): $($result.TaskState) $($result.TaskStateInformation)"
+      }
+      Remove-AcctADAccount -IdentityPoolName $m.IdentityPool -ADAccountSid $m.Sid -RemovalOption $AccountAction @adParams @ddc | Out-Null
+      $leftBehind = @($leftBehind | Select-Object -SkipLast 1)
+    }
   }
 } catch {
   $failure = $_
 }
 
 if ($null -ne $failure) {
+  if ($leftBehind.Count -gt 0) { [Console]::Error.WriteLine("kmsgate: left behind, remove by hand: $($leftBehind -join '; ')") }
   Undo-Plan $planId $removed "removing the machines failed: $failure" 1
 }
 
 # ---------------------------------------------------------------- record it
 
-$commit = Invoke-KmsgateRetry 'POST' "/v1/plans/$planId/commit"
-if ($commit.Status -eq 200) {
-  Write-Output "kmsgate: plan $planId committed: $($hostnames.Count) desktop(s) decommissioned"
-  Exit-Script 0
-}
-if ($commit.Status -eq 409) {
-  # Expired while the machines shut down: record the desktops one by one instead.
-  Undo-Plan $planId $hostnames "the machines are removed; plan $planId could not be committed ($(Get-Problem $commit))" 0
-}
-Exit-Script 5 "the machines are removed but the commit failed ($(Get-Problem $commit)); run: POST $Url/v1/plans/$planId/commit"
+Complete-Plan $planId $hostnames
 }

@@ -71,3 +71,13 @@ def renewing_pool(c, pool, n, last_seen, host="kms01.corp.example", prefix=None,
 
 def now_s():
     return int(time.time())
+
+
+def headroom_two(svc, pool):
+    """A Windows host (floor 25) and `pool` of 27 renewing desktops
+    vdi-001..vdi-027.corp.example last seen a day ago: two may go, a third
+    may not. Returns the hostnames."""
+    c = svc.client()
+    create_host(c)
+    create_pool(c, pool)
+    return renewing_pool(c, pool, 27, now_s() - DAY, prefix="vdi-")
