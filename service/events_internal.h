@@ -20,6 +20,9 @@
 /** Fields of the event-12290 info string (and of its event data). */
 #define KG_INFO_FIELDS 9
 
+/** Data values event 12290 carries: the info string, then its 9 fields. */
+#define KG_DATA_VALUES (KG_INFO_FIELDS + 1)
+
 /** The event id of "an activation request has been processed". */
 #define KG_EVENT_ID_ACTIVATION 12290
 
@@ -105,6 +108,21 @@ const char *kg_ev_info_fields(const char *const field[KG_INFO_FIELDS],
                               const size_t flen[KG_INFO_FIELDS], struct kg_event *ev);
 
 /**
+ * Fills @a ev from an event's data values (EventData/Data, Properties,
+ * StringInserts, event_data.paramN): 1 value (the info string), 9 (its
+ * fields) or 10 (both, which must agree; either may be blank), see
+ * events_data.c.
+ * @param v, vlen the values in order; a NULL value is empty
+ * @param n how many the event has (only the first KG_DATA_VALUES are read)
+ * @param what the name of the data in the reasons ("EventData")
+ * @param errbuf room for a built reason
+ * @return NULL on success (ev->client allocated), else the reason
+ */
+const char *kg_ev_info_values(const char *const v[], const size_t vlen[], size_t n,
+                              const char *what, struct kg_event *ev, char *errbuf,
+                              size_t errbuf_len);
+
+/**
  * Claims the next record index, enforcing max_records.
  * @return KG_STEP_OK or KG_STEP_TOO_MANY
  */
@@ -149,6 +167,15 @@ bool kg_ev_is_winevent(json_t *rec);
  * @return NULL, KG_EV_SKIP for another event than 12290, or the reason
  */
 const char *kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len);
+
+/**
+ * Fills @a ev from one Windows event as an XML string (Fluent Bit's
+ * render_event_as_xml "System"): its event id and time, and with
+ * @a with_data the request from its RenderingInfo/Message or EventData.
+ * @return NULL, KG_EV_SKIP, the reason or KG_EVENTS_ENOMEM
+ */
+const char *kg_ev_xml_event(const char *xml, size_t len, bool with_data, struct kg_event *ev,
+                            char *errbuf, size_t errbuf_len);
 
 /** @name One parser per body format; each fills @a bd and may set @a error for KG_STEP_BAD_BODY. */
 /** @{ */
