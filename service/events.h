@@ -29,6 +29,27 @@ enum kg_events_format {
   KG_EVENTS_XML     /**< application/xml: wevtutil /f:xml or Event Viewer's "Save as XML" */
 };
 
+/** Cultures whose DateTime.ToString() form the ingest reads (PowerShell's Export-Csv). */
+enum kg_events_culture {
+  KG_CULTURE_NONE,     /**< none stated: such times are refused, naming the parameter */
+  KG_CULTURE_EN_US,    /**< "12/1/2026 10:14:03 AM" */
+  KG_CULTURE_INVARIANT /**< "12/01/2026 10:14:03" */
+};
+
+struct kg_tz;
+
+/**
+ * How times written without an offset are read: the ingest's query
+ * parameters time_zone, utc_offset and culture.  Times with an offset (or
+ * in UTC) never use it.
+ */
+struct kg_events_time {
+  bool given;             /**< a zone or an offset was stated */
+  const struct kg_tz *tz; /**< the zone (tzif.h), or NULL for offset_s */
+  int32_t offset_s;       /**< UTC offset in seconds, when tz is NULL */
+  enum kg_events_culture culture;
+};
+
 /** One activation request, as the KMS host logged it. */
 struct kg_event {
   char cmid[37]; /**< lowercase GUID 8-4-4-4-12 */
@@ -89,6 +110,14 @@ struct kg_events_batch {
  */
 int kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t max_records,
                     struct kg_events_batch *out, const char **error);
+
+/**
+ * kg_events_parse() with a stated zone and culture for times without an
+ * offset (NULL: none, as kg_events_parse()).
+ */
+int kg_events_parse_with(enum kg_events_format fmt, const char *body, size_t len,
+                         size_t max_records, const struct kg_events_time *zone,
+                         struct kg_events_batch *out, const char **error);
 
 /**
  * Releases everything a batch owns and zeroes it.

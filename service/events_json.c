@@ -232,9 +232,10 @@ static enum kg_ev_step
 json_record(struct kg_ev_builder *bd, size_t index, json_t *rec)
 {
   struct kg_event ev;
-  char errbuf[128];
-  const char *err = kg_ev_is_winevent(rec) ? kg_ev_winevent(rec, &ev, errbuf, sizeof errbuf)
-                                           : event_from_json(rec, &ev, errbuf, sizeof errbuf);
+  char errbuf[256];
+  const char *err = kg_ev_is_winevent(rec)
+                      ? kg_ev_winevent(rec, bd->zone, &ev, errbuf, sizeof errbuf)
+                      : event_from_json(rec, &ev, errbuf, sizeof errbuf);
 
   return kg_ev_settle(bd, index, err, &ev);
 }

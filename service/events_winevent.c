@@ -113,21 +113,28 @@ check_id(json_t *rec)
   return m->bad;
 }
 
-/** Reads the time the host logged the event. @return NULL or the reason */
+/**
+ * Reads the time the host logged the event; a time without an offset is
+ * read in the stated zone, or else as UTC (NXLog CE's EventTime).
+ * @return NULL or the reason
+ */
 static const char *
-read_time(json_t *rec, int64_t *at_us)
+read_time(json_t *rec, const struct kg_events_time *zone, int64_t *at_us, char *errbuf,
+          size_t errbuf_len)
 {
   const struct member *m;
   json_t *v = find_member(rec, time_members, COUNT(time_members), &m);
+  enum kg_ev_time r;
 
   if (NULL == v)
     return "TimeCreated: missing (nor EventTime, TimeGenerated or @timestamp)";
   /* Windows PowerShell 5.1 may write a DateTime as {"value": "/Date(...)/", "DateTime": ...} */
   if (json_is_object(v))
     v = json_object_get(v, "value");
-  if (!json_is_string(v) || !kg_ev_parse_time(json_string_value(v), json_string_length(v), at_us))
+  if (!json_is_string(v))
     return m->bad;
-  return NULL;
+  r = kg_ev_parse_time(json_string_value(v), json_string_length(v), zone, true, at_us);
+  return (KG_EV_TIME_OK == r) ? NULL : kg_ev_time_error(r, m->name, m->bad, errbuf, errbuf_len);
 }
 
 /** One data value as text: strings as they are, numbers and booleans written out. */
@@ -254,7 +261,8 @@ request_from(json_t *rec, json_t *msg, const char *xml, size_t xml_len, struct k
 }
 
 const char *
-kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len)
+kg_ev_winevent(json_t *rec, const struct kg_events_time *zone, struct kg_event *ev, char *errbuf,
+               size_t errbuf_len)
 {
   const struct member *m;
   json_t *msg;
@@ -274,6 +282,6 @@ kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len
   }
   err = check_id(rec);
   if (NULL == err)
-    err = read_time(rec, &ev->requested_at_us);
+    err = read_time(rec, zone, &ev->requested_at_us, errbuf, errbuf_len);
   return (NULL != err) ? err : request_from(rec, msg, NULL, 0, ev, errbuf, errbuf_len);
 }

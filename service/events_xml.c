@@ -196,7 +196,9 @@ event_from_xml(xmlNodePtr node, bool with_data, struct kg_event *ev, char *errbu
     ; /* another event, or no event id */
   else if (NULL == t.time)
     err = "System/TimeCreated/@SystemTime: missing";
-  else if (!kg_ev_parse_time((const char *) t.time, xlen(t.time), &ev->requested_at_us))
+  else if (KG_EV_TIME_OK
+           != kg_ev_parse_time((const char *) t.time, xlen(t.time), NULL, false,
+                               &ev->requested_at_us))
     err = "System/TimeCreated/@SystemTime: not a date-time";
   else if (with_data) {
     err = blank_message;
@@ -221,7 +223,7 @@ element(struct kg_ev_builder *bd, xmlTextReaderPtr rd, int *r, const char **erro
   const xmlChar *ns = xmlTextReaderConstNamespaceUri(rd);
   int depth = xmlTextReaderDepth(rd);
   struct kg_event ev;
-  char errbuf[128];
+  char errbuf[256];
   enum kg_ev_step st;
   size_t index;
   xmlNodePtr node;

@@ -14,6 +14,7 @@
 #include "db_servers.h"
 #include "events.h"
 #include "inventory.h"
+#include "tzif.h"
 
 static bool
 content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
@@ -36,6 +37,78 @@ content_type_format(const struct kg_ctx *ctx, enum kg_events_format *fmt)
       return true;
     }
   return false;
+}
+
+/** The zone and culture an upload states for its times without an offset. */
+struct ingest_zone {
+  struct kg_tz tz;
+  struct kg_events_time time;
+};
+
+/** "+01:00", "-05:30", "+0100" ('+' may arrive as a space: form decoding). @return success */
+static bool
+parse_utc_offset(const char *s, int32_t *offset_s)
+{
+  int sign = ('-' == s[0]) ? -1 : 1;
+  int h, m;
+  size_t len = strlen(s);
+
+  if ('+' != s[0] && '-' != s[0] && ' ' != s[0])
+    return false;
+  if (6 == len && ':' == s[3] && isdigit((unsigned char) s[4]))
+    m = (s[4] - '0') * 10 + (s[5] - '0');
+  else if (5 == len && isdigit((unsigned char) s[3]))
+    m = (s[3] - '0') * 10 + (s[4] - '0');
+  else
+    return false;
+  if (!isdigit((unsigned char) s[1]) || !isdigit((unsigned char) s[2])
+      || !isdigit((unsigned char) s[len - 1]) || !isdigit((unsigned char) s[len - 2]))
+    return false;
+  h = (s[1] - '0') * 10 + (s[2] - '0');
+  if (h > 14 || m > 59)
+    return false;
+  *offset_s = sign * (h * 3600 + m * 60);
+  return true;
+}
+
+/**
+ * Reads the query parameters time_zone (an IANA name), utc_offset and
+ * culture (en-US or invariant); replies 400 for a bad one.
+ * @return false when it replied
+ */
+static bool
+read_zone(struct kg_ctx *ctx, struct ingest_zone *z)
+{
+  const char *name = kg_param(ctx, "time_zone");
+  const char *offset = kg_param(ctx, "utc_offset");
+  const char *culture = kg_param(ctx, "culture");
+  const char *err;
+
+  memset(z, 0, sizeof *z);
+  if (NULL != name && NULL != offset) {
+    kg_reply_problem(ctx, 400, "give time_zone or utc_offset, not both");
+    return false;
+  }
+  if (NULL != name && NULL != (err = kg_tz_load(name, &z->tz))) {
+    kg_reply_problem(ctx, 400, "time_zone: %s", err);
+    return false;
+  }
+  if (NULL != offset && !parse_utc_offset(offset, &z->time.offset_s)) {
+    kg_reply_problem(ctx, 400, "utc_offset: not +hh:mm or -hh:mm (at most 14 hours)");
+    return false;
+  }
+  z->time.given = NULL != name || NULL != offset;
+  z->time.tz = (NULL != name) ? &z->tz : NULL;
+  if (NULL != culture && 0 == strcasecmp(culture, "en-US"))
+    z->time.culture = KG_CULTURE_EN_US;
+  else if (NULL != culture && 0 == strcasecmp(culture, "invariant"))
+    z->time.culture = KG_CULTURE_INVARIANT;
+  else if (NULL != culture) {
+    kg_tz_free(&z->tz);
+    kg_reply_problem(ctx, 400, "culture: en-US or invariant");
+    return false;
+  }
+  return true;
 }
 
 /** An upload for a KMS host (its server's log, by its family) or for a server. */
@@ -127,7 +200,9 @@ ingest(struct kg_ctx *ctx, bool by_host)
   struct ingest_tx tx = { .ctx = ctx, .by_host = by_host };
   enum kg_events_format fmt;
   struct kg_events_batch batch;
+  struct ingest_zone zone;
   const char *error = NULL;
+  int parsed;
 
   if (!kg_path_hostname(ctx, by_host ? "name" : "server", tx.name,
                         by_host ? "KMS host" : "KMS server"))
@@ -137,9 +212,12 @@ ingest(struct kg_ctx *ctx, bool by_host)
                      "send application/json, application/x-ndjson, text/csv or application/xml");
     return;
   }
-  if (0
-      != kg_events_parse(fmt, ctx->req->binary_body, ctx->req->binary_body_length,
-                         KG_EVENTS_MAX_RECORDS, &batch, &error)) {
+  if (!read_zone(ctx, &zone))
+    return;
+  parsed = kg_events_parse_with(fmt, ctx->req->binary_body, ctx->req->binary_body_length,
+                                KG_EVENTS_MAX_RECORDS, &zone.time, &batch, &error);
+  kg_tz_free(&zone.tz);
+  if (0 != parsed) {
     bool too_many = NULL != error && NULL != strstr(error, "more than");
     kg_reply_problem(ctx, too_many ? 413 : 400, "%s", error ? error : "unreadable body");
     return;

@@ -176,3 +176,43 @@ def test_unusable_bodies_are_400_and_store_nothing(svc):
     doc = expect_problem(upload(c, host, utf16, "application/json"), 400)
     expect("UTF-16" in doc["detail"], doc)
     expect(svc.sql("SELECT count(*) FROM activation_requests") == [["0"]])
+
+
+def _shift_us_date(m):
+    d = datetime.date(int(m.group(3)), int(m.group(1)), int(m.group(2)))
+    d += datetime.timedelta(days=SHIFT_DAYS)
+    return b"%d/%d/%d " % (d.month, d.day, d.year)
+
+
+def test_local_times_read_in_the_stated_zone_and_culture(svc):
+    """Export-Csv without Select-Object writes TimeCreated as ToString() (en-US, local time):
+    refused naming the parameters, then read under ?culture=en-US and a zone or an offset."""
+    c = svc.client()
+    host = "kms01.corp.example"
+    create_host(c, name=host)
+    body = re.sub(rb"(\d{1,2})/(\d{1,2})/(\d{4}) ", _shift_us_date,
+                  fixture("kms-export-tostring-enus.csv"))
+    url = "/v1/kms-hosts/%s/activations" % q(host)
+    r = c.request("POST", url, raw=body, content_type="text/csv")
+    expect_status(r, 200)
+    expect(r.json["accepted"] == 0 and r.json["skipped"] == 1 and len(r.json["rejected"]) == 6,
+           r.json)
+    expect(all("culture" in x["error"] and "time_zone" in x["error"] for x in r.json["rejected"]),
+           r.json)
+    r = c.request("POST", url + "?culture=en-US", raw=body, content_type="text/csv")
+    expect(len(r.json["rejected"]) == 6 and "utc_offset" in r.json["rejected"][0]["error"], r.json)
+    # A zone without daylight saving at +01:00, so that the instants do not depend on the date
+    r = c.request("POST", url + "?culture=en-US&time_zone=Africa/Lagos", raw=body,
+                  content_type="text/csv")
+    expect(r.json["accepted"] == 6 and r.json["rejected"] == [] and r.json["skipped"] == 1, r.json)
+    expect(stored(svc, host) == reference(), stored(svc, host))
+    r = c.request("POST", url + "?culture=en-us&utc_offset=%2B01:00", raw=body,
+                  content_type="text/csv")
+    expect(r.json["accepted"] == 0 and r.json["duplicates"] == 6, r.json)
+    expect(c.get("/v1/kms-hosts/" + q(host)).json["current_count"] == 4)
+    for query, word in [("time_zone=Mars/Olympus", "time_zone"), ("time_zone=../../etc/passwd",
+                        "time_zone"), ("utc_offset=1", "utc_offset"), ("culture=de-DE", "culture"),
+                        ("time_zone=UTC&utc_offset=%2B01:00", "not both")]:
+        doc = expect_problem(c.request("POST", url + "?" + query, raw=body,
+                                       content_type="text/csv"), 400)
+        expect(word in doc["detail"], (query, doc))
