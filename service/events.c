@@ -19,6 +19,7 @@
 
 const char KG_EVENTS_ENOMEM[] = "out of memory";
 const char KG_EV_SKIP[] = "not event 12290";
+const char KG_EVENTS_EFLUSH[] = "storing a batch failed";
 
 /* ------------------------------------------------------------------ */
 /* Small lexical helpers                                               */
@@ -439,6 +440,19 @@ kg_ev_next_record(struct kg_ev_builder *bd, size_t *index)
   return KG_STEP_OK;
 }
 
+/** Hands the accepted events to the flush callback and frees them. */
+static enum kg_ev_step
+flush_events(struct kg_ev_builder *bd)
+{
+  int r = bd->opts->flush(bd->opts->cls, bd->b.events, bd->b.n_events);
+
+  for (size_t i = 0; i < bd->b.n_events; i++)
+    free(bd->b.events[i].client);
+  bd->b.n_flushed += bd->b.n_events;
+  bd->b.n_events = 0;
+  return (0 == r) ? KG_STEP_OK : KG_STEP_FLUSH;
+}
+
 /** Appends @a ev, taking ownership of its client (released on failure too). */
 static enum kg_ev_step
 add_event(struct kg_ev_builder *bd, struct kg_event *ev)
@@ -451,7 +465,21 @@ add_event(struct kg_ev_builder *bd, struct kg_event *ev)
   }
   bd->b.events = arr;
   bd->b.events[bd->b.n_events++] = *ev;
+  if (NULL != bd->opts->flush && bd->b.n_events >= bd->opts->batch_size)
+    return flush_events(bd);
   return KG_STEP_OK;
+}
+
+/** The reason for an event dated @a ahead_us after the service's clock, in @a buf. */
+static const char *
+future_reason(int64_t ahead_us, char *buf, size_t len)
+{
+  /* clang-format off */
+  snprintf(buf, len, "requested_at: %lld s ahead of the service's clock "
+           "(more than %lld s of clock skew: check the KMS host's time)",
+           /* clang-format on */
+           (long long) (ahead_us / 1000000), (long long) (KG_EVENTS_MAX_AHEAD_US / 1000000));
+  return buf;
 }
 
 enum kg_ev_step
@@ -478,6 +506,11 @@ kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg)
 enum kg_ev_step
 kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_event *ev)
 {
+  char msg[160];
+
+  if (NULL == err && bd->opts->now_us > 0
+      && ev->requested_at_us - bd->opts->now_us > KG_EVENTS_MAX_AHEAD_US)
+    err = future_reason(ev->requested_at_us - bd->opts->now_us, msg, sizeof msg);
   if (NULL == err) {
     ev->index = index;
     return add_event(bd, ev);
@@ -545,11 +578,7 @@ kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
       b->events[kept++] = *ev;
       continue;
     }
-    /* clang-format off */
-    snprintf(msg, sizeof msg, "requested_at: %lld s ahead of the service's clock "
-             "(more than %lld s of clock skew: check the KMS host's time)",
-             /* clang-format on */
-             (long long) (ahead / 1000000), (long long) (KG_EVENTS_MAX_AHEAD_US / 1000000));
+    future_reason(ahead, msg, sizeof msg);
     late[n_late].index = ev->index;
     late[n_late].error = kg_ev_dup(msg, strlen(msg));
     if (NULL == late[n_late].error) {
@@ -631,9 +660,10 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t 
 
 int
 kg_events_parse_with(enum kg_events_format fmt, const char *body, size_t len, size_t max_records,
-                     const struct kg_events_time *zone, struct kg_events_batch *out,
+                     const struct kg_events_opts *opts, struct kg_events_batch *out,
                      const char **error)
 {
+  static const struct kg_events_opts none;
   struct kg_ev_builder bd;
   const char *dummy;
   const char *msg = NULL;
@@ -649,7 +679,8 @@ kg_events_parse_with(enum kg_events_format fmt, const char *body, size_t len, si
   memset(out, 0, sizeof *out);
   memset(&bd, 0, sizeof bd);
   bd.max_records = max_records;
-  bd.zone = zone;
+  bd.opts = (NULL == opts) ? &none : opts;
+  bd.zone = bd.opts->zone;
   if (NULL == body)
     len = 0;
   /* Windows tools (PowerShell 5's -Encoding UTF8 above all) write a BOM. */
@@ -681,6 +712,8 @@ kg_events_parse_with(enum kg_events_format fmt, const char *body, size_t len, si
       *error = "unknown body format";
       return -1;
   }
+  if (KG_STEP_OK == st && NULL != bd.opts->flush && bd.b.n_events > 0)
+    st = flush_events(&bd);
   if (KG_STEP_OK == st) {
     *out = bd.b;
     return 0;
@@ -688,6 +721,10 @@ kg_events_parse_with(enum kg_events_format fmt, const char *body, size_t len, si
   kg_events_batch_free(&bd.b);
   if (NULL != msg)
     *error = msg;
+  else if (KG_STEP_FLUSH == st)
+    *error = KG_EVENTS_EFLUSH;
+  else if (KG_STEP_TOO_MANY == st && KG_EVENTS_MAX_UPLOAD_RECORDS == max_records)
+    *error = "more than 1000000 records";
   else if (KG_STEP_TOO_MANY == st)
     *error =
       (KG_EVENTS_MAX_RECORDS == max_records) ? "more than 10000 records" : "too many records";

@@ -40,6 +40,7 @@ struct kg_ev_builder {
   size_t cap_rejected;
   size_t max_records;
   const struct kg_events_time *zone; /**< how times without an offset are read, or NULL */
+  const struct kg_events_opts *opts; /**< never NULL */
 };
 
 /** Internal outcomes; mapped to kg_events_parse()'s -1 and message at the end. */
@@ -47,7 +48,8 @@ enum kg_ev_step {
   KG_STEP_OK = 0,
   KG_STEP_NOMEM,    /**< out of memory */
   KG_STEP_TOO_MANY, /**< more than max_records records */
-  KG_STEP_BAD_BODY  /**< unusable body; the parser set the message */
+  KG_STEP_BAD_BODY, /**< unusable body; the parser set the message */
+  KG_STEP_FLUSH     /**< the flush callback stopped the parse */
 };
 
 /** Outcome of checking a client DNS name. */

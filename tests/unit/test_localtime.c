@@ -96,8 +96,8 @@ test_csv_culture_times(void **state)
 
   (void) state;
   assert_null(kg_tz_load("Europe/Berlin", &berlin));
-  assert_int_equal(0,
-                   kg_events_parse_with(KG_EVENTS_CSV, en_us, strlen(en_us), 100, &us, &b, &err));
+  assert_int_equal(0, kg_events_parse_with(KG_EVENTS_CSV, en_us, strlen(en_us), 100,
+                                           &(struct kg_events_opts){ .zone = &us }, &b, &err));
   assert_int_equal(4, b.n_events);
   assert_int_equal(US(T_0914), b.events[0].requested_at_us);
   assert_int_equal(US(T_0914 + 12 * 3600), b.events[1].requested_at_us);
@@ -110,15 +110,15 @@ test_csv_culture_times(void **state)
   assert_rejected(&b, 2, 5, "TimeCreated: not an RFC 3339 date-time");
   kg_events_batch_free(&b);
 
-  assert_int_equal(
-    0, kg_events_parse_with(KG_EVENTS_CSV, invariant, strlen(invariant), 100, &inv, &b, &err));
+  assert_int_equal(0, kg_events_parse_with(KG_EVENTS_CSV, invariant, strlen(invariant), 100,
+                                           &(struct kg_events_opts){ .zone = &inv }, &b, &err));
   assert_int_equal(1, b.n_events);
   assert_int_equal(US(T_0914), b.events[0].requested_at_us);
   assert_rejected(&b, 0, 1, "TimeCreated: not an RFC 3339 date-time");
   kg_events_batch_free(&b);
 
-  assert_int_equal(
-    0, kg_events_parse_with(KG_EVENTS_CSV, invariant, strlen(invariant), 100, &no_zone, &b, &err));
+  assert_int_equal(0, kg_events_parse_with(KG_EVENTS_CSV, invariant, strlen(invariant), 100,
+                                           &(struct kg_events_opts){ .zone = &no_zone }, &b, &err));
   assert_int_equal(0, b.n_events);
   /* clang-format off */
   assert_rejected(&b, 0, 0,
@@ -146,8 +146,8 @@ test_ndjson_local_times(void **state)
 
   (void) state;
   assert_null(kg_tz_load("Europe/Berlin", &berlin));
-  assert_int_equal(
-    0, kg_events_parse_with(KG_EVENTS_NDJSON, body, strlen(body), 100, &zone, &b, &err));
+  assert_int_equal(0, kg_events_parse_with(KG_EVENTS_NDJSON, body, strlen(body), 100,
+                                           &(struct kg_events_opts){ .zone = &zone }, &b, &err));
   assert_int_equal(2, b.n_events);
   assert_int_equal(US(T_0914), b.events[0].requested_at_us);
   assert_int_equal(US(T_0914), b.events[1].requested_at_us);
