@@ -48,6 +48,14 @@ block_size(const struct counts *c, size_t tsize)
          + c->isut;
 }
 
+/** @return true when the counts are sane and their block fits in the @a len bytes after the header */
+static bool
+counts_fit(const struct counts *c, size_t len, size_t tsize)
+{
+  return c->time <= 100000 && c->type <= 256 && c->chars <= 65536 && c->leap <= 10000
+         && c->isut <= 256 && c->isstd <= 256 && len - 44 >= block_size(c, tsize);
+}
+
 /** Fills @a tz from the data block at @a p. @return NULL or the reason */
 static const char *
 read_block(const unsigned char *p, const struct counts *c, size_t tsize, struct kg_tz *tz)
@@ -89,8 +97,7 @@ kg_tz_parse(const unsigned char *data, size_t len, struct kg_tz *tz)
   if (len < 44 || 0 != memcmp(data, "TZif", 4))
     return "time zone file: not TZif";
   read_counts(data, &c);
-  if (c.time > 100000 || c.type > 256 || c.chars > 65536 || c.leap > 10000 || c.isut > 256
-      || c.isstd > 256 || len - 44 < block_size(&c, 4))
+  if (!counts_fit(&c, len, 4))
     return "time zone file: truncated";
   /* Version 2 and later repeat the data with 64-bit times, then a footer. */
   if ('\0' != data[4]) {
@@ -101,8 +108,7 @@ kg_tz_parse(const unsigned char *data, size_t len, struct kg_tz *tz)
     data += off;
     len -= off;
     read_counts(data, &c);
-    if (c.time > 100000 || c.type > 256 || c.chars > 65536 || c.leap > 10000 || c.isut > 256
-        || c.isstd > 256 || len - 44 < block_size(&c, 8))
+    if (!counts_fit(&c, len, 8))
       return "time zone file: truncated";
     tsize = 8;
     /* A footer "\nSTD offset[DST[offset][,rule]]\n": a comma means DST rules. */
