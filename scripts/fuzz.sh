@@ -3,7 +3,7 @@
 # on its seed corpus in tests/fuzz/corpus/<name>. New inputs that reach new
 # code go to var/fuzz/<name> (the committed seeds stay small and reviewed).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     default 300; tests use 10
-# Targets: every tests/fuzz/fuzz_*.c (bodies, events, forecast, time, winevent, xml).
+# Targets: every tests/fuzz/fuzz_*.c (bodies, events, forecast, time, tzif, winevent, xml).
 # Prints one line per target: executions, corpus size, result.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"

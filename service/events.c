@@ -19,6 +19,7 @@
 
 const char KG_EVENTS_ENOMEM[] = "out of memory";
 const char KG_EV_SKIP[] = "not event 12290";
+const char KG_EVENTS_EFLUSH[] = "storing a batch failed";
 
 /* ------------------------------------------------------------------ */
 /* Small lexical helpers                                               */
@@ -78,9 +79,8 @@ kg_ev_parse_hresult(const char *s, size_t len, uint32_t *out)
   return true;
 }
 
-/** One or more decimal digits whose value is at most @a max; no sign, no blanks. */
-static bool
-parse_decimal(const char *s, size_t len, int64_t max, int64_t *out)
+bool
+kg_ev_parse_decimal(const char *s, size_t len, int64_t max, int64_t *out)
 {
   int64_t v = 0;
 
@@ -389,7 +389,7 @@ kg_ev_info_fields(const char *const in_field[KG_INFO_FIELDS], const size_t in_fl
   ev->license_status = field[6][0] - '0';
   ev->has_license_status = true;
 
-  if (!parse_decimal(field[7], flen[7], INT64_MAX, &v))
+  if (!kg_ev_parse_decimal(field[7], flen[7], INT64_MAX, &v))
     return "info string: minutes until expiry is not a non-negative integer";
   ev->minutes_to_expiry = v;
   ev->has_minutes_to_expiry = true;
@@ -440,6 +440,19 @@ kg_ev_next_record(struct kg_ev_builder *bd, size_t *index)
   return KG_STEP_OK;
 }
 
+/** Hands the accepted events to the flush callback and frees them. */
+static enum kg_ev_step
+flush_events(struct kg_ev_builder *bd)
+{
+  int r = bd->opts->flush(bd->opts->cls, bd->b.events, bd->b.n_events);
+
+  for (size_t i = 0; i < bd->b.n_events; i++)
+    free(bd->b.events[i].client);
+  bd->b.n_flushed += bd->b.n_events;
+  bd->b.n_events = 0;
+  return (0 == r) ? KG_STEP_OK : KG_STEP_FLUSH;
+}
+
 /** Appends @a ev, taking ownership of its client (released on failure too). */
 static enum kg_ev_step
 add_event(struct kg_ev_builder *bd, struct kg_event *ev)
@@ -452,7 +465,21 @@ add_event(struct kg_ev_builder *bd, struct kg_event *ev)
   }
   bd->b.events = arr;
   bd->b.events[bd->b.n_events++] = *ev;
+  if (NULL != bd->opts->flush && bd->b.n_events >= bd->opts->batch_size)
+    return flush_events(bd);
   return KG_STEP_OK;
+}
+
+/** The reason for an event dated @a ahead_us after the service's clock, in @a buf. */
+static const char *
+future_reason(int64_t ahead_us, char *buf, size_t len)
+{
+  /* clang-format off */
+  snprintf(buf, len, "requested_at: %lld s ahead of the service's clock "
+           "(more than %lld s of clock skew: check the KMS host's time)",
+           /* clang-format on */
+           (long long) (ahead_us / 1000000), (long long) (KG_EVENTS_MAX_AHEAD_US / 1000000));
+  return buf;
 }
 
 enum kg_ev_step
@@ -479,6 +506,11 @@ kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char *msg)
 enum kg_ev_step
 kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err, struct kg_event *ev)
 {
+  char msg[160];
+
+  if (NULL == err && bd->opts->now_us > 0
+      && ev->requested_at_us - bd->opts->now_us > KG_EVENTS_MAX_AHEAD_US)
+    err = future_reason(ev->requested_at_us - bd->opts->now_us, msg, sizeof msg);
   if (NULL == err) {
     ev->index = index;
     return add_event(bd, ev);
@@ -546,11 +578,7 @@ kg_events_reject_future(struct kg_events_batch *b, int64_t now_us)
       b->events[kept++] = *ev;
       continue;
     }
-    /* clang-format off */
-    snprintf(msg, sizeof msg, "requested_at: %lld s ahead of the service's clock "
-             "(more than %lld s of clock skew: check the KMS host's time)",
-             /* clang-format on */
-             (long long) (ahead / 1000000), (long long) (KG_EVENTS_MAX_AHEAD_US / 1000000));
+    future_reason(ahead, msg, sizeof msg);
     late[n_late].index = ev->index;
     late[n_late].error = kg_ev_dup(msg, strlen(msg));
     if (NULL == late[n_late].error) {
@@ -582,75 +610,9 @@ kg_ev_check_event_id(const char *s, size_t len, const char *bad)
   int64_t id;
 
   kg_ev_trim(&s, &len);
-  if (!parse_decimal(s, len, 65535, &id))
+  if (!kg_ev_parse_decimal(s, len, 65535, &id))
     return bad;
   return (KG_EVENT_ID_ACTIVATION == id) ? NULL : KG_EV_SKIP;
-}
-
-/** The last millisecond of 9999-12-31, the end of RFC 3339's range (and kg_time_parse_rfc3339()'s). */
-#define MAX_DOTNET_MS INT64_C(253402300799999)
-
-/**
- * .NET's "/Date(ms)/", optionally "/Date(ms+hhmm)/"; the ms are UTC either
- * way.  Negative ms (before 1970) and ms past year 9999 are refused, as the
- * RFC 3339 parser refuses those years: the database could not store them.
- */
-static bool
-parse_dotnet_date(const char *s, size_t len, int64_t *unix_us)
-{
-  size_t pos = 6;
-  int64_t ms;
-
-  if (len < 9 || 0 != memcmp(s, "/Date(", 6) || 0 != memcmp(s + len - 2, ")/", 2))
-    return false;
-  len -= 2;
-  while (pos < len && s[pos] >= '0' && s[pos] <= '9')
-    pos++;
-  if (!parse_decimal(s + 6, pos - 6, MAX_DOTNET_MS, &ms))
-    return false;
-  if (pos < len) {
-    int64_t offset;
-
-    if (('+' != s[pos] && '-' != s[pos]) || 5 != len - pos
-        || !parse_decimal(s + pos + 1, 4, 2359, &offset))
-      return false;
-  }
-  *unix_us = ms * 1000;
-  return true;
-}
-
-bool
-kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us)
-{
-  char buf[64];
-  size_t n;
-  size_t pos = 19;
-
-  kg_ev_trim(&s, &len);
-  if (kg_time_parse_rfc3339(s, len, unix_us) || parse_dotnet_date(s, len, unix_us))
-    return true;
-  /* "YYYY-MM-DD hh:mm:ss[.f][ ][zone]" rewritten as RFC 3339 */
-  if (len < 19 || len > 48 || ' ' != s[10])
-    return false;
-  memcpy(buf, s, 19);
-  buf[10] = 'T';
-  n = 19;
-  while (pos < len && ('.' == s[pos] || (s[pos] >= '0' && s[pos] <= '9')))
-    buf[n++] = s[pos++];
-  if (pos < len && ' ' == s[pos])
-    pos++;
-  if (pos == len)
-    buf[n++] = 'Z';
-  else if (5 == len - pos && ('+' == s[pos] || '-' == s[pos])) {
-    memcpy(buf + n, s + pos, 3);
-    buf[n + 3] = ':';
-    memcpy(buf + n + 4, s + pos + 3, 2);
-    n += 6;
-  } else {
-    memcpy(buf + n, s + pos, len - pos);
-    n += len - pos;
-  }
-  return kg_time_parse_rfc3339(buf, n, unix_us);
 }
 
 /**
@@ -693,6 +655,15 @@ int
 kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t max_records,
                 struct kg_events_batch *out, const char **error)
 {
+  return kg_events_parse_with(fmt, body, len, max_records, NULL, out, error);
+}
+
+int
+kg_events_parse_with(enum kg_events_format fmt, const char *body, size_t len, size_t max_records,
+                     const struct kg_events_opts *opts, struct kg_events_batch *out,
+                     const char **error)
+{
+  static const struct kg_events_opts none;
   struct kg_ev_builder bd;
   const char *dummy;
   const char *msg = NULL;
@@ -708,6 +679,8 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t 
   memset(out, 0, sizeof *out);
   memset(&bd, 0, sizeof bd);
   bd.max_records = max_records;
+  bd.opts = (NULL == opts) ? &none : opts;
+  bd.zone = bd.opts->zone;
   if (NULL == body)
     len = 0;
   /* Windows tools (PowerShell 5's -Encoding UTF8 above all) write a BOM. */
@@ -739,6 +712,8 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t 
       *error = "unknown body format";
       return -1;
   }
+  if (KG_STEP_OK == st && NULL != bd.opts->flush && bd.b.n_events > 0)
+    st = flush_events(&bd);
   if (KG_STEP_OK == st) {
     *out = bd.b;
     return 0;
@@ -746,6 +721,10 @@ kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t 
   kg_events_batch_free(&bd.b);
   if (NULL != msg)
     *error = msg;
+  else if (KG_STEP_FLUSH == st)
+    *error = KG_EVENTS_EFLUSH;
+  else if (KG_STEP_TOO_MANY == st && KG_EVENTS_MAX_UPLOAD_RECORDS == max_records)
+    *error = "more than 1000000 records";
   else if (KG_STEP_TOO_MANY == st)
     *error =
       (KG_EVENTS_MAX_RECORDS == max_records) ? "more than 10000 records" : "too many records";

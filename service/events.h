@@ -15,8 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** The record limit of one ingest request (api.md); callers pass it as max_records. */
+/** The record limit of one parse held in memory whole (no flush); callers pass it as max_records. */
 #define KG_EVENTS_MAX_RECORDS 10000
+
+/** The record limit of one ingest request, stored in batches (api.md). */
+#define KG_EVENTS_MAX_UPLOAD_RECORDS 1000000
 
 /** Longest client DNS name accepted (RFC 1035 limit of a presentation name). */
 #define KG_EVENTS_CLIENT_MAX 253
@@ -27,6 +30,27 @@ enum kg_events_format {
   KG_EVENTS_NDJSON, /**< application/x-ndjson: one object per line */
   KG_EVENTS_CSV,    /**< text/csv: Export-Csv of TimeCreated, Message (and Id) */
   KG_EVENTS_XML     /**< application/xml: wevtutil /f:xml or Event Viewer's "Save as XML" */
+};
+
+/** Cultures whose DateTime.ToString() form the ingest reads (PowerShell's Export-Csv). */
+enum kg_events_culture {
+  KG_CULTURE_NONE,     /**< none stated: such times are refused, naming the parameter */
+  KG_CULTURE_EN_US,    /**< "12/1/2026 10:14:03 AM" */
+  KG_CULTURE_INVARIANT /**< "12/01/2026 10:14:03" */
+};
+
+struct kg_tz;
+
+/**
+ * How times written without an offset are read: the ingest's query
+ * parameters time_zone, utc_offset and culture.  Times with an offset (or
+ * in UTC) never use it.
+ */
+struct kg_events_time {
+  bool given;             /**< a zone or an offset was stated */
+  const struct kg_tz *tz; /**< the zone (tzif.h), or NULL for offset_s */
+  int32_t offset_s;       /**< UTC offset in seconds, when tz is NULL */
+  enum kg_events_culture culture;
 };
 
 /** One activation request, as the KMS host logged it. */
@@ -65,6 +89,7 @@ struct kg_events_batch {
   struct kg_event_rejection *rejected; /**< rejected records, by increasing index */
   size_t n_skipped; /**< records of another event than 12290: not stored, not rejected */
   size_t n_records; /**< records seen (accepted + rejected + skipped) */
+  size_t n_flushed; /**< accepted records handed to kg_events_opts.flush (not in events) */
 };
 
 /**
@@ -89,6 +114,35 @@ struct kg_events_batch {
  */
 int kg_events_parse(enum kg_events_format fmt, const char *body, size_t len, size_t max_records,
                     struct kg_events_batch *out, const char **error);
+
+/** What kg_events_parse_with() adds to kg_events_parse(); zero members are off. */
+struct kg_events_opts {
+  const struct kg_events_time *zone; /**< how times without an offset are read, or NULL */
+  int64_t now_us; /**< when > 0, events dated more than KG_EVENTS_MAX_AHEAD_US after it are
+                       rejected as kg_events_reject_future() does */
+  /**
+   * Receives the accepted events every batch_size of them and at the end, so
+   * that a large body is stored batch by batch and never held whole; the
+   * events' client names are freed after it returns.
+   * @return 0 to go on, non-zero to stop (kg_events_parse_with() fails with
+   *         KG_EVENTS_EFLUSH)
+   */
+  int (*flush)(void *cls, struct kg_event *events, size_t n);
+  void *cls;
+  size_t batch_size;
+};
+
+/** The error kg_events_parse_with() gives when opts->flush stopped it; compare pointers. */
+extern const char KG_EVENTS_EFLUSH[];
+
+/**
+ * kg_events_parse() with options (NULL: none, as kg_events_parse()).  With
+ * a flush, out->events holds no events at the end (n_flushed counts them);
+ * a failure after a flush leaves the flushed batches where flush put them.
+ */
+int kg_events_parse_with(enum kg_events_format fmt, const char *body, size_t len,
+                         size_t max_records, const struct kg_events_opts *opts,
+                         struct kg_events_batch *out, const char **error);
 
 /**
  * Releases everything a batch owns and zeroes it.

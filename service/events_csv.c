@@ -213,8 +213,9 @@ struct csv_header {
  * @return NULL, KG_EV_SKIP for another event id, or the rejection reason
  */
 static const char *
-event_from_csv_row(const struct csv_row *row, const struct csv_header *h, struct kg_event *ev,
-                   char *errbuf, size_t errbuf_len)
+event_from_csv_row(const struct csv_row *row, const struct csv_header *h,
+                   const struct kg_events_time *zone, struct kg_event *ev, char *errbuf,
+                   size_t errbuf_len)
 {
   const char *t;
   size_t tlen;
@@ -240,8 +241,12 @@ event_from_csv_row(const struct csv_row *row, const struct csv_header *h, struct
   t = row->buf + row->start[h->col_time];
   tlen = row->flen[h->col_time];
   kg_ev_trim(&t, &tlen);
-  if (!kg_time_parse_rfc3339(t, tlen, &at))
-    return "TimeCreated: not an RFC 3339 date-time";
+  /* A time without an offset is refused unless the upload states its zone:
+     a culture's "yyyy-MM-dd HH:mm:ss" is the exporting host's local time. */
+  enum kg_ev_time r = kg_ev_parse_time(t, tlen, zone, false, &at);
+  if (KG_EV_TIME_OK != r)
+    return kg_ev_time_error(r, "TimeCreated", "TimeCreated: not an RFC 3339 date-time", errbuf,
+                            errbuf_len);
   ev->requested_at_us = at;
   return kg_ev_info_from_message(row->buf + row->start[h->col_msg], row->flen[h->col_msg],
                                  "Message: empty", ev);
@@ -339,7 +344,7 @@ kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const ch
   st = read_header(&c, &row, &h, error);
   while (KG_STEP_OK == st) {
     struct kg_event ev;
-    char errbuf[64];
+    char errbuf[256];
     const char *err;
     size_t index;
 
@@ -354,7 +359,7 @@ kg_ev_parse_csv(struct kg_ev_builder *bd, const char *body, size_t len, const ch
     st = kg_ev_next_record(bd, &index);
     if (KG_STEP_OK != st)
       break;
-    err = event_from_csv_row(&row, &h, &ev, errbuf, sizeof errbuf);
+    err = event_from_csv_row(&row, &h, bd->zone, &ev, errbuf, sizeof errbuf);
     st = kg_ev_settle(bd, index, err, &ev);
   }
   row_free(&row);

@@ -20,6 +20,9 @@
 /** Fields of the event-12290 info string (and of its event data). */
 #define KG_INFO_FIELDS 9
 
+/** Data values event 12290 carries: the info string, then its 9 fields. */
+#define KG_DATA_VALUES (KG_INFO_FIELDS + 1)
+
 /** The event id of "an activation request has been processed". */
 #define KG_EVENT_ID_ACTIVATION 12290
 
@@ -36,6 +39,8 @@ struct kg_ev_builder {
   size_t cap_events;
   size_t cap_rejected;
   size_t max_records;
+  const struct kg_events_time *zone; /**< how times without an offset are read, or NULL */
+  const struct kg_events_opts *opts; /**< never NULL */
 };
 
 /** Internal outcomes; mapped to kg_events_parse()'s -1 and message at the end. */
@@ -43,7 +48,8 @@ enum kg_ev_step {
   KG_STEP_OK = 0,
   KG_STEP_NOMEM,    /**< out of memory */
   KG_STEP_TOO_MANY, /**< more than max_records records */
-  KG_STEP_BAD_BODY  /**< unusable body; the parser set the message */
+  KG_STEP_BAD_BODY, /**< unusable body; the parser set the message */
+  KG_STEP_FLUSH     /**< the flush callback stopped the parse */
 };
 
 /** Outcome of checking a client DNS name. */
@@ -105,6 +111,21 @@ const char *kg_ev_info_fields(const char *const field[KG_INFO_FIELDS],
                               const size_t flen[KG_INFO_FIELDS], struct kg_event *ev);
 
 /**
+ * Fills @a ev from an event's data values (EventData/Data, Properties,
+ * StringInserts, event_data.paramN): 1 value (the info string), 9 (its
+ * fields) or 10 (both, which must agree; either may be blank), see
+ * events_data.c.
+ * @param v, vlen the values in order; a NULL value is empty
+ * @param n how many the event has (only the first KG_DATA_VALUES are read)
+ * @param what the name of the data in the reasons ("EventData")
+ * @param errbuf room for a built reason
+ * @return NULL on success (ev->client allocated), else the reason
+ */
+const char *kg_ev_info_values(const char *const v[], const size_t vlen[], size_t n,
+                              const char *what, struct kg_event *ev, char *errbuf,
+                              size_t errbuf_len);
+
+/**
  * Claims the next record index, enforcing max_records.
  * @return KG_STEP_OK or KG_STEP_TOO_MANY
  */
@@ -125,16 +146,41 @@ enum kg_ev_step kg_ev_reject(struct kg_ev_builder *bd, size_t index, const char 
 enum kg_ev_step kg_ev_settle(struct kg_ev_builder *bd, size_t index, const char *err,
                              struct kg_event *ev);
 
+/** One or more decimal digits whose value is at most @a max; no sign, no blanks. */
+bool kg_ev_parse_decimal(const char *s, size_t len, int64_t max, int64_t *out);
+
+/** Outcome of kg_ev_parse_time(). */
+enum kg_ev_time {
+  KG_EV_TIME_OK,
+  KG_EV_TIME_BAD,     /**< no time in a known form */
+  KG_EV_TIME_NO_ZONE, /**< a local time, and no zone was stated */
+  KG_EV_TIME_CULTURE, /**< a culture's ToString() form, and no culture was stated */
+  KG_EV_TIME_GAP,     /**< a local time the zone skipped */
+  KG_EV_TIME_BEYOND   /**< later than the zone file's table */
+};
+
 /**
  * Parses a time as Windows tools write it: RFC 3339 (any digits of
  * fraction), .NET's "/Date(ms)/" or "/Date(ms+hhmm)/" (ms are UTC; the
- * offset only says where it was written), and "YYYY-MM-DD hh:mm:ss[.f]" with
- * an optional " +hhmm", "+hh:mm" or "Z" (NXLog, Fluent Bit).  Without an
- * offset the time is taken as UTC (NXLog CE's EventTime: see README).
+ * offset only says where it was written), "YYYY-MM-DD hh:mm:ss[.f]" with an
+ * optional " +hhmm", "+hh:mm" or "Z" (NXLog, Fluent Bit), and under a
+ * stated culture PowerShell's ToString() ("12/1/2026 10:14:03 AM").  A
+ * time without an offset is read in @a zone when one was stated; else the
+ * "YYYY-MM-DD hh:mm:ss" form is read as UTC when @a naive_utc (NXLog CE's
+ * EventTime, as documented before the zone parameter) and refused otherwise.
+ * @param zone the stated zone and culture, or NULL
  * @param[out] unix_us the instant in Unix microseconds; untouched on failure
- * @return true on success
  */
-bool kg_ev_parse_time(const char *s, size_t len, int64_t *unix_us);
+enum kg_ev_time kg_ev_parse_time(const char *s, size_t len, const struct kg_events_time *zone,
+                                 bool naive_utc, int64_t *unix_us);
+
+/**
+ * The reason for a time kg_ev_parse_time() refused.
+ * @param field the member's name; @param bad the reason for KG_EV_TIME_BAD (static)
+ * @return @a bad, or the reason built in @a errbuf (at least 256 bytes)
+ */
+const char *kg_ev_time_error(enum kg_ev_time r, const char *field, const char *bad, char *errbuf,
+                             size_t errbuf_len);
 
 /**
  * @return true when @a rec is a Windows event record (ConvertTo-Json,
@@ -148,7 +194,17 @@ bool kg_ev_is_winevent(json_t *rec);
  * @param errbuf room for a built reason
  * @return NULL, KG_EV_SKIP for another event than 12290, or the reason
  */
-const char *kg_ev_winevent(json_t *rec, struct kg_event *ev, char *errbuf, size_t errbuf_len);
+const char *kg_ev_winevent(json_t *rec, const struct kg_events_time *zone, struct kg_event *ev,
+                           char *errbuf, size_t errbuf_len);
+
+/**
+ * Fills @a ev from one Windows event as an XML string (Fluent Bit's
+ * render_event_as_xml "System"): its event id and time, and with
+ * @a with_data the request from its RenderingInfo/Message or EventData.
+ * @return NULL, KG_EV_SKIP, the reason or KG_EVENTS_ENOMEM
+ */
+const char *kg_ev_xml_event(const char *xml, size_t len, bool with_data, struct kg_event *ev,
+                            char *errbuf, size_t errbuf_len);
 
 /** @name One parser per body format; each fills @a bd and may set @a error for KG_STEP_BAD_BODY. */
 /** @{ */

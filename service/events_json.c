@@ -232,72 +232,151 @@ static enum kg_ev_step
 json_record(struct kg_ev_builder *bd, size_t index, json_t *rec)
 {
   struct kg_event ev;
-  char errbuf[96];
-  const char *err = kg_ev_is_winevent(rec) ? kg_ev_winevent(rec, &ev, errbuf, sizeof errbuf)
-                                           : event_from_json(rec, &ev, errbuf, sizeof errbuf);
+  char errbuf[256];
+  const char *err = kg_ev_is_winevent(rec)
+                      ? kg_ev_winevent(rec, bd->zone, &ev, errbuf, sizeof errbuf)
+                      : event_from_json(rec, &ev, errbuf, sizeof errbuf);
 
   return kg_ev_settle(bd, index, err, &ev);
 }
 
+/** The reason for a body jansson could not load. @return KG_STEP_NOMEM or KG_STEP_BAD_BODY */
+static enum kg_ev_step
+load_error(const json_error_t *jerr, const char **error)
+{
+  switch (json_error_code(jerr)) {
+    case json_error_out_of_memory:
+      return KG_STEP_NOMEM;
+    case json_error_duplicate_key:
+      *error = "body is not valid JSON: an object has a duplicate key";
+      break;
+    case json_error_null_byte_in_key:
+      *error = "body is not valid JSON: an object key holds a NUL";
+      break;
+    default:
+      *error = "body is not valid JSON";
+      break;
+  }
+  return KG_STEP_BAD_BODY;
+}
+
+static bool
+is_json_space(char c)
+{
+  return ' ' == c || '\t' == c || '\r' == c || '\n' == c;
+}
+
+/**
+ * Finds the end of the JSON value starting at @a p: past its closing bracket
+ * for an object or array, else at the next ',', ']' or space outside
+ * strings.  Only the extent is found here; jansson then parses the value
+ * itself, so a malformed one is still refused.
+ */
+static const char *
+value_end(const char *p, const char *end)
+{
+  size_t depth = 0;
+  bool in_string = false;
+
+  for (; p < end; p++) {
+    char c = *p;
+
+    if (in_string) {
+      if ('\\' == c)
+        p++;
+      else if ('"' == c)
+        in_string = false;
+      if (0 == depth && !in_string)
+        return p + 1;
+    } else if ('"' == c)
+      in_string = true;
+    else if ('{' == c || '[' == c)
+      depth++;
+    else if ('}' == c || ']' == c) {
+      if (0 == depth)
+        return p;
+      if (0 == --depth)
+        return p + 1;
+    } else if (0 == depth && (',' == c || is_json_space(c)))
+      return p;
+  }
+  return end;
+}
+
+/** Parses one element of the top-level array (or the one bare object). */
+static enum kg_ev_step
+json_element(struct kg_ev_builder *bd, const char *s, size_t len, const char **error)
+{
+  json_error_t jerr;
+  json_t *rec = json_loadb(s, len, KG_JSON_FLAGS | JSON_DECODE_ANY, &jerr);
+  enum kg_ev_step st;
+  size_t index;
+
+  if (NULL == rec)
+    return load_error(&jerr, error);
+  st = kg_ev_next_record(bd, &index);
+  if (KG_STEP_OK == st)
+    st = json_record(bd, index, rec);
+  json_decref(rec);
+  return st;
+}
+
+/**
+ * A JSON array of records, one element in memory at a time: a full export
+ * as one array is hundreds of MiB, and its whole tree several times that.
+ */
 enum kg_ev_step
 kg_ev_parse_json(struct kg_ev_builder *bd, const char *body, size_t len, const char **error)
 {
-  json_error_t jerr;
-  /* DECODE_ANY so that a lone scalar is reported as "not an array" below */
-  json_t *root = json_loadb(body, len, KG_JSON_FLAGS | JSON_DECODE_ANY, &jerr);
+  const char *end = body + len;
+  const char *p = body;
   enum kg_ev_step st = KG_STEP_OK;
-  size_t n;
+  bool first = true;
 
-  if (NULL == root) {
-    switch (json_error_code(&jerr)) {
-      case json_error_out_of_memory:
-        return KG_STEP_NOMEM;
-      case json_error_duplicate_key:
-        *error = "body is not valid JSON: an object has a duplicate key";
-        break;
-      case json_error_null_byte_in_key:
-        *error = "body is not valid JSON: an object key holds a NUL";
-        break;
-      default:
-        *error = "body is not valid JSON";
-        break;
-    }
-    return KG_STEP_BAD_BODY;
-  }
+  while (p < end && is_json_space(*p))
+    p++;
+  while (end > p && is_json_space(end[-1]))
+    end--;
   /* ConvertTo-Json writes one event as a bare object, not an array of one */
-  if (kg_ev_is_winevent(root)) {
-    json_t *one = json_array();
+  if (p < end && '{' == *p) {
+    json_error_t jerr;
+    json_t *root = json_loadb(p, (size_t) (end - p), KG_JSON_FLAGS, &jerr);
+    bool one = NULL != root && kg_ev_is_winevent(root);
 
-    if (NULL == one || 0 != json_array_append_new(one, root)) {
-      json_decref(one);
-      return KG_STEP_NOMEM;
-    }
-    root = one;
-  }
-  if (!json_is_array(root)) {
     json_decref(root);
+    if (NULL == root)
+      return load_error(&jerr, error);
+    if (one)
+      return json_element(bd, p, (size_t) (end - p), error);
+  }
+  if (p == end || '[' != *p || ']' != end[-1]) {
+    json_error_t jerr;
+    json_t *root = json_loadb(p, (size_t) (end - p), KG_JSON_FLAGS | JSON_DECODE_ANY, &jerr);
+
+    json_decref(root);
+    if (NULL == root)
+      return load_error(&jerr, error);
     *error = "body is not a JSON array";
     return KG_STEP_BAD_BODY;
   }
-  n = json_array_size(root);
-  if (n > bd->max_records) {
-    json_decref(root);
-    return KG_STEP_TOO_MANY;
-  }
-  bd->b.events = calloc(n > 0 ? n : 1, sizeof(struct kg_event));
-  if (NULL == bd->b.events) {
-    json_decref(root);
-    return KG_STEP_NOMEM;
-  }
-  bd->cap_events = (n > 0) ? n : 1;
-  for (size_t i = 0; i < n && KG_STEP_OK == st; i++) {
-    size_t index;
+  end--; /* the closing ']' */
+  for (p++; KG_STEP_OK == st; first = false) {
+    const char *v;
 
-    st = kg_ev_next_record(bd, &index);
-    if (KG_STEP_OK == st)
-      st = json_record(bd, index, json_array_get(root, i));
+    while (p < end && is_json_space(*p))
+      p++;
+    if (p == end)
+      break;
+    if (!first && ',' != *p++)
+      return load_error(&(json_error_t){ .text = "" }, error);
+    while (p < end && is_json_space(*p))
+      p++;
+    v = value_end(p, end);
+    if (v == p)
+      return load_error(&(json_error_t){ .text = "" }, error);
+    st = json_element(bd, p, (size_t) (v - p), error);
+    p = v;
   }
-  json_decref(root);
   return st;
 }
 

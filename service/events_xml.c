@@ -105,7 +105,7 @@ struct event_text {
   xmlChar *id;
   xmlChar *time;
   xmlChar *message;
-  xmlChar *data[KG_INFO_FIELDS];
+  xmlChar *data[KG_DATA_VALUES];
   size_t n_data;
 };
 
@@ -115,7 +115,7 @@ event_text_free(struct event_text *t)
   xmlFree(t->id);
   xmlFree(t->time);
   xmlFree(t->message);
-  for (size_t i = 0; i < t->n_data && i < KG_INFO_FIELDS; i++)
+  for (size_t i = 0; i < t->n_data && i < KG_DATA_VALUES; i++)
     xmlFree(t->data[i]);
 }
 
@@ -142,7 +142,7 @@ collect(xmlNodePtr ev, struct event_text *t)
   for (n = (NULL == n) ? NULL : n->children; NULL != n && ok; n = n->next) {
     if (XML_ELEMENT_NODE != n->type || !named(n->name, "Data"))
       continue;
-    if (t->n_data < KG_INFO_FIELDS)
+    if (t->n_data < KG_DATA_VALUES)
       ok = NULL != (t->data[t->n_data] = xmlNodeGetContent(n));
     t->n_data++;
   }
@@ -155,35 +155,32 @@ xlen(const xmlChar *s)
   return (NULL == s) ? 0 : strlen((const char *) s);
 }
 
-/** Fills @a ev from an event's data fields. @return NULL or the reason */
+/** Fills @a ev from an event's data values. @return NULL or the reason */
 static const char *
 from_data(const struct event_text *t, struct kg_event *ev, char *errbuf, size_t errbuf_len)
 {
-  const char *field[KG_INFO_FIELDS];
-  size_t flen[KG_INFO_FIELDS];
+  const char *value[KG_DATA_VALUES];
+  size_t vlen[KG_DATA_VALUES];
 
   if (0 == t->n_data)
     return "RenderingInfo/Message and EventData/Data: both missing";
-  if (1 != t->n_data && KG_INFO_FIELDS != t->n_data) {
-    snprintf(errbuf, errbuf_len,
-             "EventData: %zu Data fields, expected the info string or its 9 fields", t->n_data);
-    return errbuf;
+  for (size_t i = 0; i < t->n_data && i < KG_DATA_VALUES; i++) {
+    value[i] = (const char *) t->data[i];
+    vlen[i] = xlen(t->data[i]);
   }
-  for (size_t i = 0; i < t->n_data; i++) {
-    field[i] = (const char *) t->data[i];
-    flen[i] = xlen(t->data[i]);
-  }
-  if (1 == t->n_data)
-    return kg_events_parse_info(field[0], flen[0], ev);
-  return kg_ev_info_fields(field, flen, ev);
+  return kg_ev_info_values(value, vlen, t->n_data, "EventData", ev, errbuf, errbuf_len);
 }
 
 /** kg_ev_info_from_message()'s answer for a blank message; compared by pointer. */
 static const char blank_message[] = "RenderingInfo/Message: blank";
 
-/** Fills @a ev from one <Event>. @return NULL, KG_EV_SKIP, the reason or KG_EVENTS_ENOMEM */
+/**
+ * Fills @a ev from one <Event>: its time, and with @a with_data its request.
+ * @return NULL, KG_EV_SKIP, the reason or KG_EVENTS_ENOMEM
+ */
 static const char *
-event_from_xml(xmlNodePtr node, struct kg_event *ev, char *errbuf, size_t errbuf_len)
+event_from_xml(xmlNodePtr node, bool with_data, struct kg_event *ev, char *errbuf,
+               size_t errbuf_len)
 {
   struct event_text t;
   const char *err;
@@ -199,9 +196,11 @@ event_from_xml(xmlNodePtr node, struct kg_event *ev, char *errbuf, size_t errbuf
     ; /* another event, or no event id */
   else if (NULL == t.time)
     err = "System/TimeCreated/@SystemTime: missing";
-  else if (!kg_ev_parse_time((const char *) t.time, xlen(t.time), &ev->requested_at_us))
+  else if (KG_EV_TIME_OK
+           != kg_ev_parse_time((const char *) t.time, xlen(t.time), NULL, false,
+                               &ev->requested_at_us))
     err = "System/TimeCreated/@SystemTime: not a date-time";
-  else {
+  else if (with_data) {
     err = blank_message;
     if (NULL != t.message)
       err = kg_ev_info_from_message((const char *) t.message, xlen(t.message), blank_message, ev);
@@ -224,7 +223,7 @@ element(struct kg_ev_builder *bd, xmlTextReaderPtr rd, int *r, const char **erro
   const xmlChar *ns = xmlTextReaderConstNamespaceUri(rd);
   int depth = xmlTextReaderDepth(rd);
   struct kg_event ev;
-  char errbuf[96];
+  char errbuf[256];
   enum kg_ev_step st;
   size_t index;
   xmlNodePtr node;
@@ -247,7 +246,7 @@ element(struct kg_ev_builder *bd, xmlTextReaderPtr rd, int *r, const char **erro
   st = kg_ev_next_record(bd, &index);
   if (KG_STEP_OK != st)
     return st;
-  st = kg_ev_settle(bd, index, event_from_xml(node, &ev, errbuf, sizeof errbuf), &ev);
+  st = kg_ev_settle(bd, index, event_from_xml(node, true, &ev, errbuf, sizeof errbuf), &ev);
   *r = xmlTextReaderNext(rd);
   return st;
 }
@@ -276,13 +275,66 @@ skip_prolog(const char **body, size_t *len)
   return true;
 }
 
+/**
+ * Opens a reader over @a body inside the wrapper element (see the top).
+ * @return the reader, or NULL when out of memory
+ */
+static xmlTextReaderPtr
+open_reader(struct wrapped_body *w, const char *body, size_t len)
+{
+  /* clang-format off */
+  *w = (struct wrapped_body) { { wrap_open, body, wrap_close },
+                               { sizeof wrap_open - 1, len, sizeof wrap_close - 1 }, 0, 0 };
+  /* clang-format on */
+  xmlTextReaderPtr rd;
+
+  if (0 != pthread_once(&xml_once, xml_init))
+    return NULL;
+  /* The declaration is gone, so the encoding is stated: UTF-8, as every format here. */
+  rd =
+    xmlReaderForIO(wrapped_read, wrapped_close, w, NULL, "UTF-8",
+                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+  if (NULL != rd)
+    xmlTextReaderSetStructuredErrorHandler(rd, quiet, NULL);
+  return rd;
+}
+
+const char *
+kg_ev_xml_event(const char *xml, size_t len, bool with_data, struct kg_event *ev, char *errbuf,
+                size_t errbuf_len)
+{
+  const char *err = "System: not one <Event> in well-formed XML";
+  struct wrapped_body w;
+  xmlTextReaderPtr rd;
+  xmlNodePtr node = NULL;
+  int r;
+
+  memset(ev, 0, sizeof *ev);
+  if (!skip_prolog(&xml, &len))
+    return "System: the XML declaration is not closed";
+  rd = open_reader(&w, xml, len);
+  if (NULL == rd)
+    return KG_EVENTS_ENOMEM;
+  r = xmlTextReaderRead(rd); /* the wrapper */
+  do
+    r = (1 == r) ? xmlTextReaderRead(rd) : r;
+  while (1 == r && XML_READER_TYPE_ELEMENT != xmlTextReaderNodeType(rd)
+         && XML_READER_TYPE_TEXT != xmlTextReaderNodeType(rd));
+  if (1 == r && XML_READER_TYPE_ELEMENT == xmlTextReaderNodeType(rd)
+      && named(xmlTextReaderConstLocalName(rd), "Event")
+      && (NULL == xmlTextReaderConstNamespaceUri(rd)
+          || named(xmlTextReaderConstNamespaceUri(rd), EVENT_NS)))
+    node = xmlTextReaderExpand(rd);
+  if (NULL != node)
+    err = event_from_xml(node, with_data, ev, errbuf, errbuf_len);
+  xmlFreeTextReader(rd);
+  return err;
+}
+
 enum kg_ev_step
 kg_ev_parse_xml(struct kg_ev_builder *bd, const char *body, size_t len, const char **error)
 {
-  /* clang-format off */
-  struct wrapped_body w = { { wrap_open, NULL, wrap_close },
-                            { sizeof wrap_open - 1, 0, sizeof wrap_close - 1 }, 0, 0 };
-  /* clang-format on */
+  struct wrapped_body w;
   xmlTextReaderPtr rd;
   enum kg_ev_step st = KG_STEP_OK;
   int r;
@@ -291,17 +343,9 @@ kg_ev_parse_xml(struct kg_ev_builder *bd, const char *body, size_t len, const ch
     *error = "XML body: the XML declaration is not closed";
     return KG_STEP_BAD_BODY;
   }
-  w.part[1] = body;
-  w.len[1] = len;
-  if (0 != pthread_once(&xml_once, xml_init))
-    return KG_STEP_NOMEM;
-  /* The declaration is gone, so the encoding is stated: UTF-8, as every format here. */
-  rd =
-    xmlReaderForIO(wrapped_read, wrapped_close, &w, NULL, "UTF-8",
-                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+  rd = open_reader(&w, body, len);
   if (NULL == rd)
     return KG_STEP_NOMEM;
-  xmlTextReaderSetStructuredErrorHandler(rd, quiet, NULL);
   r = xmlTextReaderRead(rd);
   while (1 == r && KG_STEP_OK == st) {
     int type = xmlTextReaderNodeType(rd);

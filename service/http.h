@@ -68,7 +68,7 @@ struct kg_route {
 
 /** Body limits from api.md. */
 #define KG_MAX_BODY (1024 * 1024)
-#define KG_MAX_INGEST_BODY (10 * 1024 * 1024)
+#define KG_MAX_INGEST_BODY (256 * 1024 * 1024)
 
 /**
  * A path or query parameter of the request.

@@ -12,9 +12,6 @@
 
 #include "log.h"
 
-/** Seconds a client should wait before retrying after a 503. */
-#define KG_RETRY_AFTER "2"
-
 static const struct {
   unsigned int status;
   const char *slug;

@@ -62,6 +62,9 @@ void kg_reply_problem(struct kg_ctx *ctx, unsigned int status, const char *fmt, 
 void kg_reply_problem_with(struct kg_ctx *ctx, unsigned int status, json_t *extra, const char *fmt,
                            ...) __attribute__((format(printf, 4, 5)));
 
+/** Seconds a client should wait before retrying after a 503. */
+#define KG_RETRY_AFTER "2"
+
 /**
  * Sends 503 "database unavailable" with Retry-After; also what the
  * transaction runner sends for hard failures.

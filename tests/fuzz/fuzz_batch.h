@@ -19,7 +19,8 @@ static inline void
 fuzz_check_batch(int rc, struct kg_events_batch *batch, const char *error)
 {
   if (0 == rc) {
-    if (batch->n_events + batch->n_rejected + batch->n_skipped != batch->n_records)
+    if (batch->n_events + batch->n_flushed + batch->n_rejected + batch->n_skipped
+        != batch->n_records)
       abort();
     for (size_t i = 1; i < batch->n_rejected; i++)
       if (batch->rejected[i].index <= batch->rejected[i - 1].index)
