@@ -16,7 +16,7 @@ for arg in "$@"; do
   esac
 done
 
-kg_ensure_packages
+kg_ensure_packages "${KG_RUN_PACKAGES[@]}"
 kg_say "building build/kmsgate"
 kg_build "$KG_ROOT/build" -DKMSGATE_TESTS=OFF
 bin="$KG_ROOT/build/kmsgate"
