@@ -34,7 +34,7 @@ kg_label=bare
 
 cleanup() {
   set +e
-  podman --runtime runc rm -f -t 0 "$run-demo" "$run-full" >/dev/null 2>&1
+  podman --runtime runc rm -f -i -t 0 "$run-demo" "$run-full" >/dev/null 2>&1
   rm -rf "/tmp/$run".*
 }
 trap cleanup EXIT

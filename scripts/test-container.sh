@@ -35,7 +35,7 @@ build() {
 cleanup() {
   set +e
   [ -z "${composed:-}" ] || compose_down
-  podman --runtime runc rm -f -t 0 "$run-kmsgate" "$run-db" >/dev/null 2>&1
+  podman --runtime runc rm -f -i -t 0 "$run-kmsgate" "$run-db" >/dev/null 2>&1
   podman --runtime runc network rm -f "$run" >/dev/null 2>&1
   podman --runtime runc volume rm -f "$run-pgdata" >/dev/null 2>&1
   rm -rf "/tmp/$run".*
