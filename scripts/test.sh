@@ -2,13 +2,14 @@
 # The test command: the same set-up as scripts/run.sh, then the cmocka unit
 # tests and the API tests (the real binary over HTTP against a PostgreSQL
 # started for this run), for a normal and an ASan+UBSan build, then the
-# container image (scripts/test-container.sh, as root) and the README's first
-# command on a bare Debian 12 container (scripts/test-bare.sh, as root). Ends
-# with "N passed, N failed"; exits non-zero on any failure.
+# container image (scripts/test-container.sh, as root) and, but for --quick,
+# the README's first command in a bare Debian 12 container
+# (scripts/test-bare.sh, as root). Ends with "N passed, N failed"; exits
+# non-zero on any failure.
 #   scripts/test.sh [--quick] [--bare-full] [-k PATTERN] [API_TEST_FILE...]
 #     --quick      normal build only (no sanitizer build)
-#     --bare-full  the long form of the bare-machine test: it also runs
-#                  `scripts/test.sh --quick` in a bare container (about 15 more minutes)
+#     --bare-full  the long form of the bare-machine test (with --quick too): it
+#                  also runs `scripts/test.sh --quick` in a bare container
 #     -k PATTERN   only API tests whose FILE::NAME contains PATTERN
 #   CI=true        a test that cannot run here (no root, no podman) is a failure,
 #                  not a skip
@@ -136,10 +137,11 @@ for spec in "${builds[@]}"; do
 done
 
 # The container image, built and run with podman (scripts/test-container.sh):
-# about 20 s once its images are cached, so quick runs have it too; then the
-# README's first command in a bare Debian 12 container (scripts/test-bare.sh,
-# a few minutes: it installs the packages from the mirror each time). Both are
-# left out when API tests are picked by name or file, as those runs are about them.
+# about 20 s once its images are cached, so quick runs have it too; then, but
+# not with --quick, the README's first command in a bare Debian 12 container
+# (scripts/test-bare.sh, about 5 minutes: it installs the packages from the
+# mirror each time). Both are left out when API tests are picked by name or
+# file, as those runs are about them.
 if [ ${#api_args[@]} -gt 0 ]; then
   echo "container tests skipped: API tests were selected (-k or FILE)"
 elif [ "${KG_CONTAINER_TESTS:-1}" = 0 ]; then
@@ -151,10 +153,13 @@ elif ! (kg_ensure_packages "${KG_PODMAN_TOOLS[@]}"); then
 else
   kg_say "scripts/test-container.sh"
   run_counted "$KG_ROOT/scripts/test-container.sh"
-  bare_args=()
-  [ "$bare_full" -eq 0 ] || bare_args=(--full)
-  kg_say "scripts/test-bare.sh ${bare_args[*]}"
-  run_counted "$KG_ROOT/scripts/test-bare.sh" "${bare_args[@]}"
+  if [ "$bare_full" -eq 1 ]; then
+    kg_say "scripts/test-bare.sh --full"
+    run_counted "$KG_ROOT/scripts/test-bare.sh" --full
+  elif [ "$quick" -eq 0 ]; then
+    kg_say "scripts/test-bare.sh"
+    run_counted "$KG_ROOT/scripts/test-bare.sh"
+  fi
 fi
 
 # Short forms of the benchmarks and the mixed load: they fail on errors (5xx,
