@@ -16,7 +16,7 @@ KG_PG_USER=kmsgate-pg
 KG_RUN_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq-dev
   libmicrohttpd-dev libgnutls28-dev libxml2-dev postgresql-15 postgresql-client-15 curl python3)
 KG_TEST_PACKAGES=(libcmocka-dev libcurl4-gnutls-dev wrk python3-yaml clang clang-format
-  libclang-rt-14-dev openssl chromium chromium-driver prometheus python3-requests)
+  libclang-rt-14-dev openssl chromium chromium-driver prometheus python3-requests git)
 KG_PACKAGES=("${KG_RUN_PACKAGES[@]}" "${KG_TEST_PACKAGES[@]}")
 
 kg_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -70,11 +70,19 @@ bare() {
   cx "$name" 'rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*; chmod 0700 /root;
     mkdir -m 0755 /root/kmsgate' &&
     apt_config_tar | podman --runtime runc exec -i "$name" tar -x -C / &&
-    # Tracked files and new files not yet committed, as in a clone: not
-    # build/ or var/ (ignored).
+    project_tar | podman --runtime runc exec -i "$name" tar -x -C /root/kmsgate
+}
+
+# The project as a clone of it holds it, as a tar stream: a git clone (the
+# API tests clone it again) with this working tree's tracked files and new
+# files not yet committed over it; not build/ or var/ (ignored).
+project_tar() {
+  local dir=/tmp/$run.clone
+  rm -rf "$dir"
+  git clone -q --no-hardlinks "$KG_ROOT" "$dir" &&
     git -C "$KG_ROOT" ls-files -z --cached --others --exclude-standard |
-    tar -C "$KG_ROOT" --null -T - --ignore-failed-read -c 2>/dev/null |
-      podman --runtime runc exec -i "$name" tar -x -C /root/kmsgate
+    tar -C "$KG_ROOT" --null -T - --ignore-failed-read -c 2>/dev/null | tar -x -C "$dir" &&
+    tar -C "$dir" -c . && rm -rf "$dir"
 }
 
 # ------------------------------------------------------ the first command
