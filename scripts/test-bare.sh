@@ -13,7 +13,7 @@
 # Prints each step's time and what apt downloaded; ends with "N passed, N failed".
 #   scripts/test-bare.sh [--full]
 #     --full   then also `scripts/test.sh --quick` in a second bare container (the
-#              README's second command from nothing; about 15 minutes), with
+#              README's second command from nothing; 30 minutes on a busy 2-core machine), with
 #              KG_CONTAINER_TESTS=0 there: podman does not run inside it.
 # shellcheck disable=SC2317,SC2016  # checks run through check and need; $ for the container
 set -euo pipefail
