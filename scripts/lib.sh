@@ -10,31 +10,59 @@ KG_PG_BIN=/usr/lib/postgresql/15/bin
 # The unprivileged account that owns local PostgreSQL data when we run as root.
 KG_PG_USER=kmsgate-pg
 
-KG_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq-dev
-  libmicrohttpd-dev libgnutls28-dev libxml2-dev libcmocka-dev libcurl4-gnutls-dev
-  postgresql-15 postgresql-client-15 wrk curl python3 python3-yaml clang clang-format libclang-rt-14-dev
-  openssl chromium chromium-driver prometheus python3-requests)
+# What scripts/run.sh needs to build and run (the README's first command);
+# the test command adds KG_TEST_PACKAGES. Split so that the first run on a
+# bare machine downloads only what it uses.
+KG_RUN_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq-dev
+  libmicrohttpd-dev libgnutls28-dev libxml2-dev postgresql-15 postgresql-client-15 curl python3)
+KG_TEST_PACKAGES=(libcmocka-dev libcurl4-gnutls-dev wrk python3-yaml clang clang-format
+  libclang-rt-14-dev openssl chromium chromium-driver prometheus python3-requests git)
+KG_PACKAGES=("${KG_RUN_PACKAGES[@]}" "${KG_TEST_PACKAGES[@]}")
 
 kg_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 kg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# apt-get that waits for a dpkg lock another apt holds instead of failing.
+kg_apt() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+
 # kg_ensure_packages [PACKAGE...]: installs those of the Debian packages
 # (default: KG_PACKAGES) that are missing; needs root the first time.
+# No pipeline ends in `grep -q` here: under pipefail, grep -q leaving at its
+# first match kills the writer with SIGPIPE and the pipeline fails, so a
+# package apt offers read as missing (issue 22). Outputs are captured first.
 kg_ensure_packages() {
-  local missing=() p
+  local missing=() lacking=() p out log rc t=$SECONDS
   [ $# -gt 0 ] || set -- "${KG_PACKAGES[@]}"
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    out=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || out=
+    [ "$out" = "install ok installed" ] || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || kg_die "missing packages (${missing[*]}); run once as root or install them"
   kg_say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
+  log=$(mktemp /tmp/kg-apt.XXXXXX)
+  # --error-on=any: a mirror that cannot be reached is an error, not a warning
+  # followed by "apt offers no package" for everything.
+  kg_apt update -q --error-on=any >"$log" 2>&1 ||
+    { cat "$log" >&2; rm -f "$log"; kg_die "apt-get update failed (output above)"; }
   for p in "${missing[@]}"; do
-    apt-cache policy "$p" | grep -q 'Candidate: [0-9]' || kg_die "apt offers no package $p"
+    out=$(apt-cache policy "$p" 2>/dev/null) || out=
+    [[ $out =~ Candidate:\ [0-9] ]] || lacking+=("$p")
   done
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ ${#lacking[@]} -eq 0 ] ||
+    { rm -f "$log"; kg_die "apt offers no package ${lacking[*]} (check /etc/apt/sources.list*)"; }
+  rc=0
+  kg_apt install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    tail -30 "$log" >&2; rm -f "$log"
+    kg_die "apt-get install failed (exit $rc; its last lines above)"
+  fi
+  # apt's own summary: how many packages came and how much was downloaded.
+  out=$(grep -E 'newly installed|^Need to get |^Fetched ' "$log" | sed 's/^/    /') || out=
+  rm -f "$log"
+  kg_say "installed in $((SECONDS - t))s"
+  [ -z "$out" ] || printf '%s\n' "$out" >&2
 }
 
 # kg_build DIR [cmake args...]: configures once, then builds incrementally.
@@ -119,7 +147,9 @@ kg_pg_stop() {
 
 # kg_pg_createdb NAME: creates a database in the cluster of kg_pg_start.
 kg_pg_createdb() {
-  psql -h "$KG_PG_DIR" -p "$KG_PG_PORT" -U postgres -d postgres -qAt \
-    -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1 ||
+  local found
+  found=$(psql -h "$KG_PG_DIR" -p "$KG_PG_PORT" -U postgres -d postgres -qAt \
+    -c "SELECT 1 FROM pg_database WHERE datname = '$1'") || return 1
+  [ "$found" = 1 ] ||
     psql -h "$KG_PG_DIR" -p "$KG_PG_PORT" -U postgres -d postgres -q -c "CREATE DATABASE \"$1\"" >/dev/null
 }

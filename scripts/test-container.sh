@@ -8,95 +8,25 @@
 # packages, and docker/compose.local.yaml. Removes its containers, network and
 # volumes; keeps the images as a cache. Ends with "N passed, N failed".
 #   scripts/test-container.sh
-# shellcheck disable=SC2317  # the checks are functions, run through check and need
+# shellcheck disable=SC2317,SC2016  # checks run through check and need; $ for the container
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-container.sh"
 
-BASE=localhost/debian:12-slim
+BASE=$KG_BASE_IMAGE
 IMAGE=localhost/kmsgate:latest
 PG_IMAGE=localhost/kmsgate-postgres:15
 # Unique per run: other people may run podman on this machine at the same time.
 run=kg-ct-$$-$RANDOM
-start=$SECONDS
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf 'PASS container: %s\n' "$*"; }
-bad() { failed=$((failed + 1)); printf 'FAIL container: %s\n' "$*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-finish() {
-  printf 'container test: %ds\n' $((SECONDS - start))
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ] && exit 0
-  exit 1
-}
-# A step the rest depends on: its failure ends the run.
-need() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; finish; fi; }
-
-# Every podman command is printed as run: the README's container section is these.
-# runc: Debian's crun is not installed, and runc is what works here.
-pm() { printf '+ podman %s\n' "$*" >&2; podman --runtime runc "$@"; }
+kg_label=container
 
 [ "$(id -u)" -eq 0 ] || kg_die "run as root (rootful podman)"
 
 # --------------------------------------------------------------- set-up
 # Debian 12's podman uses CNI networks, which resolve container names (db)
-# only with the dnsname plugin, and publish ports with iptables. ss (iproute2)
-# tells when the drain test's upload is under way.
-TOOLS=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname
-  iptables iproute2)
-
-# Debian's defaults fail in a container-in-a-VM without systemd: the default
-# nofile ulimit cannot be raised there, and the systemd cgroup manager needs
-# systemd. An existing, different configuration is left alone: this run then
-# uses its own file (CONTAINERS_CONF replaces the system files for it).
-CONF_TEXT='[containers]
-default_ulimits = []
-
-[engine]
-cgroup_manager = "cgroupfs"'
-ensure_containers_conf() {
-  local conf=/etc/containers/containers.conf
-  if [ ! -e "$conf" ]; then
-    mkdir -p /etc/containers
-    printf '# Written by kmsgate scripts/test-container.sh\n%s\n' "$CONF_TEXT" >"$conf"
-    kg_say "wrote $conf"
-  elif ! grep -qx 'default_ulimits = \[\]' "$conf" || ! grep -qx 'cgroup_manager = "cgroupfs"' "$conf"; then
-    export CONTAINERS_CONF=/tmp/$run.containers.conf
-    printf '%s\n' "$CONF_TEXT" >"$CONTAINERS_CONF"
-    kg_say "warning: $conf lacks default_ulimits = [] or cgroup_manager = \"cgroupfs\";" \
-      "left as it is, this run uses $CONTAINERS_CONF"
-  fi
-}
-
-# The Debian suites apt uses on this machine, as "URL SUITE" lines.
-apt_suites() {
-  # shellcheck disable=SC2016  # apt's own $(FIELD) syntax
-  apt-get indextargets --format '$(SITE) $(RELEASE)' 'Created-By: Packages' |
-    awk '$2 ~ /^bookworm(-updates|-security)?$/' | sort -u
-}
-
-# localhost/debian:12-slim, made once from the mirror apt already uses.
-ensure_base_image() {
-  exec 9>/run/lock/kg-ct-base.lock   # two runs must not debootstrap at once
-  flock 9
-  if pm image exists "$BASE"; then kg_say "base image $BASE: cached"; return 0; fi
-  local mirror dir t=$SECONDS
-  mirror=$(apt_suites | awk '$2 == "bookworm" { print $1; exit }')
-  mirror=${mirror:-http://deb.debian.org/debian}
-  dir=$(mktemp -d /var/tmp/kg-ct-base.XXXXXX)
-  kg_say "debootstrap --variant=minbase bookworm $dir $mirror"
-  debootstrap --variant=minbase bookworm "$dir" "$mirror" >"$dir.log" 2>&1 ||
-    { tail -20 "$dir.log"; rm -rf "$dir"; return 1; }
-  apt_suites | awk '{ print "deb " $1 " " $2 " main" }' >"$dir/etc/apt/sources.list"
-  # As Debian's own slim images: no documentation, man pages or translations.
-  printf 'path-exclude /usr/share/%s/*\n' doc man info locale >"$dir/etc/dpkg/dpkg.cfg.d/slim"
-  printf 'path-include /usr/share/doc/*/copyright\n' >>"$dir/etc/dpkg/dpkg.cfg.d/slim"
-  rm -rf "$dir"/usr/share/{man,info,locale}/* "$dir"/var/cache/apt/*.bin "$dir"/var/lib/apt/lists/*
-  find "$dir/usr/share/doc" -type f ! -name copyright -delete
-  tar -C "$dir" -c . | pm import -q - "$BASE" >/dev/null
-  rm -rf "$dir" "$dir.log"
-  kg_say "base image made in $((SECONDS - t))s"
-}
+# only with the dnsname plugin. ss (iproute2) tells when the drain test's
+# upload is under way.
+TOOLS=(podman-compose golang-github-containernetworking-plugin-dnsname iproute2)
 
 build() {
   pm build -q --format docker --build-arg DEBIAN_IMAGE="$BASE" -f "$1" -t "$2" "$KG_ROOT" >/dev/null
@@ -105,7 +35,7 @@ build() {
 cleanup() {
   set +e
   [ -z "${composed:-}" ] || compose_down
-  podman --runtime runc rm -f -t 0 "$run-kmsgate" "$run-db" >/dev/null 2>&1
+  podman --runtime runc rm -f -i -t 0 "$run-kmsgate" "$run-db" >/dev/null 2>&1
   podman --runtime runc network rm -f "$run" >/dev/null 2>&1
   podman --runtime runc volume rm -f "$run-pgdata" >/dev/null 2>&1
   rm -rf "/tmp/$run".*
@@ -113,9 +43,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-kg_ensure_packages "${TOOLS[@]}"
-ensure_containers_conf
-need "base image $BASE" ensure_base_image
+need "podman, its configuration and the base image $BASE" kg_podman_setup "${TOOLS[@]}"
 t=$SECONDS
 need "build $IMAGE (docker/Dockerfile)" build docker/Dockerfile "$IMAGE"
 need "build $PG_IMAGE (docker/postgres.Dockerfile)" build docker/postgres.Dockerfile "$PG_IMAGE"
@@ -205,7 +133,7 @@ drain() {
     -H "Content-Type: application/x-ndjson" --data-binary "@$events" \
     "$base/v1/kms-hosts/kms-tour.corp.example/activations" >"/tmp/$run.code" &
   for _ in $(seq 1 100); do
-    ss -Htn state established "( dport = :$port )" | grep -q . && break
+    [ -z "$(ss -Htn state established "( dport = :$port )")" ] || break
     sleep 0.05
   done
   sleep 0.5

@@ -2,11 +2,19 @@
 # The test command: the same set-up as scripts/run.sh, then the cmocka unit
 # tests and the API tests (the real binary over HTTP against a PostgreSQL
 # started for this run), for a normal and an ASan+UBSan build, then the
-# container image (scripts/test-container.sh, as root). Ends with
-# "N passed, N failed"; exits non-zero on any failure.
-#   scripts/test.sh [--quick] [-k PATTERN] [API_TEST_FILE...]
+# container image (scripts/test-container.sh, as root) and, but for --quick,
+# the README's first command in a bare Debian 12 container
+# (scripts/test-bare.sh, as root). Ends with "N passed, N failed"; exits
+# non-zero on any failure.
+#   scripts/test.sh [--quick] [--bare-full] [-k PATTERN] [API_TEST_FILE...]
 #     --quick      normal build only (no sanitizer build)
+#     --bare-full  the long form of the bare-machine test (with --quick too): it
+#                  also runs `scripts/test.sh --quick` in a bare container
 #     -k PATTERN   only API tests whose FILE::NAME contains PATTERN
+#   CI=true        a test that cannot run here (no root, no podman) is a failure,
+#                  not a skip
+#   KG_CONTAINER_TESTS=0  leaves out the two container tests (test-bare.sh --full
+#                  sets it inside its container, where podman cannot run)
 #   KG_WORK=DIR    put builds and the test PostgreSQL under DIR instead of the
 #                  project folder (lets several checkouts or people test at once)
 #   KG_MODEL_ITERATIONS=N  random estates in the model's randomized tests
@@ -14,12 +22,15 @@
 #                  under the sanitizers)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-container.sh"
 
 quick=0
+bare_full=0
 api_args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
+    --bare-full) bare_full=1 ;;
     -k) api_args+=(-k "$2"); shift ;;
     *) api_args+=("$(cd "$(dirname "$1")" && pwd)/$(basename "$1")") ;;
   esac
@@ -38,6 +49,15 @@ kg_ensure_packages "${KG_HA_PACKAGES[@]}" || exit 1
 passed=0
 failed=0
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+# cannot_run WHAT WHY: a test this machine cannot run is skipped, except under
+# CI=true, where it is a failure: a green CI must not hide a test that never ran.
+cannot_run() {
+  if [ "${CI:-}" = true ]; then
+    echo "FAIL $1: cannot run under CI=true: $2"; count 0 1
+  else
+    echo "$1 skipped: $2"
+  fi
+}
 
 # Runs a command that ends with "N passed, N failed", shows its output and
 # adds its counts; a command that ends without that line counts as one failure.
@@ -123,18 +143,29 @@ for spec in "${builds[@]}"; do
 done
 
 # The container image, built and run with podman (scripts/test-container.sh):
-# about 20 s once its images are cached, so quick runs have it too; skipped
-# when API tests are picked by name or file, as those runs are about them.
+# about 20 s once its images are cached, so quick runs have it too; then, but
+# not with --quick, the README's first command in a bare Debian 12 container
+# (scripts/test-bare.sh, about 5 minutes: it installs the packages from the
+# mirror each time). Both are left out when API tests are picked by name or
+# file, as those runs are about them.
 if [ ${#api_args[@]} -gt 0 ]; then
-  echo "container test skipped: API tests were selected (-k or FILE)"
+  echo "container tests skipped: API tests were selected (-k or FILE)"
+elif [ "${KG_CONTAINER_TESTS:-1}" = 0 ]; then
+  echo "container tests skipped: KG_CONTAINER_TESTS=0"
 elif [ "$(id -u)" -ne 0 ]; then
-  echo "container test skipped: it needs root (rootful podman); run scripts/test-container.sh as root"
-elif ! command -v podman >/dev/null &&
-  ! apt-cache policy podman 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-  echo "container test skipped: podman is not installed and apt does not offer it"
+  cannot_run "container tests" "they need root (rootful podman); run scripts/test-container.sh and scripts/test-bare.sh as root"
+elif ! (kg_ensure_packages "${KG_PODMAN_TOOLS[@]}"); then
+  echo "FAIL container tests: podman could not be installed (see above)"; count 0 1
 else
   kg_say "scripts/test-container.sh"
   run_counted "$KG_ROOT/scripts/test-container.sh"
+  if [ "$bare_full" -eq 1 ]; then
+    kg_say "scripts/test-bare.sh --full"
+    run_counted "$KG_ROOT/scripts/test-bare.sh" --full
+  elif [ "$quick" -eq 0 ]; then
+    kg_say "scripts/test-bare.sh"
+    run_counted "$KG_ROOT/scripts/test-bare.sh"
+  fi
 fi
 
 # Short forms of the benchmarks and the mixed load: they fail on errors (5xx,
