@@ -14,9 +14,9 @@ KG_PG_USER=kmsgate-pg
 # the test command adds KG_TEST_PACKAGES. Split so that the first run on a
 # bare machine downloads only what it uses.
 KG_RUN_PACKAGES=(build-essential cmake pkg-config libulfius-dev libjansson-dev libpq-dev
-  libmicrohttpd-dev libgnutls28-dev libxml2-dev postgresql-15 postgresql-client-15 curl python3)
+  libmicrohttpd-dev libgnutls28-dev libxml2-dev postgresql-15 postgresql-client-15 curl python3 tzdata)
 KG_TEST_PACKAGES=(libcmocka-dev libcurl4-gnutls-dev wrk python3-yaml clang clang-format
-  libclang-rt-14-dev openssl chromium chromium-driver prometheus python3-requests git)
+  libclang-rt-14-dev openssl chromium chromium-driver prometheus python3-requests git jq)
 KG_PACKAGES=("${KG_RUN_PACKAGES[@]}" "${KG_TEST_PACKAGES[@]}")
 
 kg_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
