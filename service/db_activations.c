@@ -100,7 +100,7 @@ static const struct kg_stmt stmt_ingest = {
      time the link was made nor the current CMID's latest request may be newer).
      A renewal of the CMID it already has writes nothing. The desktops of every
      host of the family are matched, the newest request on any of them winning
-     (kms-model.md section 6). Names match as section 5 says: exactly, or by
+     (docs/model.md §2.5, §6.2). Names match as §5.3 says: exactly, or by
      first label when one side is a short (NetBIOS) name and exactly one desktop
      of the family has that label. The two ways are two joins: as one OR the
      planner could use neither index (a scan of every short name per client).

@@ -1,6 +1,6 @@
 /**
  * @file db_desktops.c
- * @brief Desktop statements. The CMID status of kms-model.md section 3 is
+ * @brief Desktop statements. The CMID status of docs/model.md §3.3 is
  *        computed in the one SELECT that every desktop read uses, since the
  *        listing is a hot path for hooks and dashboards.
  */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* Desktops of other hosts of the family whose CMID this host caches: their
-   decommission touches this host too (kms-model.md section 6). Scans only the
+   decommission touches this host too (docs/model.md §6.4). Scans only the
    desktops of the family's other hosts, none for a host alone in its family. */
 /* clang-format off */
 #define FOREIGN_DESKTOPS                                                       \

@@ -39,7 +39,7 @@
 /* A desktop's columns, read by kg_estate_desktop_from_row() in both loads: the
    last says whether it is this host's (registered on it: only such desktops
    may be named in this host's plans), the one after it whether its platform
-   reports it powered off (it renews nothing, kms-model.md section 3). */
+   reports it powered off (it renews nothing, docs/model.md §3.3). */
 /* clang-format off */
 #define KG_ESTATE_DESKTOP_COLUMNS                                              \
   "d.id, d.hostname, d.pool_id, d.cmid, d.state, d.kms_host_id = $1,"         \

@@ -1,7 +1,7 @@
 /**
  * @file db_plan_hosts.h
  * @brief Which other KMS hosts of its family a gate plan touches
- *        (kms-model.md section 6): where its desktops' CMIDs are cached,
+ *        (docs/model.md §6.4): where its desktops' CMIDs are cached,
  *        and the other hosts of the discovering pools it provisions.
  */
 #ifndef KG_DB_PLAN_HOSTS_H

@@ -25,7 +25,7 @@ struct kg_new_plan {
   size_t n_provisions;
   const long long *pool_ids;
   const int *counts;
-  size_t n_other_hosts; /**< other hosts it touches (kms-model.md section 6) */
+  size_t n_other_hosts; /**< other hosts it touches (docs/model.md §6.4) */
   const long long *other_host_ids;
 };
 

@@ -15,7 +15,7 @@
   " c.active, c.powered_off, c.decommissioned,"                                        \
   " " KG_SQL_EPOCH("p.created_at") ", " KG_SQL_EPOCH("p.updated_at") ","                \
   /* discovery hosts with weights (none: pinned), and active desktops by the  */       \
-  /* host of their CMID's newest request (kms-model.md section 6)             */       \
+  /* host of their CMID's newest request (docs/model.md §6.2)                 */       \
   " coalesce((SELECT json_agg(json_build_object('name', xh.name, 'weight', x.weight)"  \
   "   ORDER BY xh.name) FROM pool_hosts x JOIN kms_hosts xh ON xh.id = x.kms_host_id"  \
   "   WHERE x.pool_id = p.id), '[]')::text,"                                           \

@@ -143,7 +143,7 @@ enum kg_qs kg_db_pool_update(struct kg_db *db, long long pool_id, const struct k
 enum kg_qs kg_db_pool_delete(struct kg_db *db, long long pool_id);
 
 /**
- * Adds a discovery host to a pool (kms-model.md section 6).
+ * Adds a discovery host to a pool (docs/model.md §6.3).
  * @param db connection (in the pool's transaction)
  * @param pool the pool's name
  * @param host a host name

@@ -2,7 +2,7 @@
  * @file db_servers.h
  * @brief KMS server statements: the machines whose event logs kmsgate
  *        stores, their hosts (one per family) and their requests by
- *        activation ID (kms-model.md section 5).
+ *        activation ID (docs/model.md §5.2).
  */
 #ifndef KG_DB_SERVERS_H
 #define KG_DB_SERVERS_H

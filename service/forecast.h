@@ -1,6 +1,6 @@
 /**
  * @file forecast.h
- * @brief Pure model of a KMS host's count over time (kms-model.md section 3).
+ * @brief Pure model of a KMS host's count over time (docs/model.md §3).
  *
  * No I/O, no clock, no global state: the caller loads the estate from the
  * database, passes `now`, and formats the result.  All times are Unix
@@ -50,7 +50,7 @@ struct fc_cmid {
                                   CMID, that desktop replaced it (rule (b)) */
   bool renews_elsewhere;       /* its newest request is on another host of the
                                   family: it renews there and lapses here
-                                  (kms-model.md section 6) */
+                                  (docs/model.md §6.2) */
 };
 
 struct fc_pool {

@@ -1,7 +1,7 @@
 /**
  * @file forecast_hosts.c
  * @brief Pure helpers of the model for estates with several KMS hosts per
- *        product (kms-model.md section 6): the rounded-down split by weight
+ *        product (docs/model.md §6.3, §6.8): the rounded-down split by weight
  *        and the arrivals a receiving host is credited with.
  */
 #include "forecast.h"

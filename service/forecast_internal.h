@@ -17,7 +17,7 @@
 
 /**
  * Whether a desktop renews its CMID: active and not reported powered off
- * (kms-model.md section 3, rule (a)). Every count of a CMID's active
+ * (docs/model.md §3.3, rule (a)). Every count of a CMID's active
  * desktops (facts, `left`, the stops of a plan) counts these only.
  */
 static inline bool

@@ -1,7 +1,7 @@
 /**
  * @file gate_family.c
  * @brief The hosts of one family an evaluation reads, and the desktops it
- *        picks over them (kms-model.md section 6, "Picking across hosts"):
+ *        picks over them (docs/model.md §6.6):
  *        every host keeps its own count, but a desktop's status and latest
  *        request come from its CMID's requests on every host of the family,
  *        so the order of a pick does not depend on which host asked.

@@ -1,7 +1,7 @@
 /**
  * @file gate_family.h
- * @brief A gate plan over the KMS hosts of one product (kms-model.md
- *        section 6) when the family has several: desktops picked once over
+ * @brief A gate plan over the KMS hosts of one product (docs/model.md
+ *        §6.4-§6.7) when the family has several: desktops picked once over
  *        the family, named desktops of any host their pool lists, and only
  *        the hosts the plan touches evaluated.
  */
@@ -82,8 +82,8 @@ enum kg_qs kg_family_open(struct kg_family *f, struct kg_db *db, const char *hos
                           int64_t horizon_seconds, bool lock, enum kg_estate_fit fit);
 
 /**
- * Resolves and evaluates a gate plan over the family (kms-model.md section
- * 6): the request's host when named, each host where a decommissioned
+ * Resolves and evaluates a gate plan over the family (docs/model.md
+ * §6.4): the request's host when named, each host where a decommissioned
  * desktop's CMID is cached, each host that receives provisions; a plan that
  * touches none of them evaluates every host of the pools it names.
  * @return KG_QS_OK (also with a->status set for a refused request) or the failure

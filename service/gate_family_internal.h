@@ -45,7 +45,7 @@ int32_t fam_cached(const struct kg_family *f, const struct kg_family_host *h, co
 /** Reads every host of the family where one of the desktops' CMIDs is cached. */
 enum kg_qs fam_load_caching(struct kg_family *f, const struct fam_desk *c, size_t n);
 
-/** Ranks desktops once over the family (kms-model.md sections 3 and 6). */
+/** Ranks desktops once over the family (docs/model.md §3.10, §6.6). */
 enum kg_qs fam_rank(struct kg_family *f, struct fam_desk *c, size_t n);
 
 /**

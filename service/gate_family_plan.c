@@ -1,6 +1,6 @@
 /**
  * @file gate_family_plan.c
- * @brief A gate plan over the hosts of a family (kms-model.md section 6):
+ * @brief A gate plan over the hosts of a family (docs/model.md §6.4):
  *        resolves its desktops (named: any host their pool lists; by pool:
  *        ranked once over the family) and provisions, finds the hosts it
  *        touches, evaluates only those, and folds them into one answer whose
@@ -121,7 +121,7 @@ find_desktop(struct kg_family *f, const char *name, int *hi, int32_t *d)
 }
 
 /**
- * Named desktops (kms-model.md section 6): with kms_host, each in a pool that
+ * Named desktops (docs/model.md §6.4): with kms_host, each in a pool that
  * lists that host; without, any active desktop of the family.
  */
 static enum kg_qs

@@ -1,7 +1,7 @@
 /**
  * @file gate_hosts.c
- * @brief What every gate answer over KMS hosts shares (kms-model.md section
- *        6): a host's share of a provision, and a host's result as an entry
+ * @brief What every gate answer over KMS hosts shares (docs/model.md
+ *        §6.3, §6.5): a host's share of a provision, and a host's result as an entry
  *        of `hosts` or as the top-level fields of the binding host.
  */
 #include "gate_hosts.h"

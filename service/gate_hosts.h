@@ -1,7 +1,7 @@
 /**
  * @file gate_hosts.h
- * @brief What every gate answer over KMS hosts shares (kms-model.md section
- *        6); the plan over several hosts is gate_family.h's.
+ * @brief What every gate answer over KMS hosts shares (docs/model.md
+ *        §6.3, §6.5); the plan over several hosts is gate_family.h's.
  */
 #ifndef KG_GATE_HOSTS_H
 #define KG_GATE_HOSTS_H

@@ -137,7 +137,7 @@ parse_enforce(struct kg_ctx *ctx, struct kg_errors *e, bool *enforce)
 
 /**
  * A plan time past the window's end could never be evaluated inside it:
- * the caller must ask for a horizon that reaches it (kms-model.md, Window).
+ * the caller must ask for a horizon that reaches it (docs/model.md §3.8).
  */
 static void
 check_plan_in_horizon(const struct gate_input *in, int64_t now, struct kg_errors *e)

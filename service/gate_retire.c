@@ -1,6 +1,6 @@
 /**
  * @file gate_retire.c
- * @brief "Can we retire kms02?" (kms-model.md section 6, example 7). From
+ * @brief "Can we retire kms02?" (docs/model.md §6.8, example 7). From
  *        the plan time the retired host answers nobody: each CMID renewing on
  *        it that belongs to a discovering pool's desktop moves at its first
  *        renewal after that time, split over the pool's remaining hosts by
@@ -201,7 +201,7 @@ struct outcome {
  * adds [a, end). Each adds a suffix of time, so of the m CMIDs of a pool of
  * which k land here, the k whose suffixes start latest add the least at
  * every instant at once: the host is credited with the k latest of
- * max(a, e) (kms-model.md section 6: "the latest to add coverage there").
+ * max(a, e) (docs/model.md §6.8: "the latest to add coverage there").
  * @return the number of arrivals written to @a out (room for r->n), or -1
  */
 static int

@@ -1,6 +1,6 @@
 /**
  * @file gate_retire.h
- * @brief Gate plans that retire a KMS host (kms-model.md section 6,
+ * @brief Gate plans that retire a KMS host (docs/model.md §6.8,
  *        example 7): which hosts receive its CMIDs, and whether they hold.
  */
 #ifndef KG_GATE_RETIRE_H

@@ -2,7 +2,7 @@
  * @file http_activation_ids.c
  * @brief /v1/activation-ids: the built-in table of KMS client activation IDs
  *        (read-only) and the admin's own mappings, which re-count the stored
- *        requests at once (kms-model.md section 5).
+ *        requests at once (docs/model.md §5.2).
  */
 #include <string.h>
 

@@ -141,7 +141,7 @@ struct ingest_tx {
 /**
  * Where the batch is stored and how events without an activation ID count:
  * for a host, its server and family; for a server (which some host must
- * name), the server and windows (kms-model.md section 5).
+ * name), the server and windows (docs/model.md §5.2).
  */
 static enum kg_qs
 ingest_target(struct ingest_tx *tx, struct kg_db *db, char *server, const char **hint)

@@ -69,8 +69,7 @@ headroom_document(const struct kg_estate *es, const struct fc_result *r, const c
 }
 
 /**
- * The headroom over the family (kms-model.md section 6, "Picking across
- * hosts"): the candidates ranked once over every host of the family, and the
+ * The headroom over the family (docs/model.md §6.6): the candidates ranked once over every host of the family, and the
  * largest k that keeps this host and every host the first k picks touch at go.
  */
 static enum kg_qs

@@ -449,7 +449,7 @@ family_and_record(struct gate_tx *tx, struct kg_db *db, const struct kg_estate *
 }
 
 /**
- * The plan's own host when the request names none (kms-model.md section 6,
+ * The plan's own host when the request names none (docs/model.md §6.4,
  * api.md): the host to retire, the pool's own host, or the first desktop's.
  */
 static enum kg_qs

@@ -11,7 +11,7 @@
 #include "http.h"
 #include "inventory.h"
 
-/* Defaults of kms-model.md section 2. */
+/* Defaults of docs/model.md §2.1. */
 #define WINDOWS_THRESHOLD 25
 #define WINDOWS_CAPACITY 50
 #define OFFICE_THRESHOLD 5

@@ -1,6 +1,6 @@
 """Forecast, headroom and gate end to end: estates built through the API,
-with activation events relative to now; the worked examples of kms-model.md
-section 4 and the gate's error handling."""
+with activation events relative to now; the worked examples of docs/model.md
+§4 and the gate's error handling."""
 from estate import (DAY, cmid_for, create_host, create_pool, event, ingest, iso, now_s,
                     put_desktop, renewing_pool)
 from harness import Client, Service, expect, expect_problem, expect_status, no_service

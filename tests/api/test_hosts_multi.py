@@ -1,4 +1,4 @@
-"""Several KMS hosts per product (kms-model.md section 6, example 6): desktops
+"""Several KMS hosts per product (docs/model.md §6, example 6): desktops
 linked to CMIDs across the hosts of their family, a CMID renewing only on the
 host of its newest request, discovering pools with weights, and gates that
 evaluate every host they touch."""

@@ -1,5 +1,5 @@
 """Random estates of two or three KMS hosts of one product, built through the
-API, against a naive re-statement of kms-model.md sections 3 and 6 written
+API, against a naive re-statement of docs/model.md §3 and §6 written
 here from the text: per host, each CMID counts from its requests there; it
 renews only on the host of its newest request; decommissioning every active
 desktop of a CMID stops its renewals; a gate is go only if every host it

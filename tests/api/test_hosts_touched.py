@@ -1,5 +1,5 @@
 """Issue 23: gates over several KMS hosts of one product, each case reduced
-from a randomized comparison with kms-model.md section 6 and worked by hand
+from a randomized comparison with docs/model.md §6 and worked by hand
 from the spec. Setup: windows hosts kms-a and kms-b (floor 25), pool p
 discovering over both (registered on kms-a, its first host), desktops dN in
 p linked by client name; "k PCs" are k CMIDs of no desktop with requests

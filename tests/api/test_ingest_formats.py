@@ -34,7 +34,7 @@ SOURCES = [
 
 # The desktops of the fixtures' clients and the CMID each must carry after the upload:
 # vdi-p1-001 renewed with the same CMID a week later; vdi-p1-017 is not activated yet but
-# its requests are counted by the host and name it (kms-model.md section 6).
+# its requests are counted by the host and name it (docs/model.md §6.2).
 DESKTOPS = {
     "vdi-p1-001.corp.example": "6a1f2c7e-0b4d-4f0e-9a55-2b7d3c1e9f10",
     "vdi-p1-002.corp.example": "0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f",

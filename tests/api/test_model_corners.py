@@ -1,4 +1,4 @@
-"""The model's conservative corners end to end (kms-model.md section 3):
+"""The model's conservative corners end to end (docs/model.md §3):
 plan times past the horizon, requests dated ahead of the service's clock,
 a rebuilt desktop whose old CMID lapses, and answers that do not depend on
 the database's default time zone."""

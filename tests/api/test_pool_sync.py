@@ -1,7 +1,7 @@
 """PUT /v1/pools/{name}/desktops: the pool's complete machine list from its
 platform (api.md "Pool sync"): the difference, the dry run, the drop guard,
 machines of other pools, the idempotent re-send, large lists, two syncs at
-once, and the power state the forecast now uses (kms-model.md section 3)."""
+once, and the power state the forecast now uses (docs/model.md §3.3)."""
 import threading
 import time
 
@@ -180,7 +180,7 @@ def gate_one(c, name):
 
 
 def test_powered_off_desktops_stop_crediting_renewals(svc):
-    """Example 1 of kms-model.md: 30 renewing desktops, floor 25. Decommissioning
+    """Example 1 of docs/model.md §4: 30 renewing desktops, floor 25. Decommissioning
     one is go. Six reported powered off renew nothing: their entries leave the
     cache 30 days after their last request, the count falls to 24, and the same
     gate is no-go; reported on again, it is go."""

@@ -1,4 +1,4 @@
-"""Real estates I (kms-model.md sections 5 and 7): one KMS server's log feeds
+"""Real estates I (docs/model.md §5 and §7): one KMS server's log feeds
 one count per licensing application, routed by the activation ID; admin
 mappings for unknown IDs; client names matched as FQDN or NetBIOS; a host
 created after the upload; retention that changes no answer."""

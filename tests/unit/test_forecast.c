@@ -1,6 +1,6 @@
 /**
  * @file test_forecast.c
- * @brief The count model: worked examples of kms-model.md section 4, each
+ * @brief The count model: worked examples of docs/model.md §4, each
  *        rule of section 3 alone, a randomized comparison against a naive
  *        reference model, and invariants of a 100k-CMID estate.
  *
@@ -351,7 +351,7 @@ test_example4_capacity(void **state)
   free(f);
 }
 
-/* ------------------------------------- several hosts (kms-model.md 6) */
+/* ----------------------------------- several hosts (docs/model.md §6) */
 
 /** n PCs (no desktop) renewing: two requests, the last at @a last. */
 static void
