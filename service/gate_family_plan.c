@@ -121,7 +121,7 @@ find_desktop(struct kg_family *f, const char *name, int *hi, int32_t *d)
 }
 
 /**
- * Named desktops (docs/model.md §6.4): with kms_host, each in a pool that
+ * Named desktops (docs/model.md §6.7): with kms_host, each in a pool that
  * lists that host; without, any active desktop of the family.
  */
 static enum kg_qs
