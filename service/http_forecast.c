@@ -70,7 +70,8 @@ headroom_document(const struct kg_estate *es, const struct fc_result *r, const c
 
 /**
  * The headroom over the family (docs/model.md §6.6): the candidates ranked
- * once over every host of the family, and the largest k that keeps this host and every host the first k picks touch at go.
+ * once over every host of the family, and the largest k that keeps this host
+ * and every host the first k picks touch at go.
  */
 static enum kg_qs
 headroom_over_hosts(struct forecast_tx *tx, struct kg_db *db, const struct fc_result *r)
