@@ -62,8 +62,19 @@ class Effects:
         slot[key] = min(slot.get(key, at), at)
 
 
+# The other readings of the AMBIGUOUS rules below: gate() tries each and names in
+# `readings` those that would change the answer.
+ALTERNATIVES = {
+    "pc-requests-on-every-host": "a PC's 2 requests counted over every host, not its home host",
+    "clone-cmid-newest": "a clone pool's newest CMID on every receiving host",
+    "retire-pinned-nowhere": "a retirement moves a pinned pool's CMIDs nowhere",
+}
+
+
 class SpecModel:
-    def __init__(self, estate, now):
+    def __init__(self, estate, now, alt=frozenset()):
+        self.estate = estate
+        self.alt = alt
         self.now = now
         self.hosts = {h["name"]: h for h in estate["hosts"]}
         self.pools = {p["name"]: p for p in estate["pools"]}
@@ -149,8 +160,10 @@ class SpecModel:
         # once on each of two hosts has not shown that it renews with either; the
         # reading that errs low counts the requests on its home host only.
         home = self.home(c)
-        if client not in self.desktops and self.n_on[(c, home)] >= 2 and \
-                age <= self.host_renewal(home) + GRACE:
+        seen = self.n_on[(c, home)]
+        if "pc-requests-on-every-host" in self.alt:
+            seen = sum(n for (cc, _), n in self.n_on.items() if cc == c)
+        if client not in self.desktops and seen >= 2 and age <= self.host_renewal(home) + GRACE:
             return "renewing"
         return "lapsing"
 
@@ -301,16 +314,31 @@ class SpecModel:
             # desktop of p already has a CMID (the most recently seen one, if they
             # differ), that CMID requests again from t and renews ... only a pool with no
             # known CMID adds one new CMID at t". AMBIGUOUS: "a desktop of p" is read as
-            # a desktop in any state (an existing CMID adds at most what a new one would).
-            known = [self.link[d] for d, v in self.desktops.items()
-                     if v["pool"] == pool and d in self.link]
-            key = max(known, key=self.last) if known else "new:%s" % pool
+            # a desktop in any state, and "most recently seen" over several hosts as the
+            # pool's CMID that adds the least to each receiving host (the one cached there
+            # longest: a CMID renewing there adds nothing), which errs low.
+            known = sorted({self.link[d] for d, v in self.desktops.items()
+                            if v["pool"] == pool and d in self.link})
+            newest = max(known, key=self.last) if known else None
             receivers = [h for h, k in shares if k >= 1]
             if len(shares) == 1 and n >= 1:
                 receivers = [shares[0][0]]
             for h in receivers:
+                key = max(known, key=lambda c: self.cached_until(c, h, eff)) if known \
+                    else "new:%s" % pool
+                if known and "clone-cmid-newest" in self.alt:
+                    key = newest
                 eff.arrive(h, key, t)
                 eff.touched.add(h)
+
+    def cached_until(self, c, host, eff):
+        """When the CMID's entry on the host ends with the plan's stops (inf: renews there)."""
+        last = self.last_on.get((c, host))
+        if last is None:
+            return NEG_INF
+        if self.home(c) == host and self.renewing(c):
+            return eff.stopped[c] + E if c in eff.stopped else float("inf")
+        return last + E
 
     def retire(self, eff, host, t):
         """Section 6, "Retiring a host". Returns the stranded pools."""
@@ -340,6 +368,8 @@ class SpecModel:
             # retired one) is read as sending them to its pinned host (its one remaining
             # host), which evaluates that host too.
             remaining = [(h, w) for h, w in self.pool_hosts(pool) if h != host]
+            if self.pools[pool]["pinned"] and "retire-pinned-nowhere" in self.alt:
+                remaining = []
             total = sum(w for _, w in remaining)
             for h, w in remaining:
                 k = len(cmids) * w // total
@@ -478,9 +508,14 @@ class SpecModel:
                                               h)) if results else None
         answer = {"status": 200, "decision": decision, "hosts": results, "binding": binding,
                   "decommission": names, "stranded_pools": stranded,
-                  "start": start, "end": end}
+                  "start": start, "end": end, "readings": []}
         answer["max_decommission"], answer["max_decommission_strict"] = \
             self.max_decommission(body, names, hosts, t, start, end)
+        if not self.alt:
+            for alt, text in sorted(ALTERNATIVES.items()):
+                other = SpecModel(self.estate, self.now, frozenset([alt])).gate(body)
+                if summary(other) != summary(answer):
+                    answer["readings"].append(text)
         return answer
 
     def max_decommission(self, body, names, hosts, t, start, end):
@@ -513,3 +548,12 @@ class SpecModel:
                 break
             best = k
         return best, strict
+
+
+def summary(answer):
+    """What test_plans_random.py compares of an answer."""
+    if answer["status"] != 200:
+        return answer["status"]
+    hosts = {h: {k: v for k, v in r.items()} for h, r in answer["hosts"].items()}
+    return (answer["decision"], answer["binding"], hosts, answer["decommission"],
+            answer["max_decommission"], answer["stranded_pools"])
