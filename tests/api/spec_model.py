@@ -524,7 +524,9 @@ class SpecModel:
         time, with the plan's provisions ...: from the plan's pool, or from the whole
         host when the plan names desktops". Returns (k, strict): strict only for a plan
         that decommissions from a pool. AMBIGUOUS: each k is evaluated on the hosts of
-        the answer and those the k picks touch (more hosts err low); for named desktops
+        the answer and those the k picks (and the plan's provisions) touch: more hosts
+        err low; the answer's hosts already follow "a plan that touches no host at all"
+        when it applies, so a k = 0 that touches nothing adds no host. For named desktops
         and provisions "the whole host" is read as the pools listing the request's
         host, else the pools the plan names; a retirement has none (not compared)."""
         if body.get("retire_kms_host") is not None:
@@ -542,7 +544,7 @@ class SpecModel:
         best = 0
         for k in range(0, len(candidates) + 1):
             eff, _ = self.effects(body, candidates[:k], t)
-            on = set(hosts) | self.evaluated_hosts(body, candidates[:k], eff)
+            on = set(hosts) | eff.touched
             results = self.evaluate_on(on, eff, start, end)
             if not all(r["decision"] == "go" for r in results.values()):
                 break
