@@ -62,19 +62,21 @@ class Effects:
         slot[key] = min(slot.get(key, at), at)
 
 
-# The other readings of the AMBIGUOUS rules below: gate() tries each and names in
-# `readings` those that would change the answer.
+# The other readings of the AMBIGUOUS rules below: readings() tries each and names
+# those that would change an answer.
 ALTERNATIVES = {
     "pc-requests-on-every-host": "a PC's 2 requests counted over every host, not its home host",
     "clone-cmid-newest": "a clone pool's newest CMID on every receiving host",
     "retire-pinned-nowhere": "a retirement moves a pinned pool's CMIDs nowhere",
+    "renewal-own-host": "a pool without its own interval has its own (first) host's",
+    "renewal-renewing-host": "a pool without its own interval has the renewing host's",
 }
 
 
 class SpecModel:
     def __init__(self, estate, now, alt=frozenset()):
         self.estate = estate
-        self.alt = alt
+        self.alt = alt      # keys of ALTERNATIVES: read those rules the other way
         self.now = now
         self.hosts = {h["name"]: h for h in estate["hosts"]}
         self.pools = {p["name"]: p for p in estate["pools"]}
@@ -107,14 +109,24 @@ class SpecModel:
     def lists(self, pool, host):
         return any(h == host for h, _ in self.pool_hosts(pool))
 
-    def pool_renewal(self, pool):
+    def pool_renewal(self, pool, c, pick):
         """"R = the pool's renewal interval (by default the host's, 10080 min ...)".
-        The host of a discovering pool is its own host, the first listed (openapi:
-        "The first host is the pool's own"; `effective_renewal_interval_minutes`)."""
+        AMBIGUOUS: which host's, for a pool of several hosts or whose desktop renews
+        on another host than its pool's? The pool's own host (the first listed:
+        openapi's `effective_renewal_interval_minutes`) or the host the CMID renews
+        with (section 1: clients adopt the interval "from its first answer"). The
+        reading that errs low takes `pick` of the two: the smaller for a status, the
+        larger for projected renewals and moves, as section 3 does for shared CMIDs."""
         p = self.pools[pool]
         if p["renewal"] is not None:
             return p["renewal"] * MIN
-        return self.hosts[p["hosts"][0][0]]["renewal"] * MIN
+        own = self.host_renewal(p["hosts"][0][0])
+        there = self.host_renewal(self.home(c))
+        if "renewal-own-host" in self.alt:
+            return own
+        if "renewal-renewing-host" in self.alt:
+            return there
+        return pick(own, there)
 
     def host_renewal(self, host):
         return self.hosts[host]["renewal"] * MIN
@@ -129,19 +141,21 @@ class SpecModel:
     def last(self, c):
         return self.latest[c][0]
 
-    def renewal_of(self, c, desktops=None):
+    def renewal_of(self, c, desktops=None, later=False):
         """R of a CMID: "for a CMID not linked to any desktop, the host's; for a CMID
         shared by desktops of pools with different intervals: the smallest of its
         active desktops' for its status, the largest of the decommissioned desktops'
-        for their projected renewals". `desktops`: the decommissioned ones."""
+        for their projected renewals". `desktops`: the decommissioned ones; `later`:
+        for a move (its first renewal after a retirement), erring low like them."""
         linked = self.sharers.get(c, [])
-        if desktops:
-            return max(self.pool_renewal(self.desktops[d]["pool"]) for d in desktops)
         act = [d for d in linked if self.active(d)]
+        if desktops or (later and act):
+            return max(self.pool_renewal(self.desktops[d]["pool"], c, max)
+                       for d in desktops or act)
         if act:
-            return min(self.pool_renewal(self.desktops[d]["pool"]) for d in act)
+            return min(self.pool_renewal(self.desktops[d]["pool"], c, min) for d in act)
         if linked:
-            return max(self.pool_renewal(self.desktops[d]["pool"]) for d in linked)
+            return max(self.pool_renewal(self.desktops[d]["pool"], c, max) for d in linked)
         return self.host_renewal(self.home(c))
 
     def _status(self, c):
@@ -357,7 +371,7 @@ class SpecModel:
             # AMBIGUOUS: a CMID shared by desktops of several pools goes with the pool of
             # its first desktop by name (the generator never shares across pools).
             pool = self.desktops[linked[0]]["pool"]
-            r = self.renewal_of(c)
+            r = self.renewal_of(c, later=True)
             k = (t - self.last(c)) // r + 1
             moving.setdefault(pool, []).append((c, self.last(c) + k * r))
         for pool, cmids in sorted(moving.items()):
@@ -508,14 +522,9 @@ class SpecModel:
                                               h)) if results else None
         answer = {"status": 200, "decision": decision, "hosts": results, "binding": binding,
                   "decommission": names, "stranded_pools": stranded,
-                  "start": start, "end": end, "readings": []}
+                  "start": start, "end": end}
         answer["max_decommission"], answer["max_decommission_strict"] = \
             self.max_decommission(body, names, hosts, t, start, end)
-        if not self.alt:
-            for alt, text in sorted(ALTERNATIVES.items()):
-                other = SpecModel(self.estate, self.now, frozenset([alt])).gate(body)
-                if summary(other) != summary(answer):
-                    answer["readings"].append(text)
         return answer
 
     def max_decommission(self, body, names, hosts, t, start, end):
@@ -559,3 +568,10 @@ def summary(answer):
     hosts = {h: {k: v for k, v in r.items()} for h, r in answer["hosts"].items()}
     return (answer["decision"], answer["binding"], hosts, answer["decommission"],
             answer["max_decommission"], answer["stranded_pools"])
+
+
+def readings(estate, now, body):
+    """The other readings (ALTERNATIVES) that would change the answer to this gate."""
+    answer = summary(SpecModel(estate, now).gate(body))
+    return [text for alt, text in sorted(ALTERNATIVES.items())
+            if summary(SpecModel(estate, now, frozenset([alt])).gate(body)) != answer]

@@ -339,7 +339,10 @@ def ask(c, est, plan, names, now0, rendered=None):
         if (now - now0) % 60 == STRICT_SKIP:
             return None
     want = spec_model.SpecModel(rendered, now).gate(body)
-    return schema + compare(plan, want, resp), want, resp
+    diffs = schema + compare(plan, want, resp)
+    if hard(diffs):
+        want["readings"] = spec_model.readings(rendered, now, body)
+    return diffs, want, resp
 
 
 # ---------------------------------------------------------------------- reducing
