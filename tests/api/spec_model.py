@@ -570,8 +570,8 @@ def summary(answer):
             answer["max_decommission"], answer["stranded_pools"])
 
 
-def readings(estate, now, body):
-    """The other readings (ALTERNATIVES) that would change the answer to this gate."""
-    answer = summary(SpecModel(estate, now).gate(body))
-    return [text for alt, text in sorted(ALTERNATIVES.items())
-            if summary(SpecModel(estate, now, frozenset([alt])).gate(body)) != answer]
+def readings(estate, now, body, alt=frozenset()):
+    """The other readings (ALTERNATIVES, besides `alt`) that would change the answer."""
+    answer = summary(SpecModel(estate, now, alt).gate(body))
+    return [text for key, text in sorted(ALTERNATIVES.items()) if key not in alt and
+            summary(SpecModel(estate, now, alt | {key}).gate(body)) != answer]
