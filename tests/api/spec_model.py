@@ -290,8 +290,8 @@ class SpecModel:
         plan = set(names)
         for d in names:
             c = self.link.get(d)
-            if c is None:
-                continue            # "An active desktop whose CMID has never been seen counts nothing"
+            if c is None:   # "An active desktop whose CMID has never been seen counts nothing"
+                continue
             eff.touched.update(self.cached_on(c))
             if not self.renewing(c) or c in eff.stopped:
                 continue

@@ -458,25 +458,74 @@ def plans_wanted():
     return int(os.environ.get("KG_RANDOM_PLANS", "240"))
 
 
+class Tally:
+    """Counts of the comparison, and the disagreements shown reduced (the first of each
+    class and plan kind, four at most)."""
+
+    def __init__(self):
+        self.stats = {"compared": 0, "skipped": 0, "422": 0, "kinds": {}, "classes": {},
+                      "open": {}, "readings": {}}
+        self.failures = []
+        self.reduced = set()
+
+    def bump(self, bucket, key):
+        self.stats[bucket][key] = self.stats[bucket].get(key, 0) + 1
+
+    def add(self, plan, diffs, want):
+        """Counts one compared plan; True when it disagrees (a hard difference)."""
+        self.stats["compared"] += 1
+        self.stats["422"] += want["status"] == 422
+        self.bump("kinds", plan["kind"])
+        for cls, _ in diffs:
+            self.bump("open" if cls.endswith("?") else "classes", "%s/%s" % (cls, plan["kind"]))
+        for text in want.get("readings", []) if hard(diffs) else []:
+            self.bump("readings", text)
+        return bool(hard(diffs))
+
+    def show(self, c, where, est, plan, got):
+        """Prints a disagreement, then reduced, unless one of its kind was shown."""
+        diffs, want, resp = got
+        key = (hard(diffs)[0][0], plan["kind"])
+        if key in self.reduced or len(self.reduced) >= 4:
+            return
+        self.reduced.add(key)
+        report(where, est, plan, diffs, want, resp)
+        tag = "x%d" % len(self.reduced)
+        small_est, small_plan = Reducer(c, tag).reduce(est, plan, {d[0] for d in hard(diffs)})
+        names, now0 = Names(tag + "-min"), int(time.time())
+        build(c, small_est, names, now0)
+        again = ask(c, small_est, small_plan, names, now0)
+        if again is not None and hard(again[0]):
+            report(where + ", reduced", small_est, small_plan, *again)
+
+    def summary(self, estates, seconds):
+        s = self.stats
+        print("random plans: %d compared, %d not compared (boundary second), %d of them 422, "
+              "kinds %s, %d estates, %.1fs" % (s["compared"], s["skipped"], s["422"],
+                                               json.dumps(s["kinds"], sort_keys=True), estates,
+                                               seconds))
+        print("random plans: differences by class/plan kind %s; where the spec is open %s" % (
+            json.dumps(s["classes"], sort_keys=True), json.dumps(s["open"], sort_keys=True)))
+        print("random plans: disagreeing plans whose answer another reading of an open rule "
+              "would change (spec_model.ALTERNATIVES): %s"
+              % json.dumps(s["readings"], sort_keys=True), flush=True)
+
+
 @no_service
 def test_random_plans_against_the_spec_restatement():
     wanted = plans_wanted()
     expect(READINGS <= set(spec_model.ALTERNATIVES), "KG_SPEC_READINGS: keys of %s"
            % sorted(spec_model.ALTERNATIVES))
     first_seed = int(os.environ.get("KG_RANDOM_PLANS_SEED", "2323"))
-    stats = {"compared": 0, "skipped": 0, "422": 0, "kinds": {}, "classes": {}, "open": {},
-             "readings": {}}
-    failures = []
-    reduced = set()
-    svc, estates, i = None, 0, 0
-    start = time.time()
+    tally = Tally()
+    svc, i, start = None, 0, time.time()
     try:
-        while stats["compared"] < wanted:
-            if svc is None or estates == ESTATES_PER_SERVICE:
+        while tally.stats["compared"] < wanted:
+            if i % ESTATES_PER_SERVICE == 0:
                 if svc is not None:
                     expect(svc.stop() == 0, "kmsgate exited non-zero")
                     svc.drop()
-                svc, estates = Service().start(), 0
+                svc = Service().start()
             c = svc.client()
             seed = first_seed * 100000 + i
             rng = random.Random(seed)
@@ -485,51 +534,18 @@ def test_random_plans_against_the_spec_restatement():
             names, now0 = Names("e%d" % i), int(time.time())
             build(c, est, names, now0)
             rendered = render_estate(est, names, now0)
-            estates += 1
             i += 1
             for k, plan in enumerate(plans):
                 got = ask(c, est, plan, names, now0, rendered)
                 if got is None:
-                    stats["skipped"] += 1
-                    continue
-                diffs, want, resp = got
-                stats["compared"] += 1
-                stats["kinds"][plan["kind"]] = stats["kinds"].get(plan["kind"], 0) + 1
-                stats["422"] += want["status"] == 422
-                for cls, _ in diffs:
-                    bucket = "open" if cls.endswith("?") else "classes"
-                    key = "%s/%s" % (cls, plan["kind"])
-                    stats[bucket][key] = stats[bucket].get(key, 0) + 1
-                if not hard(diffs):
-                    continue
-                for text in want.get("readings", []):
-                    stats["readings"][text] = stats["readings"].get(text, 0) + 1
-                failures.append(seed)
-                key = (hard(diffs)[0][0], plan["kind"])
-                if key in reduced or len(reduced) >= 4:
-                    continue
-                reduced.add(key)
-                report("%d plan %d" % (seed, k), est, plan, diffs, want, resp)
-                classes = {d[0] for d in hard(diffs)}
-                small_est, small_plan = Reducer(c, "x%d-%d" % (i, len(reduced))).reduce(est, plan, classes)
-                n2 = Names("y%d-%d" % (i, len(reduced)))
-                now2 = int(time.time())
-                build(c, small_est, n2, now2)
-                again = ask(c, small_est, small_plan, n2, now2)
-                if again is not None and hard(again[0]):
-                    report("%d plan %d, reduced" % (seed, k), small_est, small_plan, *again)
+                    tally.stats["skipped"] += 1
+                elif tally.add(plan, got[0], got[1]):
+                    tally.failures.append(seed)
+                    tally.show(c, "%d plan %d" % (seed, k), est, plan, got)
     finally:
         if svc is not None:
             svc.stop()
             svc.drop()
-    print("random plans: %d compared, %d not compared (boundary second), %d of them 422, "
-          "kinds %s, %d estates, %.1fs" % (stats["compared"], stats["skipped"], stats["422"],
-                                           json.dumps(stats["kinds"], sort_keys=True), i,
-                                           time.time() - start))
-    print("random plans: differences by class/plan kind %s; where the spec is open %s" % (
-        json.dumps(stats["classes"], sort_keys=True), json.dumps(stats["open"], sort_keys=True)))
-    print("random plans: disagreeing plans whose answer another reading of an open rule would "
-          "change (spec_model.ALTERNATIVES): %s" % json.dumps(stats["readings"], sort_keys=True),
-          flush=True)
-    expect(not failures, "%d of %d plans disagree with the spec (seeds %s)"
-           % (len(failures), stats["compared"], sorted(set(failures))[:20]))
+    tally.summary(i, time.time() - start)
+    expect(not tally.failures, "%d of %d plans disagree with the spec (seeds %s)"
+           % (len(tally.failures), tally.stats["compared"], sorted(set(tally.failures))[:20]))
