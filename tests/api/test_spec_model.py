@@ -95,13 +95,19 @@ def test_example4_capacity():
     expect(a["max_decommission"] == 55, a)
 
 
+def two_hosts(pcs_a, pcs_b, desktops_on):
+    """Examples 6 and 7: PCs renewing on kms-a and kms-b, and pool p (discovering,
+    weights 1 and 1, desktops_on first) with 10 desktops renewing on desktops_on."""
+    e = Estate("kms-a", "kms-b")
+    e.pcs("kms-a", pcs_a, "pa")
+    e.pcs("kms-b", pcs_b, "pb")
+    e.pool("p", sorted(["kms-a", "kms-b"], key=lambda h: h != desktops_on))
+    return e, e.desktops("p", 10, desktops_on, [2 * DAY, 9 * DAY])
+
+
 @no_service
 def test_example6_two_hosts():
-    e = Estate("kms-a", "kms-b")
-    e.pcs("kms-a", 20, "pa")
-    e.pcs("kms-b", 20, "pb")
-    e.pool("p", ["kms-a", "kms-b"])
-    names = e.desktops("p", 10, "kms-a", [2 * DAY, 9 * DAY])
+    e, names = two_hosts(20, 20, "kms-a")
     a = e.gate({"decommission": {"desktops": names[:5]}})
     expect(sorted(a["hosts"]) == ["kms-a"] and a["hosts"]["kms-a"]["projected_min"] == 25, a)
     expect(a["decision"] == "go", a)
@@ -112,11 +118,7 @@ def test_example6_two_hosts():
 
 @no_service
 def test_example7_retire():
-    e = Estate("kms-a", "kms-b")
-    e.pcs("kms-a", 26, "pa")
-    e.pcs("kms-b", 20, "pb")
-    e.pool("p", ["kms-b", "kms-a"])
-    e.desktops("p", 10, "kms-b", [2 * DAY, 9 * DAY])
+    e, _ = two_hosts(26, 20, "kms-b")
     a = e.gate({"retire_kms_host": {"name": "kms-b"}})
     host = a["hosts"]["kms-a"]
     expect(sorted(a["hosts"]) == ["kms-a"] and a["decision"] == "go", a)
