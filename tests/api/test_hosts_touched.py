@@ -205,3 +205,29 @@ def test_max_decommission_counts_each_host_the_picks_would_touch(svc):
         expect(r.json["max_decommission"] == 1, "%s: %r" % (host, r.json))
     r = c.post("/v1/gate", {"decommission": {"pool": "p", "count": 2}})
     expect(r.json["decision"] == "no-go" and r.json["kms_host"] == "kms-a", r.json)
+
+
+def test_a_pool_named_twice_is_provisioned_as_its_sum(svc):
+    """Pool q discovers over kms-b (weight 3) and kms-a (weight 1); kms-b has
+    30 PCs, kms-a none. Provisioning 2 + 2 into q is 4 of q: kms-a takes
+    floor(4 * 1/4) = 1 and is touched (0 < 25: no-go), kms-b floor(12/4) =
+    3. The service rounded each item: kms-a 0 + 0 (untouched, go), kms-b
+    1 + 1. The single-host path sums too (kms-b's own share of 4)."""
+    c = svc.client()
+    setup(c)
+    now = now_s()
+    pcs(c, "kms-b", 30, now, "pc-b")
+    r = c.post("/v1/pools", {"name": "q", "platform": "horizon",
+                             "kms_hosts": [{"name": "kms-b", "weight": 3},
+                                           {"name": "kms-a", "weight": 1}]})
+    expect_status(r, 201)
+    twice = [{"pool": "q", "count": 2}, {"pool": "q", "count": 2}]
+    r = c.post("/v1/gate", {"provision": twice})
+    expect_status(r, 200)
+    doc = r.json
+    by_host = {h["kms_host"]: h for h in doc["hosts"]}
+    expect(sorted(by_host) == ["kms-a", "kms-b"], doc["hosts"])
+    expect(doc["decision"] == "no-go" and doc["kms_host"] == "kms-a", doc)
+    expect(max(s["count"] for s in by_host["kms-b"]["steps"]) == 33, by_host["kms-b"]["steps"])
+    once = c.post("/v1/gate", {"provision": [{"pool": "q", "count": 4}]}).json
+    expect(once["decision"] == doc["decision"] and once["hosts"] == doc["hosts"], (once, doc))
