@@ -231,3 +231,28 @@ def test_a_pool_named_twice_is_provisioned_as_its_sum(svc):
     expect(max(s["count"] for s in by_host["kms-b"]["steps"]) == 33, by_host["kms-b"]["steps"])
     once = c.post("/v1/gate", {"provision": [{"pool": "q", "count": 4}]}).json
     expect(once["decision"] == doc["decision"] and once["hosts"] == doc["hosts"], (once, doc))
+
+
+def test_a_rebuilt_desktops_old_cmid_lapses_on_another_host(svc):
+    """d7 (pool pb, pinned to kms-b) was last seen on kms-a with CMID X (498h
+    and 162h ago); rebuilt, it now carries Y on kms-b (100h ago). Section 6
+    links desktops by client name over the whole family, so X's latest client
+    is a registered desktop carrying another CMID: X lapses on kms-a (rule
+    (b)) and kms-a falls 25 -> 24 at X's last request + 30 d. The service
+    read only kms-a's own desktops and kept X renewing. kms-a's estate is
+    cached before d7 is registered, so the refresh must see the change too."""
+    c = svc.client()
+    setup(c)
+    now = now_s()
+    create_pool(c, "pb", host="kms-b")
+    seen(c, "kms-a", "d7.corp.example", cmid_for("X"), now, 498, 162)
+    pcs(c, "kms-a", 24, now, "pc-a")
+    r = c.get("/v1/kms-hosts/kms-a/forecast?horizon_days=30")
+    expect_status(r, 200)
+    expect(r.json["min"] == 25, "X renews while d7 is nobody's: %r" % r.json["min"])
+    put_desktop(c, "d7.corp.example", "pb")
+    seen(c, "kms-b", "d7.corp.example", cmid_for("Y"), now, 100)
+    r = c.get("/v1/kms-hosts/kms-a/forecast?horizon_days=30")
+    expect_status(r, 200)
+    expect(r.json["min"] == 24 and r.json["min_at"] == iso(now + (720 - 162) * HOUR), r.json)
+
