@@ -256,3 +256,18 @@ def test_a_rebuilt_desktops_old_cmid_lapses_on_another_host(svc):
     expect_status(r, 200)
     expect(r.json["min"] == 24 and r.json["min_at"] == iso(now + (720 - 162) * HOUR), r.json)
 
+
+def test_a_retirement_that_moves_cmids_nowhere_touches_no_host(svc):
+    """kms-b serves 3 PCs and no desktop; asked of kms-b itself, retiring it
+    moves no CMID, so no host is touched: go (section 6), hosts empty, the
+    top-level fields kms-b's own baseline (under its floor: information
+    only). The OpenAPI asked for at least one host, which this answer broke
+    (every response here is checked against it)."""
+    c = svc.client()
+    setup(c)
+    pcs(c, "kms-b", 3, now_s(), "pc-b")
+    r = c.post("/v1/gate", {"kms_host": "kms-b", "retire_kms_host": {"name": "kms-b"}})
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decision"] == "go" and doc["hosts"] == [], doc)
+    expect(doc["kms_host"] == "kms-b" and doc["current_count"] == 3, doc)
