@@ -271,3 +271,24 @@ def test_a_retirement_that_moves_cmids_nowhere_touches_no_host(svc):
     doc = r.json
     expect(doc["decision"] == "go" and doc["hosts"] == [], doc)
     expect(doc["kms_host"] == "kms-b" and doc["current_count"] == 3, doc)
+
+
+def test_a_retirement_moves_a_pinned_pools_cmids_to_its_host(svc):
+    """d1 is in pb, pinned to kms-b, but its CMID renews on kms-a (170h and
+    2h ago) beside 30 PCs. Retiring kms-a moves it at its next renewal: the
+    text names discovering pools only, and the reading that errs low sends a
+    pinned pool's CMIDs to its pinned host, which is then evaluated (empty,
+    under its floor: no-go). The service moved them nowhere and said go."""
+    c = svc.client()
+    setup(c)
+    now = now_s()
+    create_pool(c, "pb", host="kms-b")
+    put_desktop(c, desktop(1), "pb")
+    seen(c, "kms-a", desktop(1), cmid_for("X"), now, 170, 2)
+    pcs(c, "kms-a", 30, now, "pc-a")
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "retire_kms_host": {"name": "kms-a"}})
+    expect_status(r, 200)
+    doc = r.json
+    expect([h["kms_host"] for h in doc["hosts"]] == ["kms-b"], doc)
+    expect(doc["decision"] == "no-go" and doc["kms_host"] == "kms-b", doc)
+    expect(max(s["count"] for s in doc["hosts"][0]["steps"]) == 1, doc["hosts"][0]["steps"])
