@@ -20,6 +20,8 @@
 #   KG_MODEL_ITERATIONS=N  random estates in the model's randomized tests
 #                  (default 10,000 for the normal build, 400 with --quick and
 #                  under the sanitizers)
+#   KG_RANDOM_PLANS=N  gate plans that tests/api/test_plans_random.py compares
+#                  with its restatement of the spec (default 240; long form 5000)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-container.sh"

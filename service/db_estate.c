@@ -42,7 +42,7 @@ static const struct kg_stmt stmt_pools = {
 };
 /* clang-format on */
 /* The fourth column says whether the CMID's latest request came from the name
-   of a desktop registered on this host, matched as ingest matches names (the
+   of a desktop registered on a host of this family, matched as ingest matches names (the
    full name, or a short name against a desktop's first label; ambiguous short
    names count as registered, the stricter reading); ingest links desktops
    from this host's events only, and only this host's writes bump its
@@ -61,11 +61,12 @@ static const struct kg_stmt stmt_pools = {
   RENEWS_ELSEWHERE ", coalesce(c.required_count, 0)"                         \
   " FROM cmids c" OTHER_HOSTS_JOIN                                                             \
   " LEFT JOIN desktops f ON f.hostname = c.last_client"                       \
-  "  AND f.kms_host_id = c.kms_host_id"                                       \
-  " LEFT JOIN (SELECT DISTINCT short_name FROM desktops WHERE kms_host_id = $1) s" \
+  "  AND f.kms_host_id IN " FAMILY_HOST_IDS                                    \
+  " LEFT JOIN (SELECT DISTINCT short_name FROM desktops"                       \
+  "  WHERE kms_host_id IN " FAMILY_HOST_IDS ") s"                              \
   "  ON s.short_name = c.last_client AND strpos(c.last_client, '.') = 0"      \
   " LEFT JOIN desktops b ON b.hostname = split_part(c.last_client, '.', 1)"   \
-  "  AND b.kms_host_id = c.kms_host_id AND strpos(b.hostname, '.') = 0"
+  "  AND b.kms_host_id IN " FAMILY_HOST_IDS " AND strpos(b.hostname, '.') = 0"
 
 static const struct kg_stmt stmt_cmids = {
   "estate_cmids",

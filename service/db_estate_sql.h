@@ -26,6 +26,16 @@
   "   ON h.id = $1 AND x.family = h.family) > 1) e ON true"
 /* clang-format on */
 
+/* The ids of host $1's family (itself included). A CMID's latest client that
+   is a desktop registered on any of them has replaced the CMID (rule (b)):
+   section 6 links desktops to CMIDs by client name over the whole family, so
+   a desktop rebuilt with a CMID on kms-e ends its old CMID's renewals on kms-a
+   too. Migration 0017 bumps the whole family on a desktop write to match. */
+/* clang-format off */
+#define FAMILY_HOST_IDS                                                        \
+  "(SELECT x.id FROM kms_hosts x JOIN kms_hosts h ON h.id = $1 AND x.family = h.family)"
+/* clang-format on */
+
 /* Whether another host of the family has a request of the CMID as new or newer:
    it renews there and lapses here (a tie lapses on both, the stricter reading);
    and whether another host caches it (requested there in the last 30 days): a

@@ -210,11 +210,29 @@ store_provision(struct kg_family_answer *a, long long pool_id, int count)
   a->counts[k] += count;
 }
 
-/** Provisions: each host of the pool with a share (rounded down) above 0 is touched. */
+/** Each host of a provisioned pool with a share (rounded down) above 0 is touched. */
+static enum kg_qs
+touch_provisioned(struct kg_family *f, const struct plan_state *st)
+{
+  struct pool_hosts ph;
+  bool found;
+  for (size_t k = 0; k < st->ev.n_prov; k++) {
+    enum kg_qs qs = pool_hosts(f, st->prov[k].pool, &ph, &found);
+    for (size_t h = 0; h < ph.n && found && KG_QS_OK == qs; h++)
+      if ((int64_t) st->prov[k].count * ph.weight[h] / ph.total > 0)
+        qs = touch(f, ph.name[h]);
+    if (KG_QS_OK != qs)
+      return qs;
+  }
+  return KG_QS_OK;
+}
+
+/** Provisions, summed by pool (touch_provisioned() finds the hosts they touch). */
 static enum kg_qs
 resolve_provisions(struct kg_family *f, const struct kg_family_plan *p, struct plan_state *st,
                    struct kg_family_answer *a)
 {
+  size_t np = 0;
   for (size_t i = 0; i < p->n_provisions; i++) {
     char field[64];
     const char *name = p->provisions[i].pool;
@@ -229,23 +247,25 @@ resolve_provisions(struct kg_family *f, const struct kg_family_plan *p, struct p
       return qs;
     if (!found)
       return refuse(a, 422, field, "pool %s does not exist on a KMS host of this product", name);
-    for (size_t h = 0; h < ph.n && KG_QS_OK == qs; h++)
-      if ((int64_t) count * ph.weight[h] / ph.total > 0)
-        qs = touch(f, ph.name[h]);
-    if (KG_QS_OK != qs)
-      return qs;
     int hi = ph.reg;
     int32_t pool = kg_estate_pool_index(&f->h[hi].use.view, name);
     store_provision(a, f->h[hi].use.view.pool_ids[pool], count);
-    st->prov[i] = (struct fam_prov){ name, count };
+    /* A pool named twice is one provision of the summed count: each host's
+       share is rounded down once, on the sum (section 6), never per item. */
+    size_t k = 0;
+    while (k < np && 0 != strcmp(st->prov[k].pool, name))
+      k++;
+    if (k == np)
+      st->prov[np++] = (struct fam_prov){ name, 0 };
+    st->prov[k].count += count;
     st->pools[st->n_pools++] = name;
     st->summary.provision_total += (size_t) count;
     if (!f->h[hi].use.view.pools[pool].unique_cmids)
       st->summary.n_shared_image_pools++;
   }
   st->ev.prov = st->prov;
-  st->ev.n_prov = p->n_provisions;
-  return KG_QS_OK;
+  st->ev.n_prov = np;
+  return touch_provisioned(f, st);
 }
 
 /** The hosts the plan touches (section 6); none: every host of the pools it names. */

@@ -139,6 +139,17 @@ split_pool(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int3
 
   rt->n_hosts = 0;
   qs = kg_db_pool_hosts_but(db, es->pool_ids[pool], es->host.id, keep_host, rt);
+  if (KG_QS_OK == qs && 0 == rt->n_hosts && !es->pool_here[pool]) {
+    /* A pool pinned to another host whose desktops' CMIDs renew on the
+       retired one: they move to its pinned host, which is evaluated (the
+       open reading that errs low; moving them nowhere could hide a host
+       that will not have the room). */
+    char host[254];
+    bool found;
+    qs = kg_db_pool_host_name(db, es->pool_names[pool], host, &found);
+    if (KG_QS_OK == qs && found)
+      keep_host(rt, host, 1);
+  }
   if (KG_QS_OK != qs)
     return qs;
   if (0 == rt->n_hosts)
@@ -167,9 +178,10 @@ plan_moves(struct kg_db *db, struct retire *rt, const struct kg_estate *es, int6
   enum kg_qs qs = (NULL == seen || NULL == moves) ? KG_QS_INTERNAL_ERROR : KG_QS_OK;
 
   for (size_t i = 0; i < es->model.n_pools && KG_QS_OK == qs; i++) {
-    if (!es->pool_here[i])
-      continue;
-    if (es->pool_weight[i] >= es->pool_total_weight[i]) { /* the retired host is its only one */
+    /* a pool that does not list the retired host keeps its hosts, and its
+       desktops' CMIDs renewing here move to them (split_pool()) */
+    if (es->pool_here[i] && es->pool_weight[i] >= es->pool_total_weight[i]) {
+      /* the retired host is its only one */
       if (0 != json_array_append_new(rt->stranded, json_string(es->pool_names[i])))
         qs = KG_QS_INTERNAL_ERROR;
       continue;

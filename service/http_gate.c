@@ -115,6 +115,8 @@ resolve_pool_decommission(struct gate_tx *tx, const struct kg_estate *es,
 static enum kg_qs
 resolve_provisions(struct gate_tx *tx, const struct kg_estate *es, struct resolved_plan *plan)
 {
+  struct fc_provision sums[KG_MAX_PROVISIONS];
+  size_t n = 0;
   for (size_t i = 0; i < tx->in->n_provisions; i++) {
     char field[64];
     snprintf(field, sizeof(field), "provision[%zu].pool", i);
@@ -122,14 +124,23 @@ resolve_provisions(struct gate_tx *tx, const struct kg_estate *es, struct resolv
     if (pool < 0)
       return reply_invalid(tx->ctx, field, "pool %s does not exist on this KMS host",
                            tx->in->provisions[i].pool);
-    /* A discovering pool's new desktops activate on its hosts by weight: this
-       host evaluates its own share, the others theirs (gate_hosts.c). */
-    int share = kg_gate_provision_share(es, pool, tx->in->provisions[i].count);
-    if (share > 0)
-      plan->provisions[plan->n_provisions++] = (struct fc_provision){ pool, share };
+    /* a pool named twice is one provision of the summed count */
+    size_t k = 0;
+    while (k < n && sums[k].pool != pool)
+      k++;
+    if (k == n)
+      sums[n++] = (struct fc_provision){ pool, 0 };
+    sums[k].count += tx->in->provisions[i].count;
     plan->summary.provision_total += (size_t) tx->in->provisions[i].count;
     if (!es->pools[pool].unique_cmids)
       plan->summary.n_shared_image_pools++;
+  }
+  /* A discovering pool's new desktops activate on its hosts by weight: this
+     host evaluates its own share of the sum, rounded down once (gate_hosts.c). */
+  for (size_t k = 0; k < n; k++) {
+    int share = kg_gate_provision_share(es, sums[k].pool, sums[k].count);
+    if (share > 0)
+      plan->provisions[plan->n_provisions++] = (struct fc_provision){ sums[k].pool, share };
   }
   /* A plan that only provisions into one pool asks about that pool's headroom. */
   if (NULL == tx->in->desktops && NULL == tx->in->decommission_pool && plan->n_provisions > 0) {
@@ -627,9 +638,11 @@ role_may_ask(struct kg_ctx *ctx)
 {
   if (ctx->who.role >= KG_ROLE_HOOK || json_true() == json_object_get(ctx->body, "dry_run"))
     return true;
+  /* clang-format off */
   kg_reply_problem(ctx, 403,
                    "the token '%s' has role reader, which may ask only a dry run"
                    " (\"dry_run\": true); evaluating a plan for real needs hook",
+                   /* clang-format on */
                    ctx->who.name);
   return false;
 }

@@ -205,3 +205,90 @@ def test_max_decommission_counts_each_host_the_picks_would_touch(svc):
         expect(r.json["max_decommission"] == 1, "%s: %r" % (host, r.json))
     r = c.post("/v1/gate", {"decommission": {"pool": "p", "count": 2}})
     expect(r.json["decision"] == "no-go" and r.json["kms_host"] == "kms-a", r.json)
+
+
+def test_a_pool_named_twice_is_provisioned_as_its_sum(svc):
+    """Pool q discovers over kms-b (weight 3) and kms-a (weight 1); kms-b has
+    30 PCs, kms-a none. Provisioning 2 + 2 into q is 4 of q: kms-a takes
+    floor(4 * 1/4) = 1 and is touched (0 < 25: no-go), kms-b floor(12/4) =
+    3. The service rounded each item: kms-a 0 + 0 (untouched, go), kms-b
+    1 + 1. The single-host path sums too (kms-b's own share of 4)."""
+    c = svc.client()
+    setup(c)
+    now = now_s()
+    pcs(c, "kms-b", 30, now, "pc-b")
+    r = c.post("/v1/pools", {"name": "q", "platform": "horizon",
+                             "kms_hosts": [{"name": "kms-b", "weight": 3},
+                                           {"name": "kms-a", "weight": 1}]})
+    expect_status(r, 201)
+    twice = [{"pool": "q", "count": 2}, {"pool": "q", "count": 2}]
+    r = c.post("/v1/gate", {"provision": twice})
+    expect_status(r, 200)
+    doc = r.json
+    by_host = {h["kms_host"]: h for h in doc["hosts"]}
+    expect(sorted(by_host) == ["kms-a", "kms-b"], doc["hosts"])
+    expect(doc["decision"] == "no-go" and doc["kms_host"] == "kms-a", doc)
+    expect(max(s["count"] for s in by_host["kms-b"]["steps"]) == 33, by_host["kms-b"]["steps"])
+    once = c.post("/v1/gate", {"provision": [{"pool": "q", "count": 4}]}).json
+    expect(once["decision"] == doc["decision"] and once["hosts"] == doc["hosts"], (once, doc))
+
+
+def test_a_rebuilt_desktops_old_cmid_lapses_on_another_host(svc):
+    """d7 (pool pb, pinned to kms-b) was last seen on kms-a with CMID X (498h
+    and 162h ago); rebuilt, it now carries Y on kms-b (100h ago). Section 6
+    links desktops by client name over the whole family, so X's latest client
+    is a registered desktop carrying another CMID: X lapses on kms-a (rule
+    (b)) and kms-a falls 25 -> 24 at X's last request + 30 d. The service
+    read only kms-a's own desktops and kept X renewing. kms-a's estate is
+    cached before d7 is registered, so the refresh must see the change too."""
+    c = svc.client()
+    setup(c)
+    now = now_s()
+    create_pool(c, "pb", host="kms-b")
+    seen(c, "kms-a", "d7.corp.example", cmid_for("X"), now, 498, 162)
+    pcs(c, "kms-a", 24, now, "pc-a")
+    r = c.get("/v1/kms-hosts/kms-a/forecast?horizon_days=30")
+    expect_status(r, 200)
+    expect(r.json["min"] == 25, "X renews while d7 is nobody's: %r" % r.json["min"])
+    put_desktop(c, "d7.corp.example", "pb")
+    seen(c, "kms-b", "d7.corp.example", cmid_for("Y"), now, 100)
+    r = c.get("/v1/kms-hosts/kms-a/forecast?horizon_days=30")
+    expect_status(r, 200)
+    expect(r.json["min"] == 24 and r.json["min_at"] == iso(now + (720 - 162) * HOUR), r.json)
+
+
+def test_a_retirement_that_moves_cmids_nowhere_touches_no_host(svc):
+    """kms-b serves 3 PCs and no desktop; asked of kms-b itself, retiring it
+    moves no CMID, so no host is touched: go (section 6), hosts empty, the
+    top-level fields kms-b's own baseline (under its floor: information
+    only). The OpenAPI asked for at least one host, which this answer broke
+    (every response here is checked against it)."""
+    c = svc.client()
+    setup(c)
+    pcs(c, "kms-b", 3, now_s(), "pc-b")
+    r = c.post("/v1/gate", {"kms_host": "kms-b", "retire_kms_host": {"name": "kms-b"}})
+    expect_status(r, 200)
+    doc = r.json
+    expect(doc["decision"] == "go" and doc["hosts"] == [], doc)
+    expect(doc["kms_host"] == "kms-b" and doc["current_count"] == 3, doc)
+
+
+def test_a_retirement_moves_a_pinned_pools_cmids_to_its_host(svc):
+    """d1 is in pb, pinned to kms-b, but its CMID renews on kms-a (170h and
+    2h ago) beside 30 PCs. Retiring kms-a moves it at its next renewal: the
+    text names discovering pools only, and the reading that errs low sends a
+    pinned pool's CMIDs to its pinned host, which is then evaluated (empty,
+    under its floor: no-go). The service moved them nowhere and said go."""
+    c = svc.client()
+    setup(c)
+    now = now_s()
+    create_pool(c, "pb", host="kms-b")
+    put_desktop(c, desktop(1), "pb")
+    seen(c, "kms-a", desktop(1), cmid_for("X"), now, 170, 2)
+    pcs(c, "kms-a", 30, now, "pc-a")
+    r = c.post("/v1/gate", {"kms_host": "kms-a", "retire_kms_host": {"name": "kms-a"}})
+    expect_status(r, 200)
+    doc = r.json
+    expect([h["kms_host"] for h in doc["hosts"]] == ["kms-b"], doc)
+    expect(doc["decision"] == "no-go" and doc["kms_host"] == "kms-b", doc)
+    expect(max(s["count"] for s in doc["hosts"][0]["steps"]) == 1, doc["hosts"][0]["steps"])
